@@ -1,0 +1,42 @@
+# physai: two commands set everything up on a fresh machine.
+#   make demo   create .venv from the lock file, install, run the double-descent demo
+#   make test   the test suite (under 10 minutes on 2 cores)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PHYSAI := $(VENV)/bin/physai
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test reproduce bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PHYSAI) demo double_descent
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Paper presets: every hypothesis checked at the anchors' scale (minutes per experiment).
+reproduce: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+# Engine vs a naive per-model PyTorch loop; needs the optional `bench` extra (CPU torch).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) benchmarks/sweep_throughput.py
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""One module per phenomenon; each defines ``EXPERIMENT`` (see ``physai.Experiment``)."""

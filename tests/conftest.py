@@ -1,0 +1,23 @@
+"""Shared fixtures: a private compilation cache and a helper to call the CLI in a subprocess."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Keeps tests from reading or polluting the user's JAX compilation cache."""
+    os.environ["PHYSAI_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    yield
+
+
+def physai(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    """Runs ``python -m physai.cli ARGS`` from the repo root (so ``tests.toy_experiment`` imports)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "physai.cli", *args], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, **kw)

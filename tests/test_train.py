@@ -1,0 +1,120 @@
+"""The canonical trainer: strategies agree, trials are independent, masks are exact."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from physai import curricula, models
+from physai import train as trainer
+
+D, MAX_W = 6, 16
+
+
+def _task(model, width_from_hp=False, opt=None):
+    def data(key, hp):
+        return curricula.teacher_student(key, 48, 32, D, 4, hp["noise"])
+
+    def mask(hp):
+        return models.width_mask(hp["width"], model.width) if width_from_hp else None
+
+    def predict(p, x, hp):
+        return model.apply({"params": p}, x, mask(hp))[:, 0]
+
+    def loss(p, batch, hp):
+        return jnp.mean((predict(p, batch["x_train"], hp) - batch["y_train"]) ** 2)
+
+    def metrics(p, data, hp):
+        return {"train_mse": loss(p, data, hp),
+                "test_mse": jnp.mean((predict(p, data["x_test"], hp) - data["y_test"]) ** 2)}
+
+    def init(key, hp):
+        return models.init_mlp(model, key, D, hp["width"] if width_from_hp else None)
+
+    return trainer.Task(data, init, loss, metrics, opt or (lambda hp: optax.adam(hp["lr"])))
+
+
+HP = {"lr": [1e-2, 3e-2, 1e-2], "noise": [0.0, 0.1, 0.5], "seed": [0, 1, 2]}
+
+
+def test_sequential_and_vmap_agree():
+    task = _task(models.MLP(width=8))
+    a = trainer.train(task, HP, steps=60, log_every=20, strategy="sequential")
+    b = trainer.train(task, HP, steps=60, log_every=20, strategy="vmap")
+    assert list(a.steps) == [0, 20, 40, 60]
+    for k in a.curves:
+        np.testing.assert_allclose(a.curves[k], b.curves[k], rtol=2e-4, atol=1e-6)
+    assert a.final["train_mse"][0] < a.curves["train_mse"][0, 0]  # it learns
+
+
+def test_a_trial_does_not_depend_on_its_shard_mates():
+    task = _task(models.MLP(width=8))
+    together = trainer.train(task, HP, steps=40, log_every=20, strategy="sequential")
+    alone = trainer.train(task, {k: v[1:2] for k, v in HP.items()}, steps=40, log_every=20,
+                          strategy="sequential")
+    for k in together.curves:
+        np.testing.assert_array_equal(together.curves[k][1], alone.curves[k][0])
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    task = _task(models.MLP(width=8))
+    a = trainer.train(task, HP, steps=20, log_every=20)
+    b = trainer.train(task, HP, steps=20, log_every=20)
+    np.testing.assert_array_equal(a.curves["test_mse"], b.curves["test_mse"])
+    c = trainer.train(task, {**HP, "seed": [7, 8, 9]}, steps=20, log_every=20)
+    assert not np.allclose(a.curves["test_mse"], c.curves["test_mse"])
+
+
+def test_masked_width_equals_the_sliced_small_network_throughout_training():
+    widths = [3, 9, 16]
+    hp = {"lr": [1e-2] * 3, "noise": [0.1] * 3, "seed": [0, 1, 2], "width": widths}
+    big = models.MLP(width=MAX_W)
+    result = trainer.train(_task(big, width_from_hp=True), hp, steps=40, log_every=40,
+                           return_params=True)
+    x = jax.random.normal(jax.random.key(5), (10, D))
+    for i, w in enumerate(widths):
+        p = jax.tree.map(lambda a: a[i], result.params)
+        masked = big.apply({"params": p}, x, models.width_mask(w, MAX_W))
+        small_params = {"hidden_0": {"kernel": p["hidden_0"]["kernel"][:, :w], "bias": p["hidden_0"]["bias"][:w]},
+                        "readout": {"kernel": p["readout"]["kernel"][:w], "bias": p["readout"]["bias"]}}
+        small = models.MLP(width=w).apply({"params": small_params}, x)
+        np.testing.assert_allclose(masked, small, rtol=1e-5, atol=1e-6)
+        # masked units get exactly zero gradient, so they never move
+        grads = jax.grad(lambda q: jnp.sum(big.apply({"params": q}, x, models.width_mask(w, MAX_W)) ** 2))(p)
+        assert np.all(np.asarray(grads["hidden_0"]["kernel"][:, w:]) == 0)
+        assert np.all(np.asarray(grads["readout"]["kernel"][w:]) == 0)
+        if w < MAX_W:
+            assert np.any(np.asarray(grads["hidden_0"]["kernel"][:, :w]) != 0)
+
+
+def test_masked_init_scale_matches_an_unmasked_network_of_that_width():
+    big, w = models.MLP(width=1024), 16
+    readouts = [models.init_mlp(big, jax.random.key(s), D, jnp.asarray(w))["readout"]["kernel"][:w]
+                for s in range(50)]
+    small = [models.init_mlp(models.MLP(width=w), jax.random.key(s), D)["readout"]["kernel"] for s in range(50)]
+    assert np.std(readouts) == pytest.approx(np.std(small), rel=0.15)
+
+
+def test_divergence_is_flagged_not_raised():
+    task = _task(models.MLP(width=8), opt=lambda hp: optax.sgd(hp["lr"]))
+    r = trainer.train(task, {"lr": [1e-2, 1e6], "noise": [0.1, 0.1], "seed": [0, 0]}, steps=40, log_every=20)
+    assert list(r.diverged) == [False, True]
+
+
+def test_curves_table_is_long_and_split_by_prefix():
+    task = _task(models.MLP(width=4))
+    r = trainer.train(task, HP, steps=20, log_every=10)
+    table = trainer.curves_table(["a", "b", "c"], r)
+    assert list(table.columns) == ["trial_id", "step", "split", "metric", "value"]
+    assert len(table) == 3 * 3 * 3  # trials x log points x metrics
+    assert set(zip(table.split, table.metric)) == {("train", "mse"), ("test", "mse"), ("train", "objective")}
+
+
+def test_bad_arguments_raise():
+    task = _task(models.MLP(width=4))
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        trainer.train(task, HP, steps=25, log_every=10)
+    with pytest.raises(ValueError, match="seed"):
+        trainer.train(task, {"lr": [0.1]}, steps=10, log_every=10)
+    with pytest.raises(ValueError, match="one value per trial"):
+        trainer.train(task, {"lr": [0.1, 0.2], "seed": [0]}, steps=10, log_every=10)

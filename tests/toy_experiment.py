@@ -1,0 +1,59 @@
+"""A seconds-long experiment for engine tests: a small MLP per trial.
+
+``lr`` large with plain SGD diverges (NaN), which the diverged-trial test uses;
+``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way.
+"""
+import os
+import time
+
+import jax.numpy as jnp
+import optax
+
+from physai import Experiment, Hypothesis, Preset, ShardResult, product, verdict_in_range
+from physai import curricula, models
+from physai import train as trainer
+
+D = 5
+
+
+def run(shard):
+    time.sleep(float(os.environ.get("PHYSAI_TOY_SLEEP", "0")))
+    model = models.MLP(width=shard.static["width"])
+
+    def data(key, hp):
+        return curricula.teacher_student(key, 64, 64, D, 4, hp["noise"])
+
+    def predict(p, x):
+        return model.apply({"params": p}, x)[:, 0]
+
+    def loss(p, batch, hp):
+        return jnp.mean((predict(p, batch["x_train"]) - batch["y_train"]) ** 2)
+
+    def metrics(p, data, hp):
+        return {"train_mse": loss(p, data, hp),
+                "test_mse": jnp.mean((predict(p, data["x_test"]) - data["y_test"]) ** 2)}
+
+    task = trainer.Task(data, lambda key, hp: models.init_mlp(model, key, D), loss, metrics,
+                        lambda hp: optax.sgd(hp["lr"]))
+    steps = shard.trials[0].params["steps"]
+    result = trainer.train(task, {k: shard.column(k) for k in ("lr", "noise", "seed")},
+                           steps=steps, log_every=steps // 4, strategy=shard.strategy)
+    rows = [{"train_mse": result.final["train_mse"][i], "test_mse": result.final["test_mse"][i],
+             "status": "diverged" if result.diverged[i] else "ok"} for i in range(len(shard.trials))]
+    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+
+
+def check_fits(results):
+    return verdict_in_range(float(results.ok["test_mse"].median()), 0.0, 10.0,
+                            "a small MLP fits a small teacher")
+
+
+EXPERIMENT = Experiment(
+    name="toy", question="Does the engine work?",
+    hypotheses=(Hypothesis("fits", "test MSE stays small", "none (engine test)", check_fits),),
+    presets={
+        "demo": Preset(product(width=[4, 8], lr=[0.05], noise=[0.1], seed=range(3)), {"steps": 40}),
+        "paper": Preset(product(width=[4, 8, 16], lr=[0.05], noise=[0.1], seed=range(4)), {"steps": 40}),
+        "diverge": Preset(product(width=[8], lr=[0.05, 1e6], noise=[0.1], seed=range(2)), {"steps": 40}),
+    },
+    run=run, static=("width",), max_shard_size=2)
