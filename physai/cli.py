@@ -2,6 +2,7 @@
 
     physai list
     physai run NAME [--preset P] [--set key=value ...] [--out DIR] [--strategy S]
+               [--backend local|processes|ray] [--workers N] [--address ADDR]
     physai status NAME [--preset P]
     physai plot NAME [--preset P]
     physai verify NAME [--preset P]     exit 0: all supported, 1: refuted/inconclusive, 2: error
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--strategy", default="auto", choices=["auto", "sequential", "vmap", "shard"],
                       help="trainer batching strategy (default: auto, chosen per backend)")
     runs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    runs.add_argument("--backend", default="local", choices=["local", "processes", "ray"],
+                      help="where shards run (default: local, in this process)")
+    runs.add_argument("--workers", type=int, default=None,
+                      help="worker processes for --backend processes (default: one per core)")
+    runs.add_argument("--address", default=None,
+                      help="Ray cluster address for --backend ray (default: start a local instance)")
+    runs.add_argument("--retries", type=int, default=2,
+                      help="retries of a shard whose worker died (default: 2)")
 
     parser = _Parser(prog="physai", description="Controlled experiments that test the laws of deep learning.",
                      parents=[common])
@@ -85,9 +94,14 @@ def cmd_list(args) -> int:
 
 
 def _run(args, plan_) -> None:
-    from physai import sweep
+    from physai import backends, sweep
 
-    summary = sweep.run_sweep(plan_, args.out, progress=not args.no_progress, debug=args.debug)
+    if args.retries < 0:
+        raise PhysaiError("--retries must be >= 0")
+    runner = backends.get(args.backend, workers=args.workers, address=args.address,
+                          retries=args.retries, debug=args.debug)
+    summary = sweep.run_sweep(plan_, args.out, progress=not args.no_progress, debug=args.debug,
+                              runner=runner)
     print(f"{plan_.experiment.name}/{plan_.preset}: {summary.shards_run} shards run, "
           f"{summary.shards_skipped} already stored; trials ok {summary.ok}, diverged "
           f"{summary.diverged}, failed {summary.failed}; {summary.seconds:.1f} s")

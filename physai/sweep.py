@@ -248,18 +248,38 @@ def execute_shard(experiment: Experiment, shard: Shard, debug: bool = False) -> 
             raise
         error = f"{type(exc).__name__}: {exc}"
         print(f"physai: shard {shard.shard_id} failed: {error}", file=sys.stderr)
-        result = ShardResult([{} for _ in shard.trials], None)
+        result = None
     wall = time.perf_counter() - t0
-    compile_s = timing.compile_seconds()
+    return shard_tables(experiment.name, shard, result, error, start, wall, timing.compile_seconds())
+
+
+def shard_tables(experiment: str, shard: Shard, result: ShardResult | None, error: str | None,
+                 start: float, wall: float = 0.0, compile_s: float = 0.0) -> dict[str, pa.Table]:
+    """Builds a shard's three tables; with ``error`` every trial is ``failed``.
+
+    Args:
+      experiment: experiment name.
+      shard: the shard.
+      result: what ``run`` returned (ignored when ``error`` is set).
+      error: the error text of a failed shard, or None.
+      start: POSIX start time.
+      wall: wall seconds of the shard.
+      compile_s: seconds of it spent compiling.
+
+    Returns:
+      ``{"trials": ..., "curves": ... or None, "shards": ...}`` Arrow tables.
+    """
+    if error is not None or result is None:
+        result = ShardResult([{} for _ in shard.trials], None)
     rows = []
     for t, metrics in zip(shard.trials, result.metrics):
         metrics = {k: _plain(v) for k, v in metrics.items()}
         status = metrics.pop("status", "ok") if error is None else "failed"
         clash = (set(t.params) | RESERVED) & set(metrics)
         if clash:
-            raise PhysaiError(f"{experiment.name}: metric name {sorted(clash)[0]!r} clashes "
+            raise PhysaiError(f"{experiment}: metric name {sorted(clash)[0]!r} clashes "
                               "with a parameter or a reserved column")
-        rows.append({"experiment": experiment.name, "preset": shard.preset, "trial_id": t.trial_id,
+        rows.append({"experiment": experiment, "preset": shard.preset, "trial_id": t.trial_id,
                      "shard_id": shard.shard_id, **t.params, **metrics, "status": status,
                      "error": error, "run_seconds": (wall - compile_s) / len(shard.trials)})
     curves = None

@@ -1,9 +1,11 @@
 """A seconds-long experiment for engine tests: a small MLP per trial.
 
 ``lr`` large with plain SGD diverges (NaN), which the diverged-trial test uses;
-``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way.
+``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way;
+``PHYSAI_TOY_DIE_ONCE`` / ``PHYSAI_TOY_DIE_WIDTH`` make a worker kill itself (backend tests).
 """
 import os
+import signal
 import time
 
 import jax.numpy as jnp
@@ -16,7 +18,18 @@ from physai import train as trainer
 D = 5
 
 
+def _maybe_die(shard):
+    """Fault injection for backend tests: SIGKILL this process (the worker) on request."""
+    once = os.environ.get("PHYSAI_TOY_DIE_ONCE")  # a marker path: die the first time only
+    if once and not os.path.exists(once):
+        open(once, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("PHYSAI_TOY_DIE_WIDTH") == str(shard.static["width"]):  # always die
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run(shard):
+    _maybe_die(shard)
     time.sleep(float(os.environ.get("PHYSAI_TOY_SLEEP", "0")))
     model = models.MLP(width=shard.static["width"])
 

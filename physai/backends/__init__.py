@@ -1,0 +1,41 @@
+"""Where shards run. A backend takes an experiment and its pending shards and
+yields ``(shard, tables)`` as each shard finishes; the driver (``physai.sweep``)
+writes the tables, so workers need no shared filesystem.
+
+* ``local``: in this process (default).
+* ``processes``: a pool of ``spawn``-started worker processes, one core each.
+* ``ray``: Ray tasks, one per shard, on a local instance or an existing cluster.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+from physai.errors import PhysaiError
+
+BACKENDS = ("local", "processes", "ray")
+
+
+def get(name: str, workers: int | None = None, address: str | None = None, retries: int = 2,
+        debug: bool = False) -> Callable:
+    """Returns a runner for ``physai.sweep.run_sweep``.
+
+    Args:
+      name: ``local``, ``processes`` or ``ray``.
+      workers: worker processes (``processes``; default: one per core).
+      address: Ray cluster address (``ray``; default: start a local instance).
+      retries: times a shard whose worker died is retried before it is recorded failed.
+      debug: let errors in ``run`` propagate (``local`` only).
+
+    Returns:
+      ``runner(experiment, shards) -> iterable of (shard, tables)``.
+    """
+    if name == "local":
+        from physai.sweep import execute_shard
+        return lambda exp, shards: ((s, execute_shard(exp, s, debug)) for s in shards)
+    if name == "processes":
+        from physai.backends.processes import ProcessRunner
+        return ProcessRunner(workers=workers, retries=retries)
+    if name == "ray":
+        from physai.backends.ray_backend import RayRunner
+        return RayRunner(address=address, retries=retries)
+    raise PhysaiError(f"unknown backend {name!r}; choose from: {', '.join(BACKENDS)}")

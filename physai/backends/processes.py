@@ -1,0 +1,172 @@
+"""A pool of ``spawn``-started worker processes, one core each.
+
+On these CPU machines XLA's own multithreading gains ~15% over one core for
+our small models, while separate single-core processes use the second core
+almost fully (DESIGN.md, measured); so each worker is pinned to one core.
+Workers are started with ``spawn``, never ``fork``: forking a process in which
+JAX has started its thread pools can deadlock.
+
+The driver hands one shard at a time to each idle worker over its own pipe,
+so it always knows which shard a worker holds. A worker that dies (killed,
+out of memory) is replaced and its shard retried up to ``retries`` times, then
+recorded as failed; the rest of the sweep goes on.
+"""
+from __future__ import annotations
+
+import collections
+import importlib
+import multiprocessing
+import os
+import sys
+import time
+from multiprocessing.connection import wait
+from typing import Iterator, Sequence
+
+from physai.backends import wire
+from physai.errors import PhysaiError
+
+
+def _worker(index: int, conn, module: str, env: dict[str, str], core: int | None) -> None:
+    # Environment first: JAX reads XLA/CUDA settings when it is imported.
+    os.environ.update(env)
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {core})
+        except OSError:
+            pass
+    from physai import sweep
+
+    experiment = importlib.import_module(module).EXPERIMENT
+    while True:
+        try:
+            shard = conn.recv()
+        except EOFError:
+            return
+        if shard is None:
+            return
+        conn.send(("done", wire.encode(sweep.execute_shard(experiment, shard))))
+
+
+def _gpu_count() -> int:
+    try:
+        import jax
+
+        return len([d for d in jax.devices() if d.platform == "gpu"])
+    except Exception:
+        return 0
+
+
+def worker_env(index: int, workers: int, gpus: int) -> dict[str, str]:
+    """Per-worker settings: one GPU per process where there are GPUs, and no
+    memory preallocation when several processes share one GPU.
+
+    Args:
+      index: worker index.
+      workers: number of workers.
+      gpus: GPUs on this machine.
+
+    Returns:
+      Environment variables for the worker.
+    """
+    if gpus == 0:
+        return {"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
+    env = {"CUDA_VISIBLE_DEVICES": str(index % gpus)}
+    if workers > gpus:
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    return env
+
+
+class _Slot:
+    def __init__(self, process, conn):
+        self.process, self.conn, self.shard = process, conn, None
+
+
+class ProcessRunner:
+    """Runs shards in ``workers`` spawned processes (callable as a sweep runner).
+
+    Args:
+      workers: number of processes (default: usable cores).
+      retries: retries of a shard whose worker died before it is recorded failed.
+    """
+
+    def __init__(self, workers: int | None = None, retries: int = 2):
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        self.cores = cores
+        self.workers = workers or (len(cores) if cores else os.cpu_count() or 1)
+        if self.workers < 1:
+            raise PhysaiError("--workers must be at least 1")
+        self.retries = retries
+
+    def _start(self, ctx, index: int, module: str, gpus: int) -> _Slot:
+        parent, child = ctx.Pipe()
+        core = self.cores[index % len(self.cores)] if (self.cores and gpus == 0) else None
+        process = ctx.Process(target=_worker, name=f"physai-worker-{index}", daemon=True,
+                              args=(index, child, module, worker_env(index, self.workers, gpus), core))
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def __call__(self, experiment, shards: Sequence) -> Iterator:
+        from physai.sweep import shard_tables
+
+        if not shards:
+            return
+        module = experiment.run.__module__
+        ctx = multiprocessing.get_context("spawn")
+        gpus = _gpu_count()
+        queue = collections.deque(shards)
+        attempts: collections.Counter = collections.Counter()
+        slots = [self._start(ctx, i, module, gpus) for i in range(min(self.workers, len(shards)))]
+        idle_deaths = 0
+        try:
+            while queue or any(s.shard is not None for s in slots):
+                for slot in slots:
+                    if slot.shard is None and queue and slot.process.is_alive():
+                        slot.shard = queue.popleft()
+                        slot.conn.send(slot.shard)
+                wait([s.conn for s in slots] + [s.process.sentinel for s in slots], timeout=1.0)
+                for i, slot in enumerate(slots):
+                    message = None
+                    try:
+                        if slot.conn.poll():
+                            message = slot.conn.recv()
+                    except (EOFError, OSError):
+                        pass
+                    if message is not None:
+                        shard, slot.shard = slot.shard, None
+                        yield shard, wire.decode(message[1])
+                        continue
+                    if slot.process.is_alive():
+                        continue
+                    # The worker died: replace it and retry (or fail) the shard it held.
+                    code = slot.process.exitcode
+                    shard = slot.shard
+                    slot.conn.close()
+                    slots[i] = self._start(ctx, i, module, gpus)
+                    if shard is None:
+                        idle_deaths += 1
+                        if idle_deaths > self.retries + len(slots):
+                            raise PhysaiError(f"worker processes keep dying on start (exit code {code}); "
+                                              f"try --backend local --debug")
+                        continue
+                    attempts[shard.shard_id] += 1
+                    print(f"physai: worker running shard {shard.shard_id} died (exit code {code}); "
+                          f"attempt {attempts[shard.shard_id]} of {self.retries + 1}", file=sys.stderr)
+                    if attempts[shard.shard_id] > self.retries:
+                        yield shard, shard_tables(experiment.name, shard, None,
+                                                  f"worker died (exit code {code}) "
+                                                  f"{attempts[shard.shard_id]} times", time.time())
+                    else:
+                        queue.appendleft(shard)
+        finally:
+            for slot in slots:
+                try:
+                    slot.conn.send(None)
+                except (OSError, ValueError):
+                    pass
+            deadline = time.time() + 5
+            for slot in slots:
+                slot.process.join(max(0.0, deadline - time.time()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join()

@@ -1,0 +1,94 @@
+"""Backends give identical tables; dead workers are retried, then recorded failed."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from physai import store
+from tests.conftest import REPO, physai
+
+TOY = "tests.toy_experiment"
+
+
+def _trials(root):
+    t = store.load(root, "toy", "paper")["trials"]
+    return t.drop(columns=["run_seconds"]).sort_values("trial_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("local")
+    r = physai("run", TOY, "--preset", "paper", "--out", str(root), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def test_processes_backend_matches_local(local_run, tmp_path):
+    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "processes",
+               "--workers", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
+    pids = set(store.load(tmp_path, "toy", "paper")["shards"]["pid"])
+    assert len(pids) == 2 and os.getpid() not in pids  # really ran in two workers
+
+
+def test_a_worker_killing_itself_is_retried_and_tables_match(local_run, tmp_path):
+    marker = tmp_path / "died"
+    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path / "res"), "--backend", "processes",
+               "--workers", "2", "--no-progress", env={"PHYSAI_TOY_DIE_ONCE": str(marker)})
+    assert r.returncode == 0, r.stderr
+    assert marker.exists() and "died (exit code -9); attempt 1 of 3" in r.stderr
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path / "res"))
+
+
+def test_a_shard_that_always_kills_its_worker_is_recorded_failed_then_rerun(local_run, tmp_path):
+    out = tmp_path / "res"
+    r = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes",
+               "--workers", "2", "--retries", "1", "--no-progress", env={"PHYSAI_TOY_DIE_WIDTH": "16"})
+    assert r.returncode == 0, r.stderr
+    t = store.load(out, "toy", "paper")["trials"]
+    assert set(t.loc[t.width == 16, "status"]) == {"failed"}
+    assert t.loc[t.width == 16, "error"].str.contains("worker died").all()
+    assert set(t.loc[t.width != 16, "status"]) == {"ok"}
+    # re-running picks up the failed shards only
+    r2 = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes",
+                "--workers", "2", "--no-progress")
+    assert "2 shards run, 4 already stored" in r2.stdout
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(out))
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
+    out = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper",
+                             "--out", str(out), "--backend", "processes", "--workers", "2", "--no-progress"],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "1.5"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trials_dir = out / "toy" / "paper" / "trials"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
+        time.sleep(0.05)
+    workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert workers, "expected running workers"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    t = _trials(out)
+    assert t["trial_id"].is_unique and (t["status"] == "ok").all()
+    pd.testing.assert_frame_equal(_trials(local_run), t)
