@@ -65,10 +65,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_out(root: str) -> None:
-    path = Path(root)
+    """Fails unless ``root`` is (or can be created as) a writable folder; creates nothing."""
+    path = Path(root).absolute()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PhysaiError(f"--out {root}: not a writable folder ({existing} is not a folder)")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".physai-write-test-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".physai-write-test-"):
             pass
     except OSError as e:
         raise PhysaiError(f"--out {root}: not a writable folder ({e.strerror or e})") from None
@@ -93,13 +98,23 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
-def _run(args, plan_) -> None:
-    from physai import backends, sweep
+def _runner(args):
+    from physai import backends
 
     if args.retries < 0:
         raise PhysaiError("--retries must be >= 0")
-    runner = backends.get(args.backend, workers=args.workers, address=args.address,
-                          retries=args.retries, debug=args.debug)
+    if args.workers is not None and args.backend != "processes":
+        raise PhysaiError("--workers applies to --backend processes")
+    if args.address is not None and args.backend != "ray":
+        raise PhysaiError("--address applies to --backend ray")
+    return backends.get(args.backend, workers=args.workers, address=args.address,
+                        retries=args.retries, debug=args.debug)
+
+
+def _run(args, plan_) -> None:
+    from physai import backends, sweep
+
+    runner = _runner(args)
     summary = sweep.run_sweep(plan_, args.out, progress=not args.no_progress, debug=args.debug,
                               runner=runner)
     print(f"{plan_.experiment.name}/{plan_.preset}: {summary.shards_run} shards run, "

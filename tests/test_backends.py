@@ -92,3 +92,64 @@ def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
     t = _trials(out)
     assert t["trial_id"].is_unique and (t["status"] == "ok").all()
     pd.testing.assert_frame_equal(_trials(local_run), t)
+
+
+# ----------------------------------------------------------------------------- Ray
+ray = pytest.importorskip("ray")
+
+
+def test_ray_local_instance_matches_local(local_run, tmp_path):
+    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "ray", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_cluster_by_address_matches_local(local_run, tmp_path):
+    import secrets
+
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    token = tmp_path / "ray_token"  # the cluster and its client share a token, as Ray's docs ask
+    token.write_text(secrets.token_hex(32))
+    # single-machine mode keeps every Ray service on 127.0.0.1
+    ray_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+               "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **ray_env}
+    start = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                           env=env, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stderr
+    try:
+        r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "ray",
+                   "--address", f"127.0.0.1:{port}", "--no-progress", env=ray_env)
+        assert r.returncode == 0, r.stderr
+        pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_ray_unreachable_address_is_one_line_exit_2(tmp_path):
+    out = tmp_path / "res"
+    r = physai("run", TOY, "--out", str(out), "--backend", "ray", "--address", f"127.0.0.1:{_free_port()}")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot reach Ray" in r.stderr
+    assert not out.exists()
+
+
+def test_missing_ray_extra_is_one_line_exit_2(tmp_path):
+    shadow = tmp_path / "shadow" / "ray"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    out = tmp_path / "res"
+    r = physai("run", TOY, "--out", str(out), "--backend", "ray",
+               env={"PYTHONPATH": f"{shadow.parent}{os.pathsep}{REPO}"})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "pip install 'physai[ray]'" in r.stderr
+    assert not out.exists()
