@@ -1,4 +1,4 @@
-"""Synthetic data as pure functions of ``(key, config)``.
+"""Gaussian inputs: linear and MLP teachers, random features, label noise.
 
 Each function is deterministic given its key, jit-able where its shapes are
 static, and returns a dict with ``x_train``, ``y_train``, ``x_test``,

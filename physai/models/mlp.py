@@ -1,4 +1,4 @@
-"""Flax models whose parameters are plain pytrees the trainer can scan over.
+"""MLPs (with a hidden-unit mask so widths share a compiled shape) and random features.
 
 ``MLP`` takes an optional hidden-unit mask so that several widths share one
 compiled shape: a width-``w`` network is the first ``w`` units of a
