@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 PHYSAI := $(VENV)/bin/physai
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test reproduce bench lock clean
+.PHONY: install demo test reproduce reference bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +27,15 @@ test: $(STAMP)
 # Paper presets: every hypothesis checked at the anchors' scale (minutes per experiment).
 reproduce: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# Small reference results (paper presets + the demo figure) and the README table generated from them.
+reference: $(STAMP)
+	for e in $$($(PHYSAI) list --names); do \
+	  $(PHYSAI) verify $$e --preset paper --out results/reference --no-progress; \
+	  $(PHYSAI) plot $$e --preset paper --out results/reference; \
+	done
+	$(PHYSAI) demo double_descent --out results/reference --no-progress
+	$(PY) -m analysis.readme
 
 # Engine vs a naive per-model PyTorch loop; needs the optional `bench` extra (CPU torch).
 bench: $(STAMP)

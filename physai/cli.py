@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="physai", description="Controlled experiments that test the laws of deep learning.",
                      parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", parents=[common], help="experiments and their hypotheses")
+    lister = sub.add_parser("list", parents=[common], help="experiments and their hypotheses")
+    lister.add_argument("--names", action="store_true", help="only the names, one per line")
     sub.add_parser("run", parents=[runs], help="run (or resume) a sweep")
     sub.add_parser("status", parents=[exp], help="trials planned, stored, diverged, failed")
     sub.add_parser("plot", parents=[exp], help="write the figures of stored results")
@@ -90,6 +91,9 @@ def cmd_list(args) -> int:
     from physai import registry
 
     for name in registry.names():
+        if args.names:
+            print(name)
+            continue
         exp = registry.load(name)
         print(f"{name}: {exp.question}")
         print(f"  presets: {', '.join(exp.presets)}")
