@@ -4,14 +4,12 @@
     python -m analysis.readme --check    exit 1 if README.md is out of date
 
 The block between ``<!-- results:start -->`` and ``<!-- results:end -->`` is
-built from ``results/reference/<experiment>/<preset>/verdicts.json`` (written
-by ``physai verify ... --out results/reference``).
+the table of ``results/reference/SUMMARY.md``, written by
+``physai reproduce --out results/reference`` (``make reference``).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 
@@ -19,25 +17,15 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return "n/a" if math.isnan(x) else f"{x:.3g}"
-    return "n/a" if x is None else str(x).replace("|", "/")
-
-
 def results_table(reference: Path) -> str:
     """Args: reference: the reference results root.
-    Returns: a Markdown table, one row per (experiment, preset, hypothesis)."""
-    rows = ["| experiment | preset | hypothesis | measured | expected | verdict |",
-            "|---|---|---|---|---|---|"]
-    for path in sorted(reference.glob("*/*/verdicts.json")):
-        experiment, preset = path.parent.parent.name, path.parent.name
-        for v in json.loads(path.read_text()):
-            rows.append(f"| {experiment} | {preset} | {v['hypothesis']} | {_fmt(v['measured'])} | "
-                        f"{_fmt(v['expected'])} | **{v['status']}** |")
-    if len(rows) == 2:
-        rows.append("| (no reference results yet) | | | | | |")
-    return "\n".join(rows)
+    Returns: the Markdown table of its ``SUMMARY.md``, one row per hypothesis."""
+    from physai.report import read_summary_table
+
+    summary = reference / "SUMMARY.md"
+    if not summary.exists():
+        return "(no reference results yet: run `make reference`)"
+    return read_summary_table(summary)
 
 
 def render(readme_text: str, reference: Path) -> str:

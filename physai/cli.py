@@ -7,6 +7,9 @@
     physai plot NAME [--preset P]
     physai verify NAME [--preset P]     exit 0: all supported, 1: refuted/inconclusive, 2: error
     physai demo NAME                    run the demo preset, print verdicts, write figures
+    physai report NAME [--preset P]     one self-contained HTML page of stored results
+    physai reproduce [--preset paper] [--only NAMES]   every experiment; SUMMARY.md + index.html
+    physai compare NAME [--preset P]    which metrics moved against results/reference
 
 Errors are one line on stderr and exit code 2; ``--debug`` shows tracebacks.
 """
@@ -62,6 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("plot", parents=[exp], help="write the figures of stored results")
     sub.add_parser("verify", parents=[runs], help="run what is missing, then print the verdicts")
     sub.add_parser("demo", parents=[runs], help="run the demo preset, print verdicts, write figures")
+    sub.add_parser("report", parents=[exp], help="one self-contained HTML page of stored results")
+    repro = sub.add_parser("reproduce", parents=[common], help="run every experiment, write SUMMARY.md and reports")
+    repro.add_argument("--preset", default="paper", help="preset to run for every experiment (default: paper)")
+    repro.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
+    repro.add_argument("--out", default="results", help="results root (default: results)")
+    repro.add_argument("--strategy", default="auto", choices=["auto", "sequential", "vmap", "shard"])
+    repro.add_argument("--no-progress", action="store_true")
+    repro.add_argument("--backend", default="local", choices=["local", "processes", "ray"])
+    repro.add_argument("--workers", type=int, default=None)
+    repro.add_argument("--address", default=None)
+    repro.add_argument("--retries", type=int, default=2)
+    comp = sub.add_parser("compare", parents=[exp], help="which metrics moved against the reference results")
+    comp.add_argument("--reference", default="results/reference", help="reference root (default: results/reference)")
+    comp.add_argument("--tolerance", type=float, default=None,
+                      help="relative tolerance for metrics the experiment states none for (default 0.05)")
     return parser
 
 
@@ -254,8 +272,76 @@ def cmd_verify(args) -> int:
     return EXIT_OK if all(v.status == "supported" for v in verdicts) else EXIT_REFUTED
 
 
+def cmd_report(args) -> int:
+    from physai import report
+
+    plan_ = _plan(args)
+    res = _results(args, plan_)
+    verdicts = evaluate(plan_, res)
+    print(report.write_report(plan_, res, verdicts, args.out, args.overrides))
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from physai import registry, report, sweep
+
+    names = registry.names()
+    chosen = args.only or names
+    unknown = [n for n in chosen if n not in names and "." not in n]  # dotted: a user's module
+    if unknown:
+        raise PhysaiError(f"unknown experiment {unknown[0]!r}; choose from: {', '.join(names)}")
+    plans = []
+    for name in chosen:  # validate every plan before running anything
+        experiment = registry.load(name)
+        if args.preset not in experiment.presets:
+            raise PhysaiError(f"unknown preset {args.preset!r} for {name}; choose from: "
+                              + ", ".join(experiment.presets))
+        plans.append(sweep.plan(experiment, args.preset, (), args.strategy))
+    _check_out(args.out)
+    entries, reports = [], {}
+    for plan_ in plans:
+        _run(args, plan_)
+        res = sweep.results(plan_, args.out)
+        verdicts = evaluate(plan_, res)
+        print_verdicts(plan_, verdicts)
+        save_verdicts(plan_, verdicts, args.out)
+        write_figures(plan_, res, args.out)
+        reports[f"{plan_.experiment.name}/{plan_.preset}"] = report.write_report(plan_, res, verdicts, args.out)
+        entries.append((plan_.experiment.name, plan_.preset, verdicts, report.runtime_seconds(res)))
+    rows = report.summary_rows(entries)
+    summary, index = report.write_summary(rows, args.out, reports)
+    print(f"summary: {summary}\nindex: {index}")
+    return EXIT_OK if all(r["status"] == "supported" for r in rows) else EXIT_REFUTED
+
+
+def cmd_compare(args) -> int:
+    from physai import report, sweep
+
+    plan_ = _plan(args)
+    current = _results(args, plan_)
+    reference = sweep.results(plan_, args.reference)
+    if reference.trials.empty:
+        raise PhysaiError(f"no reference results for {plan_.experiment.name} preset {plan_.preset} "
+                          f"under {args.reference}")
+    table = report.compare(plan_.experiment, current, reference, args.tolerance)
+    moved = table[table["moved"]]
+    print(f"{plan_.experiment.name}/{plan_.preset}: {len(moved)} of {len(table)} median metrics moved "
+          f"beyond tolerance (current {args.out} vs reference {args.reference})")
+    if len(moved):
+        with pd_options():
+            print(moved.to_string(index=False))
+    return EXIT_OK if moved.empty else EXIT_REFUTED
+
+
+def pd_options():
+    import pandas as pd
+
+    return pd.option_context("display.max_rows", 200, "display.width", 160)
+
+
 COMMANDS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "plot": cmd_plot,
-            "verify": cmd_verify, "demo": cmd_verify}
+            "verify": cmd_verify, "demo": cmd_verify, "report": cmd_report,
+            "reproduce": cmd_reproduce, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

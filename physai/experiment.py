@@ -219,6 +219,9 @@ class Experiment:
       run: ``Shard -> ShardResult``.
       plot: ``Results -> {name: matplotlib Figure}``.
       max_shard_size: cap on trials per shard (resume and progress granularity).
+      tolerances: relative change per metric beyond which ``physai compare``
+        reports a metric as moved (default 5%, ``physai.report.DEFAULT_TOLERANCE``).
+      doc: the module docstring (shown in reports).
     """
 
     name: str
@@ -229,6 +232,7 @@ class Experiment:
     plot: Callable[[Results], dict[str, Any]] | None = None
     static: Sequence[str] | Callable[[Mapping[str, Any]], Mapping[str, Any]] = ()
     max_shard_size: int = 64
+    tolerances: Mapping[str, float] = field(default_factory=dict)
     doc: str = ""
 
     def __post_init__(self):

@@ -12,11 +12,12 @@ def test_readme_results_table_matches_stored_verdicts():
         "README results table is stale: run `python -m analysis.readme`"
 
 
-def test_results_table_lists_each_stored_verdict(tmp_path):
-    folder = tmp_path / "exp" / "paper"
-    folder.mkdir(parents=True)
-    (folder / "verdicts.json").write_text(
-        '[{"hypothesis": "h1", "status": "refuted", "measured": 0.5, "expected": "[0.9, 1.1]", "explanation": ""}]')
+def test_results_table_is_the_stored_summary(tmp_path):
+    from physai import report
+    from physai.experiment import Verdict
+
+    rows = report.summary_rows([("exp", "paper", [Verdict("refuted", 0.5, "[0.9, 1.1]", "", "h1")], 12.0)])
+    report.write_summary(rows, str(tmp_path), {})
     table = readme.results_table(tmp_path)
-    assert "| exp | paper | h1 | 0.5 | [0.9, 1.1] | **refuted** |" in table
+    assert "| exp | paper | h1 | 0.5 | [0.9, 1.1] | **refuted** | 12 s |" in table
     assert readme.render("a\n<!-- results:start -->\nold\n<!-- results:end -->\nb", tmp_path).count("h1") == 1

@@ -61,6 +61,16 @@ def check_fits(results):
                             "a small MLP fits a small teacher")
 
 
+def plot(results):
+    from analysis import plots
+
+    fig, ax = plots.figure()
+    ok = results.ok
+    ax.plot(ok["width"], ok["test_mse"], "o")
+    ax.set(xlabel="width", ylabel="test MSE", title="toy")
+    return {"test_mse": fig}
+
+
 EXPERIMENT = Experiment(
     name="toy", question="Does the engine work?",
     hypotheses=(Hypothesis("fits", "test MSE stays small", "none (engine test)", check_fits),),
@@ -69,4 +79,4 @@ EXPERIMENT = Experiment(
         "paper": Preset(product(width=[4, 8, 16], lr=[0.05], noise=[0.1], seed=range(4)), {"steps": 40}),
         "diverge": Preset(product(width=[8], lr=[0.05, 1e6], noise=[0.1], seed=range(2)), {"steps": 40}),
     },
-    run=run, static=("width",), max_shard_size=2)
+    run=run, plot=plot, static=("width",), max_shard_size=2, doc=__doc__)
