@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are files; never open a window
+# No backend is forced here: the CLI selects Agg (files, no window) before drawing,
+# and a notebook keeps its inline backend so figures show in place.
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns

@@ -6,6 +6,7 @@ The public API an experiment module needs::
     from physai import Experiment, Hypothesis, Verdict, Preset, Shard, ShardResult
     from physai import product, zipped, chain, logspace
 """
+from physai.api import Outcome, run_experiment
 from physai.errors import PhysaiError
 from physai.experiment import (Experiment, Hypothesis, Preset, Results, Shard, ShardResult, Trial,
                                Verdict, all_of, verdict_in_range)
@@ -13,5 +14,5 @@ from physai.grid import chain, logspace, product, zipped
 
 __all__ = ["Experiment", "Hypothesis", "Preset", "Results", "Shard", "ShardResult", "Trial",
            "Verdict", "all_of", "verdict_in_range", "chain", "logspace", "product", "zipped",
-           "PhysaiError"]
+           "PhysaiError", "Outcome", "run_experiment"]
 __version__ = "0.1.0"
