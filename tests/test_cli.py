@@ -80,3 +80,11 @@ def test_status_and_list(stored):
     assert "0/12 trials stored" in r.stdout and "12 missing" in r.stdout
     r = physai("list")
     assert r.returncode == 0 and "double_descent" in r.stdout
+
+
+def test_persistent_compilation_cache_is_private_and_used(tmp_path):
+    cache = tmp_path / "cache"
+    r = physai("run", TOY, "--out", str(tmp_path / "res"), "--no-progress", env={"PHYSAI_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stderr
+    assert cache.is_dir() and (cache.stat().st_mode & 0o777) == 0o700
+    assert any(cache.iterdir()), "compiled programs should be cached"
