@@ -18,12 +18,8 @@ All randomness (bootstrap) is driven by explicit seeds.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
-import functools
 import itertools
-import pathlib
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +27,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from analysis.stats import loglog_slope
+from physai.runtime import single_threaded_blas
 
 __all__ = [
     "FitError",
@@ -195,55 +192,6 @@ def _best_grid_starts(
     return grid[order[:n_starts]]
 
 
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """Pin scipy's BLAS to one thread for the duration of a fit.
-
-    L-BFGS-B makes thousands of tiny BLAS/LAPACK calls. OpenBLAS hands them
-    to its thread pool, and when the machine is oversubscribed (parallel
-    sweeps, test runners) every call waits on the scheduler; fits were
-    measured 30-100x slower on a loaded 2-core machine. The problems here are far too small to gain from
-    threads, so one thread is strictly better. Uses threadpoolctl when it is
-    installed, otherwise scipy's bundled OpenBLAS directly, otherwise nothing.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    openblas = _scipy_openblas()
-    if openblas is None:
-        yield
-        return
-    previous_threads = openblas.scipy_openblas_get_num_threads()
-    openblas.scipy_openblas_set_num_threads(1)
-    try:
-        yield
-    finally:
-        openblas.scipy_openblas_set_num_threads(previous_threads)
-
-
-@functools.cache
-def _scipy_openblas() -> ctypes.CDLL | None:
-    """Handle on the OpenBLAS bundled with scipy wheels, or None if absent."""
-    import scipy
-
-    libs_dir = pathlib.Path(scipy.__file__).parent.parent / "scipy.libs"
-    for library_path in sorted(libs_dir.glob("libscipy_openblas*.so*")):
-        try:
-            library = ctypes.CDLL(str(library_path))
-            library.scipy_openblas_get_num_threads  # noqa: B018 - probe the symbol
-            library.scipy_openblas_set_num_threads
-        except (OSError, AttributeError):
-            continue
-        library.scipy_openblas_set_num_threads.argtypes = [ctypes.c_int]
-        return library
-    return None
-
-
 def _minimise_from(
     starts: np.ndarray, log_features: np.ndarray, log_loss: np.ndarray, delta: float
 ) -> tuple[np.ndarray, float]:
@@ -251,7 +199,7 @@ def _minimise_from(
     bounds = _bounds(log_features.shape[1])
     lower, upper = np.array(bounds).T
     best_theta, best_value = None, np.inf
-    with _single_threaded_blas():
+    with single_threaded_blas():
         for start in starts:
             result = optimize.minimize(
                 _huber_objective_and_gradient,

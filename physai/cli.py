@@ -232,7 +232,8 @@ def print_verdicts(plan_, verdicts) -> None:
 
     colour = {"supported": "green", "refuted": "red", "inconclusive": "yellow"}
     table = Table(title=f"{plan_.experiment.name} / {plan_.preset}")
-    for col in ("hypothesis", "measured", "expected", "status"):
+    table.add_column("hypothesis", no_wrap=True)
+    for col in ("measured", "expected", "status"):
         table.add_column(col, overflow="fold")
     for v in verdicts:
         table.add_row(v.hypothesis, _fmt(v.measured), v.expected, f"[{colour[v.status]}]{v.status}[/]")

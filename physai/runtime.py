@@ -7,6 +7,7 @@ skips most of ours, so we set it to 0.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -45,3 +46,17 @@ def configure(compilation_cache: bool | None = None) -> None:
         except OSError:
             pass  # an unwritable home only costs compile time
     _configured = True
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Holds numpy/scipy's BLAS (OpenBLAS) to one thread inside the block.
+
+    Our linear algebra is many small calls (L-BFGS steps, 200 x 3200 SVDs).
+    OpenBLAS's worker threads spin between calls, and on 2 cores shared with
+    other processes that was measured 15-100x slower than one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
