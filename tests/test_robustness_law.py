@@ -1,0 +1,212 @@
+"""Law of robustness: the curriculum, every check on hand-made tables that must pass and
+must fail, and the tiny preset end to end through the engine."""
+import math
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import robustness_law as rl
+from physai import Results, sweep
+from physai.curricula.sphere import isoperimetric_inputs, sphere_random_labels
+from physai.experiment import STATUSES
+
+N = 500
+RATIOS = [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6]
+
+
+# ----------------------------------------------------------------------------- curriculum
+
+
+def test_inputs_have_unit_scale_and_labels_are_fair_coins():
+    key = jax.random.key(0)
+    g = np.asarray(isoperimetric_inputs(key, 4000, 40, "gaussian"))
+    s = np.asarray(isoperimetric_inputs(key, 4000, 40, "sphere"))
+    assert np.mean(np.sum(g ** 2, 1)) == pytest.approx(1.0, abs=0.02)
+    assert np.allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-5)
+    assert abs(np.mean(g[:, 3])) < 0.01 and np.var(g[:, 3]) == pytest.approx(1 / 40, rel=0.1)
+    data = sphere_random_labels(key, 2000, 100, 10, n_extra=50)
+    y = np.asarray(data["y_train"])
+    assert set(np.unique(y)) == {-1.0, 1.0} and abs(y.mean()) < 0.08
+    assert data["x_extra"].shape == (50, 10) and data["x_test"].shape == (100, 10)
+    assert not np.allclose(data["x_extra"][:50], data["x_train"][:50])
+    with pytest.raises(ValueError):
+        isoperimetric_inputs(key, 2, 2, "cube")
+
+
+def test_width_for_and_crossing():
+    w = rl.width_for(0.4, N, 20)
+    assert abs(rl.n_params(20, w) / (N * 20) - 0.4) < 0.01
+    assert rl.crossing([1, 10, 100], [8.0, 4.0, 2.0], 4.0) == pytest.approx(10.0)
+    assert rl.crossing([1, 10, 100], [8.0, 8.0, 2.0], 4.0) == pytest.approx(10 * 10 ** 0.5)
+    assert math.isnan(rl.crossing([1, 10], [8.0, 5.0], 4.0))
+
+
+# ----------------------------------------------------------------------------- synthetic tables
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "robustness_law", "test")
+
+
+def _law_rows(ds=(10, 20, 40), plain=None, smooth=None, flip=None, seeds=2):
+    """A world that obeys the law: plain interpolation from p = n, smoothest Lip = 1.3 sqrt(nd/p).
+
+    Penalty 0: plain models; penalty 1: the smoothest interpolator; penalty 2: too
+    smooth to interpolate. ``plain``/``smooth``/``flip`` replace the curves
+    ``(p, d) -> value``.
+    """
+    plain = plain or (lambda p, d: 1.5 * math.sqrt(d) * (p / N) ** -0.2)
+    smooth = smooth or (lambda p, d: 1.3 * math.sqrt(N * d / p))
+    flip = flip or (lambda p, d: 0.1 / plain(p, d))
+    rows = []
+    for d in ds:
+        for r in RATIOS:
+            p = r * N * d
+            for seed in range(seeds):
+                jitter = 1 + 0.01 * seed
+                base = {"d": d, "n": N, "p": p, "p_over_nd": r, "p_over_n": p / N,
+                        "bound": math.sqrt(N * d / p), "seed": seed}
+                fits = p >= N
+                rows.append({**base, "penalty": 0.0, "interpolates": fits,
+                             "max_residual": 0.0 if fits else 0.6,
+                             "lip_est": plain(p, d) * jitter, "lip_upper": 5 * plain(p, d),
+                             "flip_radius": flip(p, d) * jitter})
+                if fits:
+                    rows.append({**base, "penalty": 1.0, "interpolates": True, "max_residual": 0.25,
+                                 "lip_est": smooth(p, d) * jitter, "lip_upper": 10.0,
+                                 "flip_radius": 0.1})
+                rows.append({**base, "penalty": 2.0, "interpolates": False, "max_residual": 0.8,
+                             "lip_est": 0.5 * smooth(p, d), "lip_upper": 10.0, "flip_radius": 0.1})
+    return rows
+
+
+CHECKS = [h.check for h in rl.HYPOTHESES]
+
+
+def test_every_check_passes_when_the_law_holds():
+    res = _results(_law_rows())
+    for h in rl.HYPOTHESES:
+        v = h.check(res)
+        assert v.status == "supported", (h.name, v)
+    assert rl.check_smooth_slope(res).measured == pytest.approx(-0.5, abs=0.01)
+    assert rl.check_collapse(res).measured == pytest.approx(1.0, abs=0.02)
+    assert rl.check_smooth_params_grow_with_d(res).measured == pytest.approx(1.0, abs=0.05)
+    assert rl.p_interp(res, 20) == pytest.approx(0.05 * N * 20)
+
+
+def test_plain_checks_fail_when_the_claim_is_broken():
+    # Large models smoother than the bound allows.
+    below = _law_rows(plain=lambda p, d: 0.3 * math.sqrt(N * d / p) if p > 4 * N else 5.0)
+    assert rl.check_plain_above_bound(_results(below)).status == "refuted"
+    rising = _law_rows(plain=lambda p, d: 3 * (p / N) ** 0.2)
+    assert rl.check_plain_nonincreasing(_results(rising)).status == "refuted"
+    assert rl.check_plain_slope(_results(rising)).status == "refuted"
+    steep = _law_rows(plain=lambda p, d: 100 * (p / N) ** -0.9)
+    assert rl.check_plain_slope(_results(steep)).status == "refuted"
+    assert rl.check_plain_nonincreasing(_results(steep)).status == "supported"
+
+
+def test_smooth_checks_fail_when_penalties_replace_size():
+    # Lip_min nearly flat in p: slope -0.1, the gain from size below 1.2x.
+    flat = _results(_law_rows(smooth=lambda p, d: 3.0 * (p / N) ** -0.1))
+    assert rl.check_smooth_slope(flat).status == "refuted"
+    assert rl.check_regularisation_not_size(flat).status == "refuted"
+
+
+def test_collapse_and_d_scaling_fail_when_curves_depend_on_p_over_n():
+    # Lip_min a function of p/n alone: no collapse against p/(nd), p_smooth independent of d.
+    res = _results(_law_rows(smooth=lambda p, d: 1.3 * math.sqrt(N * 20 / p)))
+    assert rl.check_collapse(res).status == "refuted"
+    assert rl.check_smooth_params_grow_with_d(res).status == "refuted"
+
+
+def test_d_scaling_refuted_when_a_small_d_never_gets_smooth():
+    # d = 10 stuck above L* (a floor), larger d reach it: the ratio cannot grow with d.
+    def floored(at_d):
+        return dict(smooth=lambda p, d: max(1.3 * math.sqrt(N * d / p), 5.0 if d == at_d else 0.0),
+                    plain=lambda p, d: max(1.5 * math.sqrt(d) * (p / N) ** -0.2,
+                                           5.0 if d == at_d else 0.0))
+    floor = _law_rows(**floored(10))
+    v = rl.check_smooth_params_grow_with_d(_results(floor))
+    assert v.status == "refuted" and ">" in v.measured
+    tab = rl.p_smooth_ratios(_results(floor)).set_index("d")
+    assert tab.loc[10, "censored"] and not tab.loc[40, "censored"]
+    # The largest d censored instead: only a lower bound where growth is expected: inconclusive.
+    high = _law_rows(**floored(40))
+    assert rl.check_smooth_params_grow_with_d(_results(high)).status == "inconclusive"
+
+
+def test_flip_radius_check_fails_when_radius_shrinks():
+    res = _results(_law_rows(flip=lambda p, d: 1.0 / p))
+    assert rl.check_flip_radius_grows(res).status == "refuted"
+
+
+def test_checks_are_inconclusive_without_the_data_they_need():
+    only_d10 = _results(_law_rows(ds=(10,)))
+    for check in (rl.check_smooth_slope, rl.check_collapse, rl.check_regularisation_not_size,
+                  rl.check_smooth_params_grow_with_d, rl.check_plain_slope):
+        assert check(only_d10).status == "inconclusive", check.__name__
+    plain_only = _results([r for r in _law_rows() if r["penalty"] == 0])  # the demo's data
+    for check in (rl.check_smooth_slope, rl.check_collapse, rl.check_regularisation_not_size,
+                  rl.check_smooth_params_grow_with_d):
+        assert check(plain_only).status == "inconclusive", check.__name__
+    for check in (rl.check_plain_above_bound, rl.check_plain_slope, rl.check_flip_radius_grows):
+        assert check(plain_only).status == "supported", check.__name__
+    nothing_fits = [{**r, "interpolates": False} for r in _law_rows()]
+    for check in CHECKS:
+        assert check(_results(nothing_fits)).status == "inconclusive", check.__name__
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def test_presets_cover_the_anchor_ranges():
+    paper = sweep.plan(rl.EXPERIMENT, "paper")
+    params = [t.params for t in paper.trials]
+    assert {p["d"] for p in params} == {10, 20, 40}
+    for d in (10, 20, 40):
+        ps = sorted({rl.n_params(d, p["width"]) for p in params if p["d"] == d})
+        assert ps[0] <= 1.1 * N and ps[-1] >= N * d  # from p ~ n to past p ~ nd
+    assert len({p["penalty"] for p in params}) >= 6 and len({p["seed"] for p in params}) >= 2
+    demo = sweep.plan(rl.EXPERIMENT, "demo")
+    assert {t.params["penalty"] for t in demo.trials} == {0.0}
+    for plan in (paper, demo):
+        for shard in plan.shards:  # one compiled width per shard
+            assert len({t.params["width"] for t in shard.trials}) == 1
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(rl.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0 and summary.ok == len(plan.trials)
+    res = sweep.results(plan, str(tmp_path))
+    t = res.trials
+    for col in ("lip_est", "lip_upper", "flip_radius", "max_residual"):
+        assert np.isfinite(t[col]).all(), col
+    # The spectral product bounds the observed gradient norms from above.
+    assert (t["lip_upper"] >= t["lip_est"] * (1 - 1e-4)).all()
+    # The gradient penalty makes the model smoother and fit worse.
+    for d, g in t.groupby("d"):
+        plain, pen = g[g["penalty"] == 0].iloc[0], g[g["penalty"] > 0].iloc[0]
+        assert pen["lip_est"] < plain["lip_est"] and pen["max_residual"] > plain["max_residual"]
+    assert not res.curves.empty
+    for h in rl.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status in STATUSES
+    figures = rl.EXPERIMENT.plot(res)
+    assert {"lipschitz_vs_p", "collapse", "fronts", "flip_radius"} <= set(figures)
+    import matplotlib.pyplot as plt
+    for fig in figures.values():
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(rl.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    for h in rl.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status == "supported", h.name
