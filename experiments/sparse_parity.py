@@ -1,0 +1,334 @@
+"""Sparse parity: does SGD learn abruptly after a long plateau, while hidden progress grows steadily?
+
+Question
+  Barak, Edelman, Goel, Kakade, Malach & Zhang (2022, "Hidden progress in deep
+  learning: SGD learns parities near the computational limit", Fig. 1 / 2): a
+  one-hidden-layer ReLU network (width 1000) trained by online SGD (lr 0.1, batch
+  32, hinge loss) on the (n, k)-sparse parity (label = product of k hidden
+  coordinates of x in {-1, +1}^n) sits at chance accuracy for a long time, then
+  jumps to 100%; the time to learn grows like n^{O(k)}. The loss curve hides
+  progress that a measure on the weights reveals: the first layer's weights on the
+  k relevant coordinates grow steadily during the plateau.
+
+Hypotheses, in words
+  a. ``abrupt_learning``: most runs (>= 90%) solve the task (test accuracy >= 0.99)
+     within the budget; test accuracy stays within 0.5 +- 0.03 for at least half of
+     the time to solve (median over runs of first-exit step / solve step >= 0.5),
+     and then climbs to >= 0.99 within <= 0.2 of that time (median of (solve step -
+     last step in the band) / solve step <= 0.2).
+  b. ``time_grows_with_n_and_k``: for each k the median time to solve rises strictly
+     with n (Spearman rho = 1 over n), and for every n the k = 4 median exceeds the
+     k = 3 median.
+  c. ``hidden_progress``: during the plateau, the *amplification* of the first-layer
+     weights on the k relevant input coordinates relative to the others grows
+     steadily: ``A(t) = [mean_{j in S} - mean_{j not in S}] mean_units (W_ju(t) -
+     W_ju(0)) sign(W_ju(0)) / mean |W(0)|`` (how far the relevant weights have grown
+     along their initial signs, beyond what the irrelevant ones did). Checks: median
+     over runs of the Spearman correlation of A with the step over the plateau
+     >= 0.8, and A at the end of the plateau >= 1.5x A at its midpoint.
+     (A first try, the ratio of *squared* movements on relevant vs other rows, stays
+     at 1.00 +- 0.02 through the plateau: minibatch noise dominates squared
+     movement, while the signed movement is linear in the drift.)
+
+Anchors
+  ANCHORS.md, "Emergence": width 1000, SGD lr 0.1, batch 32, hinge loss; accuracy
+  sits at 0.5 then jumps; the jump time grows with n (seen: 950 -> 3400 steps for
+  n = 20 -> 60, 2-3 s per run). Barak et al. train online; here a stream of 2^16
+  fresh samples per run is drawn once and minibatches are sampled from it (the
+  runs see <= ~15 passes), and test accuracy is measured on 8192 held-out samples
+  every 50 steps (s.d. of accuracy at chance 0.0055, so the +-0.03 band is ~5 s.d.).
+
+Run
+  physai demo sparse_parity                     # k = 3, n in {20, 30, 40, 50}, 1 seed
+  physai verify sparse_parity --preset paper    # k in {3, 4}, 3 seeds
+  physai verify sparse_parity --preset tiny     # seconds; tests only
+
+Results (paper preset, 24 runs; CPU seconds = user + sys of the whole command;
+wall times were measured on 2 cores shared with ~15 other jobs, so they say little)
+  demo: 4 runs, ~25 s CPU.  paper: 24 runs, ~96 s CPU (``--backend processes --workers 2``).
+  * abrupt_learning: REFUTED on the jump width. All 24 runs solve; the plateau at
+    0.5 +- 0.03 lasts a median 0.77 of the time to solve (>= 0.5: yes), but the climb
+    from the band to 0.99 takes a median 0.247 of it (expected <= 0.2). It sharpens
+    with n: k = 3: 0.26 / 0.18 / 0.15 / 0.15 for n = 20 / 30 / 40 / 50; k = 4:
+    0.33 / 0.35 / 0.30 / 0.26. So the anchor's "<= 0.2" holds for k = 3 at n >= 30
+    and would need larger n for k = 4.
+  * time_grows_with_n_and_k: REFUTED on k. Median steps to solve rise strictly with n
+    (k = 3: 1348, 1779, 2431, 2892; k = 4: 899, 1542, 2575, 3222 for n = 20..50), and
+    faster for k = 4 (log-log slope ~1.4 vs ~0.8), so k = 4 is slower only from
+    n = 40 on; at n = 20, 30 it is faster. The n^O(k) ordering is a large-n statement;
+    n <= 50 is near the crossover. (ANCHORS' 950 -> 3400 for n = 20 -> 60, k = 3, is
+    matched: 1348 -> 2892 for n = 20 -> 50.)
+  * hidden_progress: supported. Spearman(step, A) over the plateau: median 0.977;
+    A at the end of the plateau / at its midpoint: median 6.6.
+"""
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+from scipy import stats as sps
+
+from analysis.fits import transition_step
+from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
+                    product, verdict_in_range)
+from physai import models
+from physai import train as trainer
+from physai.curricula.parity import sparse_parity
+
+# ----------------------------------------------------------------------------- constants
+
+SOLVED_ACC = 0.99
+BAND = 0.03            # plateau: |test accuracy - 0.5| <= BAND
+MIN_PLATEAU = 0.5      # plateau lasts >= this share of the time to solve
+MAX_JUMP = 0.2         # the climb takes <= this share of the time to solve
+MIN_SOLVED = 0.9       # share of runs that must solve within the budget
+MIN_PROGRESS_RHO = 0.8  # Spearman(step, movement ratio) over the plateau
+MIN_PROGRESS_GROWTH = 1.5
+
+# ----------------------------------------------------------------------------- run
+
+
+def _task(n_bits: int, k: int, width: int, n_train: int, n_test: int) -> trainer.Task:
+    model = models.MLP(width=width)
+
+    def data(key, hp):
+        return sparse_parity(key, n_bits, k, n_train, n_test)
+
+    def init(key, hp):
+        net = models.init_mlp(model, key, n_bits)
+        # The initial first-layer kernel rides along as a constant: the loss never
+        # reads it, so its gradient is 0 and plain SGD leaves it unchanged.
+        return {"net": net, "kernel0": net["hidden_0"]["kernel"]}
+
+    def predict(params, x):
+        return model.apply({"params": params["net"]}, x)[:, 0]
+
+    def loss(params, batch, hp):
+        return jnp.mean(jnp.maximum(0.0, 1.0 - batch["y_train"] * predict(params, batch["x_train"])))
+
+    def metrics(params, d, hp):
+        w0 = params["kernel0"]
+        # Movement along each weight's initial sign: linear in the drift that SGD's
+        # Fourier gap puts on the relevant rows, while minibatch noise averages to ~0
+        # over the 1000 neurons. (The squared movement is dominated by that noise.)
+        along = jnp.mean((params["net"]["hidden_0"]["kernel"] - w0) * jnp.sign(w0), axis=1)
+        rel = d["relevant_mask"]
+        gap = jnp.sum(along * rel) / jnp.sum(rel) - jnp.sum(along * (1 - rel)) / jnp.sum(1 - rel)
+        return {"test_acc": jnp.mean(jnp.sign(predict(params, d["x_test"])) == d["y_test"]),
+                "relevant_amplification": gap / jnp.mean(jnp.abs(w0))}
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]))
+
+
+def trial_events(steps: np.ndarray, acc: np.ndarray, ratio: np.ndarray) -> dict:
+    """Plateau, jump and hidden progress of one run.
+
+    Args:
+      steps: ``(L,)`` logged steps; acc: test accuracy; ratio: the progress measure
+        (relevant amplification).
+
+    Returns:
+      ``steps_to_solve`` (interpolated first crossing of SOLVED_ACC; NaN if never),
+      ``solved``, ``plateau_share`` (first step outside 0.5 +- BAND over the solve
+      step), ``jump_share`` ((solve step - last step inside the band) / solve step),
+      ``progress_rho`` (Spearman of the measure vs step over the in-band logs in
+      [first log, last in-band step]), ``progress_growth`` (the measure at the last
+      in-band step over its value at half that step; inf if it was <= 0 there and is
+      > 0 at the end, 0 if it is <= 0 at the end).
+    """
+    t_solve = transition_step(steps, acc, SOLVED_ACC)
+    out = {"steps_to_solve": t_solve, "solved": not math.isnan(t_solve)}
+    if math.isnan(t_solve) or t_solve <= 0:
+        return {**out, "plateau_share": float("nan"), "jump_share": float("nan"),
+                "progress_rho": float("nan"), "progress_growth": float("nan")}
+    inside = np.abs(acc - 0.5) <= BAND
+    outside = np.flatnonzero(~inside)
+    first_exit = float(steps[outside[0]]) if outside.size else float(steps[-1])
+    last_in = np.flatnonzero(inside & (steps <= t_solve))
+    t_last_in = float(steps[last_in[-1]]) if last_in.size else 0.0
+    plateau = (steps > 0) & (steps <= t_last_in) & inside
+    idx = np.flatnonzero(plateau)
+    if idx.size >= 3:
+        rho = float(sps.spearmanr(steps[idx], ratio[idx]).statistic)
+        end = float(ratio[idx[-1]])
+        mid = float(ratio[np.searchsorted(steps, steps[idx[-1]] / 2)])
+        growth = end / mid if mid > 0 else (math.inf if end > 0 else 0.0)
+    else:
+        rho, growth = float("nan"), float("nan")
+    return {**out, "plateau_share": first_exit / t_solve,
+            "jump_share": (t_solve - t_last_in) / t_solve,
+            "progress_rho": rho, "progress_growth": growth}
+
+
+def run(shard) -> ShardResult:
+    """Trains the shard's runs (same n, k) with online-style minibatch SGD."""
+    st = shard.static
+    task = _task(int(st["n_bits"]), int(st["k"]), int(st["width"]), int(st["n_train"]),
+                 int(st["n_test"]))
+    result = trainer.train(task, {k: shard.column(k) for k in ("seed", "lr")},
+                           steps=int(st["steps"]), log_every=int(st["log_every"]),
+                           batch_size=int(st["batch_size"]), strategy=shard.strategy)
+    rows = []
+    for i in range(len(shard.trials)):
+        row = {"test_acc": float(result.final["test_acc"][i]),
+               "relevant_amplification": float(result.final["relevant_amplification"][i])}
+        row.update(trial_events(result.steps, result.curves["test_acc"][i],
+                                result.curves["relevant_amplification"][i]))
+        row["status"] = "diverged" if result.diverged[i] else "ok"
+        rows.append(row)
+    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+
+
+STATIC = ("n_bits", "k", "width", "steps", "log_every", "batch_size", "n_train", "n_test")
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_abrupt(results: Results) -> Verdict:
+    """Solved rate >= 0.9; median plateau share >= 0.5; median jump share <= 0.2."""
+    df = results.ok
+    if df.empty or "solved" not in df.columns:
+        return Verdict("inconclusive", float("nan"), "", "no runs")
+    solved = df[df["solved"].astype(bool)]
+    rate = float(df["solved"].astype(bool).mean())
+    parts = [verdict_in_range(rate, MIN_SOLVED, 1.0)]
+    if solved.empty:
+        return Verdict("refuted", rate, f">= {MIN_SOLVED:g}", "no run solved the task")
+    parts += [verdict_in_range(float(solved["plateau_share"].median()), MIN_PLATEAU, math.inf),
+              verdict_in_range(float(solved["jump_share"].median()), 0.0, MAX_JUMP)]
+    names = ("solved_rate", "plateau_share", "jump_share")
+    parts = [Verdict(v.status, v.measured, v.expected, v.explanation, n) for v, n in zip(parts, names)]
+    each = float(((solved["plateau_share"] >= MIN_PLATEAU) & (solved["jump_share"] <= MAX_JUMP)).mean())
+    return all_of(parts, f"{rate:.0%} of runs solve; of those, {each:.0%} individually show the "
+                         f"plateau (0.5 +- {BAND:g} for >= {MIN_PLATEAU:.0%} of the time) and "
+                         f"the jump (<= {MAX_JUMP:.0%} of the time)")
+
+
+def _medians(df: pd.DataFrame) -> pd.DataFrame:
+    """Median steps-to-solve per (k, n); unsolved runs count as infinite."""
+    d = df.assign(t=df["steps_to_solve"].fillna(np.inf))
+    return d.groupby(["k", "n_bits"])["t"].median().reset_index()
+
+
+def check_time_grows(results: Results) -> Verdict:
+    """Per k: Spearman(n, median time) = 1; per n: median time(k=4) > time(k=3)."""
+    df = results.ok
+    if df.empty or "k" not in df.columns:
+        return Verdict("inconclusive", float("nan"), "", "no runs")
+    med = _medians(df)
+    parts, text = [], []
+    for k, g in med.groupby("k"):
+        g = g.sort_values("n_bits")
+        if len(g) < 3:
+            continue
+        rho = float(sps.spearmanr(g["n_bits"], g["t"]).statistic)
+        parts.append(Verdict(*_status(rho, 1.0 - 1e-9, 1.0), hypothesis=f"rho_n(k={k})"))
+        text.append(f"k={k}: " + ", ".join(f"n={n}: {t:.0f}" for n, t in zip(g["n_bits"], g["t"])))
+    wide = med.pivot(index="n_bits", columns="k", values="t")
+    if wide.shape[1] >= 2:
+        ks = sorted(wide.columns)
+        share = float((wide[ks[-1]] > wide[ks[0]]).mean())
+        parts.append(Verdict(*_status(share, 1.0, 1.0), hypothesis=f"share_n(k={ks[-1]}>k={ks[0]})"))
+    if not parts:
+        return Verdict("inconclusive", float("nan"), "", "need >= 3 values of n")
+    return all_of(parts, "median steps to solve: " + "; ".join(text))
+
+
+def _status(value: float, low: float, high: float) -> tuple:
+    v = verdict_in_range(value, low, high)
+    return v.status, v.measured, v.expected
+
+
+def check_hidden_progress(results: Results) -> Verdict:
+    """Median plateau Spearman(step, amplification) >= 0.8 and median growth >= 1.5."""
+    df = results.ok
+    solved = df[df["solved"].astype(bool)] if "solved" in df.columns else df.iloc[0:0]
+    solved = solved[np.isfinite(solved["progress_rho"])] if len(solved) else solved
+    if solved.empty:
+        return Verdict("inconclusive", float("nan"), "", "no solved run with a plateau")
+    parts = [Verdict(*_status(float(solved["progress_rho"].median()), MIN_PROGRESS_RHO, 1.0),
+                     hypothesis="spearman_rho"),
+             Verdict(*_status(float(solved["progress_growth"].median()), MIN_PROGRESS_GROWTH,
+                              math.inf), hypothesis="growth")]
+    return all_of(parts, f"over {len(solved)} solved runs, while test accuracy is flat at chance "
+                         "the relevant coordinates' amplification grows (median growth end/mid plateau "
+                         f"{solved['progress_growth'].median():.3g})")
+
+
+HYPOTHESES = (
+    Hypothesis("abrupt_learning", "Test accuracy sits at chance for most of training, then jumps "
+               "to >= 0.99 quickly", "Barak et al. 2022 Fig. 1; ANCHORS.md Emergence",
+               check_abrupt),
+    Hypothesis("time_grows_with_n_and_k", "The time to learn grows with n and with k",
+               "Barak et al. 2022 (n^O(k) steps); ANCHORS.md: 950 -> 3400 steps for n = 20 -> 60",
+               check_time_grows),
+    Hypothesis("hidden_progress", "The first layer's weights on the relevant coordinates grow "
+               "along their initial signs (beyond the others) steadily during the plateau", "Barak et al. 2022 Sec. 4 (hidden progress)",
+               check_hidden_progress),
+)
+
+# ----------------------------------------------------------------------------- presets
+
+BARAK = {"width": 1000, "lr": 0.1, "batch_size": 32, "log_every": 50, "n_train": 2 ** 16,
+         "n_test": 8192}
+
+PRESETS = {
+    "tiny": Preset(product(k=[3], n_bits=[10, 12, 14], steps=[1000], seed=[0]),
+                   {**BARAK, "width": 128, "n_train": 4096, "n_test": 1024},
+                   "seconds-long smoke test (no verdict expected)"),
+    "demo": Preset(product(k=[3], n_bits=[20, 30, 40, 50], steps=[6000], seed=[0]), BARAK,
+                   "k = 3, n in {20, 30, 40, 50}, one seed, width 1000"),
+    "paper": Preset(chain(product(k=[3], n_bits=[20, 30, 40, 50], steps=[8000], seed=range(3)),
+                          product(k=[4], n_bits=[20, 30, 40, 50], steps=[12000], seed=range(3))),
+                    BARAK, "k in {3, 4}, n in {20, 30, 40, 50}, 3 seeds, width 1000"),
+}
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot(results: Results) -> dict:
+    """Figures: test accuracy vs step per (k, n); relevant movement ratio vs step."""
+    import seaborn as sns
+
+    from analysis import plots
+
+    curves = results.curves
+    if curves.empty:
+        return {}
+    df = curves.merge(results.ok[["trial_id", "k", "n_bits", "seed"]], on="trial_id")
+    figures = {}
+    for metric, label, name in (("acc", "test accuracy", "accuracy"),
+                                ("relevant_amplification",
+                                 "relevant amplification A(t)", "hidden_progress")):
+        sub = df[df["metric"] == metric]
+        ks = sorted(sub["k"].unique())
+        fig, axes = plots.figure(ncols=len(ks), width=4.8, height=3.6, squeeze=False)
+        for ax, k in zip(axes[0], ks):
+            sns.lineplot(sub[sub["k"] == k], x="step", y="value", hue="n_bits", units="seed",
+                         estimator=None, ax=ax, lw=1, palette="viridis")
+            ax.set(xscale="log", ylabel=label, title=f"k = {k}")
+            if metric != "acc":
+                ax.set_yscale("symlog", linthresh=1e-3)
+            if metric == "acc":
+                ax.axhspan(0.5 - BAND, 0.5 + BAND, color="grey", alpha=0.2)
+        fig.suptitle("Sparse parity, width-1000 ReLU net, SGD lr 0.1, batch 32, hinge loss")
+        fig.tight_layout()
+        figures[name] = fig
+    return figures
+
+
+EXPERIMENT = Experiment(
+    name="sparse_parity",
+    question="Does SGD learn sparse parities abruptly after a plateau at chance whose length "
+             "grows with n and k, while a hidden progress measure grows steadily?",
+    hypotheses=HYPOTHESES,
+    presets=PRESETS,
+    run=run,
+    plot=plot,
+    static=STATIC,
+    max_shard_size=3,
+    doc=__doc__,
+)

@@ -1,0 +1,176 @@
+"""Grokking: event extraction on synthetic curves, every check on hand-made tables that must
+pass and must fail, the curriculum and Fourier probe, and the tiny preset end to end."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import grokking as gk
+from physai import Results, sweep
+from physai.curricula.arithmetic import modular_arithmetic, multidigit_addition
+from physai.experiment import STATUSES
+from physai.probes.fourier import fourier_basis, fourier_sparsity, gini
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "grokking", "test")
+
+
+# ----------------------------------------------------------------------------- library
+
+
+def test_modular_arithmetic_split_and_labels():
+    d = modular_arithmetic(jax.random.key(0), 7, 0.3)
+    x, y = np.asarray(d["x_train"]), np.asarray(d["y_train"])
+    assert x.shape == (49, 2) and len({tuple(r) for r in x}) == 49  # every pair once
+    assert np.all(y == (x[:, 0] + x[:, 1]) % 7)
+    assert d["train_mask"].sum() == round(0.3 * 49)
+    assert np.all(np.asarray(d["train_mask"] + d["test_mask"]) == 1)
+
+
+def test_multidigit_addition_answers():
+    d = multidigit_addition(jax.random.key(1), 3, 50, 10)
+    x, y = np.asarray(d["x_train"]), np.asarray(d["y_train"])
+    val = lambda digits: digits @ np.array([100, 10, 1])
+    assert np.all(val(y) == (val(x[:, :3]) + val(x[:, 3:])) % 1000)
+
+
+def test_fourier_sparsity_separates_one_frequency_from_noise():
+    p = 31
+    basis = fourier_basis(p)
+    assert np.allclose(basis @ basis.T, np.eye(p), atol=1e-5)
+    t = np.arange(p)
+    pure = np.stack([np.cos(2 * np.pi * 3 * t / p), np.sin(2 * np.pi * 3 * t / p)], 1)
+    s_pure = fourier_sparsity(jnp.asarray(pure, jnp.float32), p)
+    s_noise = fourier_sparsity(jax.random.normal(jax.random.key(0), (p, 64)), p)
+    assert s_pure["gini"] > 0.9 and float(s_pure["effective_frequencies"]) == pytest.approx(1, abs=1e-3)
+    assert s_noise["gini"] < 0.3 and s_noise["effective_frequencies"] > 10
+    assert float(gini(jnp.ones(5))) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_one_layer_transformer_reads_only_the_past():
+    from physai.models.transformer import OneLayerTransformer, with_equals_token
+    p = 7
+    model = OneLayerTransformer(p + 1, p, d_model=16, n_heads=2, d_mlp=32)
+    x = with_equals_token(jnp.array([[1, 2], [3, 4]], jnp.int32), p)
+    assert x.shape == (2, 3) and int(x[0, 2]) == p
+    params = model.init(jax.random.key(0), x)["params"]
+    logits = model.apply({"params": params}, x)
+    assert logits.shape == (2, p) and np.isfinite(np.asarray(logits)).all()
+    # the prediction at "=" depends on both operands
+    other = model.apply({"params": params}, x.at[0, 0].set(5))
+    assert not np.allclose(np.asarray(other[0]), np.asarray(logits[0]))
+
+
+# ----------------------------------------------------------------------------- events
+
+
+def _curves(t_mem=200, t_grok=2000, steps=4000, every=50):
+    s = np.arange(0, steps + 1, every, dtype=float)
+    train = np.clip(s / t_mem, 0, 1)
+    test = 1 / (1 + np.exp(-(s - t_grok + 150) / 40))
+    norm = np.where(s < t_mem, 15 + s / t_mem * 45, 60 - 20 * np.clip((s - t_mem) / (steps - t_mem), 0, 1))
+    g = 0.05 + 0.5 * np.clip((s - t_mem) / (steps - t_mem), 0, 1)
+    return s, {"train_acc": train, "test_acc": test, "weight_norm": norm, "fourier_gini": g}
+
+
+def test_trial_events_on_a_synthetic_grokking_run():
+    s, c = _curves()
+    ev = gk.trial_events(s, c)
+    assert ev["grokked"] and ev["steps_to_memorise"] == pytest.approx(198, abs=2)
+    assert 1900 < ev["steps_to_grok"] < 2100 and ev["grok_ratio"] > 9
+    assert ev["norm_at_grok"] < ev["norm_peak"]
+    assert 0.4 < ev["early_rise"] < 0.6
+
+
+def test_trial_events_without_grokking():
+    s, c = _curves()
+    c["test_acc"] = np.full_like(s, 0.1)
+    ev = gk.trial_events(s, c)
+    assert not ev["grokked"] and math.isnan(ev["steps_to_grok"]) and math.isnan(ev["early_rise"])
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _rows(fracs=(0.5, 0.6, 0.7), seeds=3, grok_steps=None, ratio=6.0, wd0_grok=False,
+          norm_ratio=0.8, early=0.5, grok_wd1=True):
+    grok_steps = grok_steps or {0.5: 3000, 0.6: 2000, 0.7: 1000}
+    rows = []
+    for f in fracs:
+        for wd in (0.0, 1.0):
+            for s in range(seeds):
+                grokked = wd0_grok if wd == 0 else grok_wd1
+                t = float(grok_steps[f] + 10 * s) if grokked else float("nan")
+                rows.append({"train_fraction": f, "weight_decay": wd, "seed": s, "steps": 4000,
+                             "grokked": grokked, "steps_to_grok": t,
+                             "grok_ratio": ratio if grokked else float("nan"),
+                             "test_acc": 1.0 if grokked else 0.2, "norm_peak": 60.0,
+                             "norm_at_grok": 60.0 * norm_ratio, "norm_final": 40.0,
+                             "early_rise": early, "gini_at_memorise": 0.1, "gini_pre_jump": 0.3,
+                             "gini_final": 0.5})
+    return rows
+
+
+def test_checks_pass_on_a_grokking_table():
+    res = _results(_rows())
+    for h in gk.HYPOTHESES:
+        assert h.evaluate(res).status == "supported", h.name
+
+
+@pytest.mark.parametrize("check,kwargs", [
+    (gk.check_grokking_delay, {"ratio": 2.0}),
+    (gk.check_grokking_delay, {"grok_wd1": False}),
+    (gk.check_no_weight_decay, {"wd0_grok": True}),
+    (gk.check_more_data_sooner, {"grok_steps": {0.5: 1000, 0.6: 2000, 0.7: 3000}}),
+    (gk.check_more_data_sooner, {"grok_steps": {0.5: 3000, 0.6: 1000, 0.7: 2000}}),
+    (gk.check_weight_norm_falls, {"norm_ratio": 1.0}),
+    (gk.check_fourier_first, {"early": 0.05}),
+])
+def test_checks_fail_when_the_claim_is_false(check, kwargs):
+    assert check(_results(_rows(**kwargs))).status == "refuted"
+
+
+def test_progress_checks_only_read_delayed_runs():
+    # Runs that generalise together with memorisation (ratio < 3) have no transition to
+    # look across: the norm and Fourier checks ignore them.
+    res = _results(_rows(ratio=2.0, norm_ratio=1.0, early=0.0))
+    assert gk.check_weight_norm_falls(res).status == "inconclusive"
+    assert gk.check_fourier_first(res).status == "inconclusive"
+
+
+def test_fewer_than_three_fractions_is_inconclusive():
+    assert gk.check_more_data_sooner(_results(_rows(fracs=(0.5, 0.7)))).status == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(gk.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0 and summary.ok == len(plan.trials)
+    res = sweep.results(plan, str(tmp_path))
+    assert (res.trials["train_acc"] > 0.9).all()  # p = 23 is memorised within 300 steps
+    assert {"acc", "weight_norm", "fourier_gini"} <= set(res.curves["metric"])
+    for h in gk.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status in STATUSES
+    figures = gk.EXPERIMENT.plot(res)
+    assert set(figures) == {"accuracy", "progress_measures"}
+    import matplotlib.pyplot as plt
+    for fig in figures.values():
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(gk.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    verdicts = [h.evaluate(res) for h in gk.EXPERIMENT.hypotheses]
+    assert all(v.status == "supported" for v in verdicts), verdicts

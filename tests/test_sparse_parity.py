@@ -1,0 +1,135 @@
+"""Sparse parity: the curricula, event extraction on synthetic curves, every check on
+hand-made tables that must pass and must fail, and the tiny preset end to end."""
+import math
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import sparse_parity as sp
+from physai import Results, sweep
+from physai.curricula.parity import multitask_sparse_parity, sparse_parity, zipf_probabilities
+from physai.experiment import STATUSES
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "sparse_parity", "test")
+
+
+# ----------------------------------------------------------------------------- curricula
+
+
+def test_sparse_parity_labels_are_the_product_of_the_relevant_bits():
+    d = sparse_parity(jax.random.key(3), 12, 3, 500, 100)
+    x, y, rel = np.asarray(d["x_train"]), np.asarray(d["y_train"]), np.asarray(d["relevant"])
+    assert len(set(rel.tolist())) == 3 and set(np.unique(x)) == {-1.0, 1.0}
+    assert np.all(np.prod(x[:, rel], axis=1) == y)
+    assert np.all(np.asarray(d["label_train"]) == (1 - y) / 2)
+    assert np.asarray(d["relevant_mask"]).sum() == 3
+    # no single bit predicts a 3-parity
+    assert np.abs((x * y[:, None]).mean(0)).max() < 0.2
+
+
+def test_multitask_sparse_parity_structure_and_zipf_frequencies():
+    d = multitask_sparse_parity(jax.random.key(0), 5, 20, 3, 1.0, 20000, 40)
+    x, y, t = np.asarray(d["x_train"]), np.asarray(d["y_train"]), np.asarray(d["task_train"])
+    subsets = np.asarray(d["subsets"])
+    assert np.all(x[np.arange(len(t)), t] == 1) and np.all(x[:, :5].sum(1) == 1)
+    assert np.all(np.prod(x[:, 5:][np.arange(len(t))[:, None], subsets[t]], axis=1) == y)
+    p = np.asarray(zipf_probabilities(5, 1.0))
+    assert p == pytest.approx(np.arange(1, 6) ** -2.0 / np.sum(np.arange(1, 6) ** -2.0), rel=1e-5)
+    assert np.bincount(t, minlength=5) / len(t) == pytest.approx(p, abs=0.01)
+    assert np.all(np.bincount(np.asarray(d["task_test"])) == 40)
+
+
+# ----------------------------------------------------------------------------- events
+
+
+def _run_curve(t_solve=2000, steps=4000, every=50, noise=0.005, seed=0):
+    rng = np.random.default_rng(seed)
+    s = np.arange(0, steps + 1, every, dtype=float)
+    acc = np.where(s < t_solve - 200, 0.5 + noise * rng.standard_normal(len(s)),
+                   np.clip(0.5 + (s - t_solve + 200) / 400, 0, 1))
+    ratio = s / t_solve  # grows steadily from 0
+    return s, acc, ratio
+
+
+def test_trial_events_on_a_synthetic_abrupt_run():
+    ev = sp.trial_events(*_run_curve())
+    assert ev["solved"] and ev["steps_to_solve"] == pytest.approx(1996, abs=10)
+    assert ev["plateau_share"] > 0.85 and ev["jump_share"] < 0.15
+    assert ev["progress_rho"] > 0.99 and ev["progress_growth"] > 1.5
+
+
+def test_trial_events_unsolved():
+    s, acc, ratio = _run_curve()
+    ev = sp.trial_events(s, np.full_like(acc, 0.5), ratio)
+    assert not ev["solved"] and math.isnan(ev["plateau_share"])
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _rows(times=None, plateau=0.8, jump=0.1, rho=0.95, growth=2.0, solved=True):
+    times = times or {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 1500,
+                      (4, 30): 2500, (4, 40): 4000}
+    rows = []
+    for (k, n), t in times.items():
+        for seed in range(3):
+            rows.append({"k": k, "n_bits": n, "seed": seed, "solved": solved,
+                         "steps_to_solve": float(t + seed) if solved else float("nan"),
+                         "plateau_share": plateau, "jump_share": jump, "progress_rho": rho,
+                         "progress_growth": growth})
+    return rows
+
+
+def test_checks_pass_on_an_abrupt_table():
+    res = _results(_rows())
+    for h in sp.HYPOTHESES:
+        assert h.evaluate(res).status == "supported", h.name
+
+
+@pytest.mark.parametrize("check,kwargs", [
+    (sp.check_abrupt, {"plateau": 0.3}),
+    (sp.check_abrupt, {"jump": 0.5}),
+    (sp.check_abrupt, {"solved": False}),
+    (sp.check_time_grows, {"times": {(3, 20): 1000, (3, 30): 900, (3, 40): 2000, (4, 20): 1500,
+                                     (4, 30): 2500, (4, 40): 4000}}),
+    (sp.check_time_grows, {"times": {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 800,
+                                     (4, 30): 2500, (4, 40): 4000}}),
+    (sp.check_hidden_progress, {"rho": 0.2}),
+    (sp.check_hidden_progress, {"growth": 1.1}),
+])
+def test_checks_fail_when_the_claim_is_false(check, kwargs):
+    assert check(_results(_rows(**kwargs))).status == "refuted"
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(sp.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0 and summary.ok == len(plan.trials)
+    res = sweep.results(plan, str(tmp_path))
+    assert res.trials["solved"].all()  # n <= 14, k = 3 is learned within 1000 steps
+    assert {"acc", "relevant_amplification"} <= set(res.curves["metric"])
+    for h in sp.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status in STATUSES
+    figures = sp.EXPERIMENT.plot(res)
+    assert set(figures) == {"accuracy", "hidden_progress"}
+    import matplotlib.pyplot as plt
+    for fig in figures.values():
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(sp.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    verdicts = [h.evaluate(res) for h in sp.EXPERIMENT.hypotheses]
+    assert all(v.status == "supported" for v in verdicts), verdicts
