@@ -1,0 +1,361 @@
+"""Solvable scaling laws: does a power-law data spectrum give L ∝ N^-alpha and L ∝ P^-alpha?
+
+Question
+  Maloney, Roberts & Sully (2022, "A solvable model of neural scaling laws") and
+  Bahri, Dyer, Kaplan, Lee & Sharma (2021, "Explaining neural scaling laws") derive
+  scaling laws from the data alone: if the latent features of the data have a
+  power-law covariance spectrum ``lambda_i ∝ i^-(1 + alpha)`` (``i = 1..M``) and the
+  target is a generic linear function of them, a linear random-feature model with a
+  (near-)ridgeless read-out has test loss ``∝ N^-alpha`` in the number of features N
+  when data are plentiful, ``∝ P^-alpha`` in the number of samples P when features
+  are plentiful, and the power law ends (the loss sits on its floor, the label-noise
+  variance) once N or P reaches the latent dimension M.
+
+Hypotheses, in words
+  * ``features_exponent``: at P -> infinity the excess loss falls as N^-alpha; fitted
+    log-log slope over N in [4, M/16] within +-0.10 of -alpha, for alpha in {0.5, 1.0}.
+  * ``data_exponent``: at N -> infinity (near-ridgeless) the excess loss falls as
+    P^-alpha; same tolerance.
+  * ``plateau_at_M``: for N >= M (features) and P >= 4M (data) the loss is within 1.5x of
+    its floor sigma^2, while the power law fitted below M, extrapolated there, predicts
+    at least 2x the floor: the power law stops at M, not because of the noise.
+
+Anchor
+  ANCHORS.md "Scaling laws / Solvable model": fitted exponents within +-0.10 of alpha
+  (seen elsewhere: -0.43 for alpha = 0.5 with M = 6000). Maloney et al. 2022, Sec. 4-5
+  (power laws ``N^-alpha``, ``P^-alpha``; breakdown and plateau at M). Full scale of
+  the paper: M up to ~10^5 latent features, N, P up to 10^4-10^5.
+
+Model (exact, float64)
+  x ~ N(0, Lambda) in R^M, Lambda = power_law_spectrum(M, alpha) (trace 1); y = beta.x +
+  eps, beta ~ N(0, I_M), eps ~ N(0, sigma^2). Random features phi = W x, W (N x M)
+  i.i.d. Gaussian. Losses are expectations over beta and eps (closed form given the
+  random W or the sample X), so seeds only redraw W or X:
+  * features (P -> infinity): the read-out is the population least-squares fit, i.e.
+    the projection onto the span of W Lambda^1/2 in whitened coordinates:
+    ``L(N) = sigma^2 + tr Lambda - tr(Q^T Lambda Q)``, Q an orthonormal basis of the row
+    space of ``W Lambda^1/2`` (QR).
+  * data (N -> infinity): with W^T W / N -> I, the random-feature read-out becomes ridge
+    regression on x itself; with X = U S V^T (eigh of the smaller Gram matrix),
+    h = s^2 / (s^2 + lambda), C = V^T Lambda V:
+    ``L(P) = sigma^2 + tr Lambda - sum (2 h_j - h_j^2) C_jj
+    + sigma^2 sum s_j^2 / (s_j^2 + lambda)^2 C_jj``, with lambda = ridge * P
+    (ridge 1e-8 per sample: near-ridgeless, it only tames the interpolation peak at P = M).
+  Without noise the two reducible losses have the same distribution (the N <-> P
+  duality of Maloney et al.); the noise adds the variance term to the data curve only.
+
+Run
+  physai demo scaling_solvable                   # M = 1000, 2 seeds
+  physai verify scaling_solvable --preset paper  # M = 2000, 5 seeds
+
+Results (2 CPU cores shared with 4-8 other jobs; wall / user+sys CPU seconds)
+  demo  (M = 1000, 2 seeds): 23 s / 8 s. Exponents N: 0.51 (alpha 0.5), 0.98 (alpha 1);
+        P: 0.53, 0.97. Plateau: L/sigma^2 = 1.0 (N >= M), 1.33 (P = 4M); power law
+        extrapolated there: 17-384 sigma^2. All three hypotheses supported.
+  paper (M = 2000, 5 seeds): 400 s / 98 s. Exponents N: 0.495 [0.481, 0.509], 0.936
+        [0.913, 0.959]; P: 0.502, 0.937; plateau as in the demo (extrapolation 3.7-294
+        sigma^2). All supported. The alpha = 1 exponent sits 0.06 below 1: the finite-M
+        cut-off already bends the curve inside [4, M/16] (it was 0.99 at M = 4000).
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import scipy.linalg
+
+from physai.runtime import single_threaded_blas
+from analysis.stats import aggregate, loglog_slope
+from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of,
+                    chain, logspace, product, verdict_in_range)
+from physai.curricula import spectra
+
+ALPHAS = (0.5, 1.0)
+EXPONENT_TOL = 0.10     # anchor: fitted exponent within +-0.10 of alpha
+FIT_MIN = 4             # smallest N or P used in the exponent fit
+FIT_MAX_OVER_M = 1 / 16  # fit range ends at M/16: beyond it the finite-M cut-off bends the curve
+PLATEAU_FEATURES = 1.0  # features: plateau checked at N >= M (the span is then complete)
+PLATEAU_DATA = 4.0      # data: at P >= 4M (OLS variance sigma^2 M / (P - M) <= sigma^2 / 3)
+PLATEAU_MAX = 1.5       # loss / sigma^2 on the plateau at most this
+EXTRAPOLATION_MIN = 2.0  # the power law extrapolated to the plateau predicts >= this x sigma^2
+
+# ----------------------------------------------------------------------------- solvers
+
+
+def _whitened_samples(seed: int, stream: int, rows: int, M: int, alpha: float) -> np.ndarray:
+    """``rows`` samples of N(0, Lambda) in float64 (rows of W Lambda^1/2 or of X)."""
+    key = jax.random.fold_in(jax.random.key(int(seed)), stream)
+    with jax.enable_x64():
+        x = spectra.power_law_gaussian(key, int(rows), int(M), float(alpha), jnp.float64)
+        return np.asarray(x)
+
+
+def features_loss(a: np.ndarray, lam: np.ndarray, noise_var: float) -> float:
+    """Test loss of the population (P -> infinity) read-out on features with rows ``a``.
+
+    Args:
+      a: ``(N, M)`` the feature map in latent coordinates times ``Lambda^1/2``
+        (``W Lambda^1/2``).
+      lam: ``(M,)`` the spectrum.
+      noise_var: label-noise variance sigma^2 (the loss floor).
+
+    Returns:
+      ``sigma^2 + E_beta ||(I - Pi) Lambda^1/2 beta||^2 = sigma^2 + tr Lambda - tr(Q^T Lambda Q)``.
+    """
+    q, r = scipy.linalg.qr(a.T, mode="economic", check_finite=False)
+    diag = np.abs(np.diag(r))
+    keep = diag > diag.max() * np.finfo(float).eps * max(a.shape)  # drop dependent columns
+    q = q[:, keep]
+    return float(noise_var + lam.sum() - np.einsum("ij,i,ij->", q, lam, q))
+
+
+def data_loss(x: np.ndarray, lam: np.ndarray, noise_var: float, ridge: float) -> float:
+    """Test loss of ridge regression on ``x`` (the N -> infinity random-feature limit).
+
+    Args:
+      x: ``(P, M)`` training inputs with covariance ``diag(lam)``.
+      lam: ``(M,)`` the spectrum.
+      noise_var: label-noise variance sigma^2 (train and test labels).
+      ridge: the penalty lambda in ``||X b - y||^2 + lambda ||b||^2``.
+
+    Returns:
+      ``sigma^2 + bias + variance``, averaged over ``beta ~ N(0, I)`` and the noise.
+    """
+    P, M = x.shape
+    if P <= M:  # eigen-decompose the smaller Gram matrix; V spans the row space of X
+        s2, u = scipy.linalg.eigh(x @ x.T, check_finite=False)
+        keep = s2 > s2.max() * np.finfo(float).eps * max(P, M)
+        s2, u = s2[keep], u[:, keep]
+        v = (x.T @ u) / np.sqrt(s2)
+    else:
+        s2, v = scipy.linalg.eigh(x.T @ x, check_finite=False)
+        keep = s2 > s2.max() * np.finfo(float).eps * max(P, M)
+        s2, v = s2[keep], v[:, keep]
+    c_diag = np.einsum("ij,i,ij->j", v, lam, v)  # diag(V^T Lambda V)
+    h = s2 / (s2 + ridge)
+    # tr((I - V H V^T) Lambda (I - V H V^T)) with V^T V = I.
+    bias = lam.sum() - np.sum((2 * h - h ** 2) * c_diag)
+    variance = noise_var * np.sum(s2 / (s2 + ridge) ** 2 * c_diag)
+    return float(noise_var + bias + variance)
+
+
+def run(shard) -> ShardResult:
+    """Solves every trial of a shard (one part, one M) exactly in float64."""
+    rows = []
+    with single_threaded_blas():
+        for trial in shard.trials:
+            prm = trial.params
+            M, alpha, size = int(prm["M"]), float(prm["alpha"]), int(prm["size"])
+            with jax.enable_x64():
+                lam = np.asarray(spectra.power_law_spectrum(M, alpha, jnp.float64))
+            if prm["part"] == "features":
+                a = _whitened_samples(prm["seed"], 0, size, M, alpha)
+                loss = features_loss(a, lam, prm["noise_var"])
+            else:
+                x = _whitened_samples(prm["seed"], 1, size, M, alpha)
+                loss = data_loss(x, lam, prm["noise_var"], prm["ridge"] * size)
+            rows.append({"loss": loss, "excess_loss": loss - prm["noise_var"],
+                         "size_over_M": size / M})
+    return ShardResult(rows)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _curve(results: Results, part: str, alpha: float) -> pd.DataFrame:
+    ok = results.ok
+    if ok.empty or "part" not in ok.columns:
+        return ok.iloc[0:0]
+    return ok[(ok["part"] == part) & np.isclose(ok["alpha"], alpha)]
+
+
+def exponent(df: pd.DataFrame) -> tuple[float, float, float]:
+    """Log-log slope (with 95% interval) of the excess loss over the fit range [4, M/16].
+
+    Args:
+      df: trials of one part and alpha (columns ``size``, ``M``, ``excess_loss``).
+
+    Returns:
+      ``(slope, low, high)``; NaNs with fewer than 3 usable points.
+    """
+    if df.empty:
+        return (math.nan,) * 3
+    M = float(df["M"].iloc[0])
+    fit = df[(df["size"] >= FIT_MIN) & (df["size"] <= M * FIT_MAX_OVER_M) & (df["excess_loss"] > 0)]
+    if fit["size"].nunique() < 3:
+        return (math.nan,) * 3
+    return loglog_slope(fit["size"], fit["excess_loss"])
+
+
+def _exponent_check(part: str, symbol: str):
+    def check(results: Results) -> Verdict:
+        parts = []
+        for alpha in ALPHAS:
+            slope, low, high = exponent(_curve(results, part, alpha))
+            v = verdict_in_range(-slope, alpha - EXPONENT_TOL, alpha + EXPONENT_TOL,
+                                 f"alpha = {alpha}: slope {slope:.3f} [{low:.3f}, {high:.3f}]")
+            parts.append(Verdict(v.status, v.measured, v.expected, v.explanation,
+                                 f"alpha={alpha}"))
+        return all_of(parts, f"fitted -d log L_excess / d log {symbol} over {symbol} in "
+                             f"[{FIT_MIN}, M/16]: " + "; ".join(p.explanation for p in parts))
+    check.__name__ = f"check_{part}_exponent"
+    check.__doc__ = f"-slope of excess loss vs {symbol} within +-{EXPONENT_TOL} of alpha, each alpha."
+    return check
+
+
+check_features_exponent = _exponent_check("features", "N")
+check_data_exponent = _exponent_check("data", "P")
+
+
+def plateau_summary(df: pd.DataFrame, start_over_M: float) -> tuple[float, float]:
+    """Loss on the plateau and the power law's extrapolation there, both over sigma^2.
+
+    Args:
+      df: trials of one part and alpha.
+      start_over_M: the plateau is the sizes ``>= start_over_M * M``.
+
+    Returns:
+      ``(median loss / sigma^2 on the plateau, extrapolated loss / sigma^2 at the
+      smallest plateau size)``; NaNs if there is no plateau size or no fit.
+    """
+    if df.empty:
+        return math.nan, math.nan
+    M, noise_var = float(df["M"].iloc[0]), float(df["noise_var"].iloc[0])
+    flat = df[df["size"] >= start_over_M * M]
+    slope, _, _ = exponent(df)
+    if flat.empty or math.isnan(slope):
+        return math.nan, math.nan
+    fit = df[(df["size"] >= FIT_MIN) & (df["size"] <= M * FIT_MAX_OVER_M)]
+    # The fitted law through the fit range's median point, extrapolated to the plateau.
+    anchor_size = float(np.exp(np.median(np.log(fit["size"]))))
+    anchor_loss = float(np.exp(np.median(np.log(fit["excess_loss"]))))
+    size = float(flat["size"].min())
+    predicted = noise_var + anchor_loss * (size / anchor_size) ** slope
+    return float(flat["loss"].median() / noise_var), predicted / noise_var
+
+
+def check_plateau(results: Results) -> Verdict:
+    """Both parts, each alpha: plateau loss / sigma^2 <= 1.5 and extrapolation >= 2."""
+    parts = []
+    for part, start in (("features", PLATEAU_FEATURES), ("data", PLATEAU_DATA)):
+        for alpha in ALPHAS:
+            measured, predicted = plateau_summary(_curve(results, part, alpha), start)
+            name = f"{part} alpha={alpha}"
+            v1 = verdict_in_range(measured, 0.0, PLATEAU_MAX)
+            v2 = verdict_in_range(predicted, EXTRAPOLATION_MIN, math.inf)
+            parts.append(Verdict(v1.status, v1.measured, v1.expected, "", f"{name} L/sigma^2"))
+            parts.append(Verdict(v2.status, v2.measured, v2.expected, "",
+                                 f"{name} power law/sigma^2"))
+    return all_of(parts, "beyond M the loss sits on its floor sigma^2 while the power law fitted "
+                         "below M would still predict a loss well above it")
+
+
+HYPOTHESES = (
+    Hypothesis("features_exponent",
+               "with unlimited data the excess test loss of linear random features falls as "
+               "N^-alpha: fitted exponent within +-0.10 of alpha (alpha in {0.5, 1})",
+               "Maloney, Roberts, Sully 2022 Sec. 4 (L ∝ N^-alpha for N << P, M); Bahri et al. "
+               "2021 (resolution-limited variance scaling); ANCHORS: +-0.10",
+               check_features_exponent),
+    Hypothesis("data_exponent",
+               "with unlimited features the near-ridgeless excess test loss falls as P^-alpha: "
+               "fitted exponent within +-0.10 of alpha",
+               "Maloney et al. 2022 Sec. 4 (L ∝ P^-alpha for P << N, M; N <-> P duality)",
+               check_data_exponent),
+    Hypothesis("plateau_at_M",
+               "the power law ends at the latent dimension: for N >= M (P >= 4M) the loss is "
+               "within 1.5x of its floor, where the extrapolated power law predicts >= 2x",
+               "Maloney et al. 2022 Sec. 5 (breakdown: performance plateaus once N or P "
+               "reaches M)",
+               check_plateau),
+)
+
+# ----------------------------------------------------------------------------- presets
+
+
+def _grid(M: int, n_sizes: int, seeds, alphas=ALPHAS, max_over_M: float = 4.0):
+    sizes = logspace(FIT_MIN, int(max_over_M * M), n_sizes, integer=True)
+    # Near P = M ridgeless regression has its interpolation peak; it is not part of any
+    # check, so the data curve skips M/2 < P < 2M to save the largest solves' time.
+    data_sizes = [s for s in sizes if not (M / 2 < s < 2 * M)] + [int(PLATEAU_DATA * M)]
+    feature_sizes = [s for s in sizes if s <= 2 * M] + [M]
+    return chain(
+        product(part=["features"], M=[M], alpha=list(alphas), seed=list(seeds),
+                size=sorted(set(feature_sizes))),
+        product(part=["data"], M=[M], alpha=list(alphas), seed=list(seeds),
+                size=sorted(set(data_sizes))),
+    )
+
+
+SETTINGS = {"noise_var": 1e-4, "ridge": 1e-8}
+
+PRESETS = {
+    "tiny": Preset(_grid(M=128, n_sizes=8, seeds=range(1)), SETTINGS,
+                   "seconds: M = 128, one seed (smoke test; fit range too short for verdicts)"),
+    "demo": Preset(_grid(M=1000, n_sizes=14, seeds=range(2)), SETTINGS,
+                   "M = 1000, alpha in {0.5, 1}, 2 seeds: both power laws and the plateau"),
+    "paper": Preset(_grid(M=2000, n_sizes=20, seeds=range(5)), SETTINGS,
+                    "M = 2000, 5 seeds, N and P from 4 to 4M (paper: M ~ 1e5)"),
+}
+
+
+def static(params) -> dict:
+    """One shard per part and latent dimension (numpy solves; no compiled shapes)."""
+    return {"part": params["part"], "M": params["M"]}
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot(results: Results) -> dict:
+    """Log-log loss vs N and vs P for each alpha, fitted power laws, floor and M marked."""
+    from analysis import plots
+
+    ok = results.ok
+    if ok.empty:
+        return {}
+    fig, axes = plots.figure(ncols=2, width=5.4, height=4.2, sharey=True)
+    for ax, part, symbol in zip(axes, ("features", "data"), ("N (random features)", "P (samples)")):
+        sub = ok[ok["part"] == part]
+        if sub.empty:
+            continue
+        M, noise_var = int(sub["M"].iloc[0]), float(sub["noise_var"].iloc[0])
+        for alpha in sorted(sub["alpha"].unique()):
+            df = sub[np.isclose(sub["alpha"], alpha)]
+            med = aggregate(df, "size", "loss", n_resamples=200)
+            line, = ax.plot(med["size"], med["median"], "o", ms=4,
+                            label=f"alpha = {alpha:g} (median of {df['seed'].nunique()} seeds)")
+            slope, low, high = exponent(df)
+            if not math.isnan(slope):
+                fit = df[(df["size"] >= FIT_MIN) & (df["size"] <= M * FIT_MAX_OVER_M)]
+                xs = np.geomspace(FIT_MIN, M * 2, 50)
+                c = np.exp(np.median(np.log(fit["excess_loss"]) - slope * np.log(fit["size"])))
+                ax.plot(xs, noise_var + c * xs ** slope, "--", color=line.get_color(), lw=1,
+                        label=f"fit: exponent {slope:.2f} [{low:.2f}, {high:.2f}] (theory -{alpha:g})")
+        ax.axhline(noise_var, color="grey", ls="-.", lw=1, label="floor sigma^2")
+        plots.mark_threshold(ax, M, f"latent dimension M = {M}")
+        plots.loglog(ax)
+        ax.set(xlabel=symbol, title=("P -> infinity" if part == "features" else
+                                     "N -> infinity, near-ridgeless"))
+        ax.legend(fontsize=6.5)
+    axes[0].set_ylabel("test loss (expected over teacher and noise)")
+    fig.suptitle("Solvable model: power-law spectrum, linear random features")
+    fig.tight_layout()
+    return {"loss_vs_size": fig}
+
+
+EXPERIMENT = Experiment(
+    name="scaling_solvable",
+    question="Does a power-law data spectrum i^-(1+alpha) make the loss of linear random "
+             "features scale as N^-alpha and P^-alpha, with a plateau at the latent dimension M?",
+    hypotheses=HYPOTHESES,
+    presets=PRESETS,
+    run=run,
+    plot=plot,
+    static=static,
+    max_shard_size=16,
+    doc=__doc__,
+)

@@ -1,0 +1,169 @@
+"""Solvable scaling model: closed forms against Monte Carlo, every check on hand-made
+tables that must pass and must fail, and the tiny preset end to end."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import scaling_solvable as ss
+from physai import Results, sweep
+from physai.experiment import STATUSES
+
+M = 1000
+NOISE = 1e-4
+
+
+def _spectrum(m=30, alpha=1.0):
+    lam = np.arange(1, m + 1) ** -(1 + alpha)
+    return lam / lam.sum()
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+@pytest.mark.parametrize("P", [10, 60])
+def test_data_loss_matches_monte_carlo_over_teacher_and_noise(P):
+    rng = np.random.default_rng(1)
+    lam = _spectrum()
+    x = rng.standard_normal((P, lam.size)) * np.sqrt(lam)
+    ridge, noise_var = 1e-3, 0.01
+    losses = []
+    for _ in range(4000):
+        beta = rng.standard_normal(lam.size)
+        y = x @ beta + np.sqrt(noise_var) * rng.standard_normal(P)
+        b = np.linalg.solve(x.T @ x + ridge * np.eye(lam.size), x.T @ y)
+        losses.append(noise_var + (b - beta) @ (lam * (b - beta)))
+    assert ss.data_loss(x, lam, noise_var, ridge) == pytest.approx(np.mean(losses), rel=0.05)
+
+
+def test_features_loss_matches_monte_carlo_and_reaches_floor_at_full_rank():
+    rng = np.random.default_rng(2)
+    lam = _spectrum()
+    a = rng.standard_normal((8, lam.size)) * np.sqrt(lam)
+    losses = []
+    for _ in range(4000):
+        u = np.sqrt(lam) * rng.standard_normal(lam.size)  # Lambda^1/2 beta
+        losses.append(0.01 + u @ u - u @ a.T @ np.linalg.solve(a @ a.T, a @ u))
+    assert ss.features_loss(a, lam, 0.01) == pytest.approx(np.mean(losses), rel=0.05)
+    full = rng.standard_normal((2 * lam.size, lam.size)) * np.sqrt(lam)
+    assert ss.features_loss(full, lam, 0.01) == pytest.approx(0.01, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _rows(exponent_of=lambda part, a: a, plateau=1.0, seeds=2):
+    """Synthetic trials: excess loss = size^-exponent below M, plateau * sigma^2 beyond."""
+    rows = []
+    for part in ("features", "data"):
+        start = ss.PLATEAU_FEATURES if part == "features" else ss.PLATEAU_DATA
+        for alpha in ss.ALPHAS:
+            for size in [4, 8, 16, 32, 62, 250, 1000, 2000, 4000]:
+                for seed in range(seeds):
+                    if size >= start * M:
+                        loss = plateau * NOISE
+                    else:
+                        loss = NOISE + 0.5 * size ** -exponent_of(part, alpha) * (1 + 0.01 * seed)
+                    rows.append({"part": part, "alpha": alpha, "size": size, "seed": seed, "M": M,
+                                 "noise_var": NOISE, "loss": loss, "excess_loss": loss - NOISE})
+    trials = pd.DataFrame(rows)
+    trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "scaling_solvable", "test")
+
+
+def test_exponent_checks_pass_on_exact_power_laws():
+    assert ss.check_features_exponent(_rows()).status == "supported"
+    assert ss.check_data_exponent(_rows()).status == "supported"
+    slope, low, high = ss.exponent(_rows().trials.query("part == 'data' and alpha == 1.0"))
+    assert slope == pytest.approx(-1.0, abs=0.01) and low <= slope <= high
+
+
+def test_exponent_checks_fail_when_the_exponent_is_off_by_more_than_tolerance():
+    off = _rows(exponent_of=lambda part, a: a + 0.2 if part == "features" else a)
+    assert ss.check_features_exponent(off).status == "refuted"
+    assert ss.check_data_exponent(off).status == "supported"
+    off = _rows(exponent_of=lambda part, a: 0.75 if a == 1.0 else a)
+    assert ss.check_data_exponent(off).status == "refuted"
+
+
+def test_plateau_check_passes_on_floor_and_fails_without_plateau():
+    assert ss.check_plateau(_rows()).status == "supported"
+    # The loss beyond M stays 3x above the floor: no plateau.
+    assert ss.check_plateau(_rows(plateau=3.0)).status == "refuted"
+    # A power law so shallow that its extrapolation is already at the floor: the plateau
+    # would not be distinguishable from the law itself.
+    shallow = _rows(exponent_of=lambda part, a: 3.0)
+    assert ss.check_plateau(shallow).status == "refuted"
+
+
+def test_checks_are_inconclusive_without_trials_of_a_part():
+    res = _rows()
+    only_features = Results(res.trials[res.trials["part"] == "features"], res.curves, res.shards)
+    assert ss.check_data_exponent(only_features).status == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def test_presets_cover_fit_range_and_plateau():
+    for name in ("demo", "paper"):
+        params = [t.params for t in sweep.plan(ss.EXPERIMENT, name).trials]
+        for part in ("features", "data"):
+            sizes = {p["size"] for p in params if p["part"] == part}
+            m = params[0]["M"]
+            assert len([s for s in sizes if s <= m * ss.FIT_MAX_OVER_M]) >= 5
+            assert max(sizes) >= m
+        assert {p["alpha"] for p in params} == set(ss.ALPHAS)
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(ss.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0 and summary.ok == len(plan.trials)
+    res = sweep.results(plan, str(tmp_path))
+    assert np.isfinite(res.trials["loss"]).all()
+    assert (res.trials["loss"] >= res.trials["noise_var"] * (1 - 1e-6)).all()
+    for part in ("features", "data"):  # the loss falls with size
+        df = res.trials[(res.trials["part"] == part) & (res.trials["alpha"] == 1.0)].sort_values("size")
+        assert df["loss"].iloc[0] > 10 * df["loss"].iloc[-1]
+    for h in ss.EXPERIMENT.hypotheses:
+        v = h.evaluate(res)
+        assert v.status in STATUSES and v.hypothesis == h.name
+    figures = ss.EXPERIMENT.plot(res)
+    assert set(figures) == {"loss_vs_size"}
+    import matplotlib.pyplot as plt
+    for fig in figures.values():
+        plt.close(fig)
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(ss.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    for h in ss.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status == "supported", h.name
+
+
+# ----------------------------------------------------------------------------- curricula
+
+
+def test_power_law_spectrum_and_samples():
+    import jax
+
+    from physai.curricula import manifold, spectra
+    lam = np.asarray(spectra.power_law_spectrum(50, 1.0))
+    assert lam.sum() == pytest.approx(1.0, rel=1e-5) and np.all(np.diff(lam) < 0)
+    assert lam[0] / lam[9] == pytest.approx(10 ** 2.0, rel=1e-4)  # i^-(1 + alpha)
+    x = np.asarray(spectra.power_law_gaussian(jax.random.key(0), 20000, 50, 1.0))
+    assert np.allclose(x.var(axis=0)[:5], lam[:5], rtol=0.05)
+    data = spectra.power_law_teacher(jax.random.key(1), 100, 10, 50, 1.0, noise=0.0)
+    assert np.allclose(data["y_train"], data["x_train"] @ data["beta"], atol=1e-5)
+    # Manifold data: the inputs lie in a d-dimensional subspace of R^D, fixed teacher key.
+    a = manifold.manifold_teacher_student(jax.random.key(2), 200, 10, 3, 16,
+                                          teacher_key=jax.random.key(5))
+    assert np.linalg.matrix_rank(np.asarray(a["x_train"]), tol=1e-4) == 3
+    b = manifold.manifold_teacher_student(jax.random.key(3), 200, 10, 3, 16,
+                                          teacher_key=jax.random.key(5))
+    t = manifold.manifold_teacher_params(jax.random.key(5), 3, 16, 512)
+    z = np.asarray(b["x_train"]) @ np.asarray(t["embed"])  # back to latent coordinates
+    assert np.allclose(manifold.manifold_teacher_apply(t, z), b["y_train"], atol=1e-4)
