@@ -10,8 +10,11 @@ over the data; ``params`` is any pytree.
   Lanczos), Hutchinson trace, SLQ spectral density (sharpness, edge of stability).
 * :mod:`~physai.probes.landscape`: filter-normalised loss slices, linear and
   Bezier mode-connectivity paths and their barriers.
+* :mod:`~physai.probes.fourier`: Fourier sparsity of embeddings and weight norms
+  (grokking progress measures).
 """
 
+from physai.probes.fourier import fourier_sparsity, frequency_power, global_norm
 from physai.probes.hessian import (
     hutchinson_trace,
     hvp,
@@ -41,6 +44,9 @@ from physai.probes.lipschitz import (
 )
 
 __all__ = [
+    "fourier_sparsity",
+    "frequency_power",
+    "global_norm",
     "bezier_path_losses",
     "bezier_point",
     "filter_normalized_direction",
