@@ -1,0 +1,343 @@
+"""Edge of stability: under full-batch GD, does sharpness rise to 2/eta and hover there?
+
+Question
+  Classical optimisation theory says gradient descent with step size ``eta`` is
+  stable on a quadratic only while the sharpness (top Hessian eigenvalue) stays
+  below ``2 / eta``. Cohen, Kaur, Li, Kolter & Talwalkar (2021, ICLR, "Gradient
+  descent on neural networks typically occurs at the edge of stability", Fig. 1)
+  found that full-batch GD on neural networks first *raises* the sharpness
+  (progressive sharpening) until it reaches ``2 / eta`` and then keeps it there
+  (the edge of stability), while the loss keeps falling, non-monotonically.
+
+Hypotheses, in words (checked for every eta of the grid, at least {0.1, 0.3})
+  a. progressive_sharpening: before the sharpness first reaches 2/eta (0.9 * 2/eta
+     counts as reached) it has risen >= 1.5x over its value at initialisation, and it
+     reaches 2/eta in the first half of training.
+  b. edge_of_stability: over the second half of training the median of
+     ``lambda_max * eta / 2`` lies in [0.9, 1.1] (median over seeds of the per-run
+     medians), and its maximum over every run and log point is <= 1.3.
+  c. small_eta_control: with a small step (eta = 0.02, 2/eta = 100) the sharpness
+     stays below 2/eta for the whole run (max of ``lambda_max * eta / 2`` < 1).
+
+Anchor
+  Cohen et al. 2021, Fig. 1-2 (tanh / ReLU fully connected nets on a 5k subset of
+  CIFAR-10, MSE, full-batch GD, eta in {2/200, ..., 2/30}); ANCHORS.md "Loss
+  landscapes": tanh MLP (18k parameters) on synthetic regression, MSE, eta in
+  {0.1, 0.3}: median lambda_max * eta / 2 = 1.00 over the second half.
+
+Setup (CPU scale)
+  Gaussian inputs (d = 20), targets from a random tanh teacher of width 32 plus
+  Gaussian label noise of standard deviation 1 (n = 1000): noise the network has
+  to memorise keeps the loss from converging before the sharpness has risen (with a
+  noiseless teacher the loss reached ~0 with the sharpness still far below 2/eta,
+  measured). Student: tanh MLP, 2 hidden layers of width 128 (19,329 parameters),
+  output multiplied by 0.7 so the initial sharpness (~2.6) is below 2/eta / 1.5 for
+  eta = 0.3. Loss ``0.5 * mean (f(x) - y)^2``, full-batch GD (``optax.sgd``), 4000
+  steps. The sharpness is measured *inside* the training scan every 40 steps by 20
+  iterations of Hessian-vector-product power iteration on the full training loss
+  (``physai.probes.hessian.top_eigenvalue_power``); at the end a 40-step Lanczos
+  estimate on the final parameters is stored as a cross-check (``final_lanczos``).
+
+Run
+  physai demo edge_of_stability                     # 3 runs, ~35 s CPU
+  physai verify edge_of_stability --preset paper    # 3 seeds x eta {0.1, 0.2, 0.3} + control
+  physai verify edge_of_stability --preset tiny     # seconds; for tests only
+
+Measured runtimes (2 CPU cores shared with other jobs; wall inflated): see the
+"Results" block at the end.
+
+Full-scale values of the paper: CIFAR-10 5k subset, networks of 10^5-10^6
+parameters, up to 10^4-10^5 GD steps; sharpness every 50-100 steps by Lanczos.
+
+Results (2026-11-22, 2 CPU cores shared with other jobs at load 10-15, so wall
+times are inflated; CPU = user + sys seconds)
+  demo: all 3 supported; sharpening 6.95x (eta 0.1) / 2.70x (eta 0.3); second-half
+    median lambda*eta/2 = 0.986 / 0.996, max 1.01 / 1.00; control max 0.157.
+    126 s wall at load 12 (45 s CPU); re-timed at load 3: 39 s wall, 39 s CPU.
+  paper (3 seeds x eta {0.1, 0.2, 0.3}, 2 control seeds): all 3 supported;
+    least sharpening 6.26 / 3.53 / 2.52x; median 0.994 / 0.996 / 0.996, max 1.01 /
+    0.997 / 0.999; control max 0.188. 2/eta is first reached at steps 760-1080 /
+    200-240 / 120. In-scan power estimate vs final 40-step Lanczos: within 1.4%.
+    Before the edge, eta = 0.3 overshoots to lambda*eta/2 = 1.25-1.36 for a few
+    hundred steps (a catapult), then settles. 441 s wall, 129 s CPU.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
+                    product, verdict_in_range)
+from physai import curricula, models
+from physai import train as trainer
+from physai.probes.hessian import top_eigenvalue_lanczos, top_eigenvalue_power
+
+# ----------------------------------------------------------------------------- constants
+
+REACHED = 0.9            # sharpness counts as having reached 2/eta at 0.9 * 2/eta
+MIN_SHARPENING = 1.5     # progressive sharpening: rise >= 1.5x before reaching 2/eta
+HOVER_RANGE = (0.9, 1.1)  # median lambda*eta/2 over the second half
+HOVER_MAX = 1.3          # max lambda*eta/2 over the second half
+LANCZOS_ITERS = 40       # final cross-check of the in-scan power estimate
+
+# ----------------------------------------------------------------------------- measurement
+
+
+def sharpness_summary(steps, sharpness, lr: float) -> dict:
+    """Summarises one sharpness trajectory against the stability threshold 2/lr.
+
+    Args:
+      steps: ``(L,)`` optimisation steps of the log points (0 = initialisation).
+      sharpness: ``(L,)`` top Hessian eigenvalue at those steps.
+      lr: the GD step size eta.
+
+    Returns:
+      ``initial_sharpness``; ``reach_step`` (first step with ``lambda >= 0.9 * 2/eta``,
+      NaN if never); ``sharpening`` (``lambda`` at that step / initial ``lambda``, NaN
+      if never reached); ``hover_median`` and ``hover_max`` (median and max of
+      ``lambda * eta / 2`` over the log points after the midpoint of training);
+      ``max_ratio`` (max of ``lambda * eta / 2`` over the whole run).
+    """
+    steps = np.asarray(steps, float)
+    ratio = np.asarray(sharpness, float) * lr / 2.0
+    reached = np.flatnonzero(ratio >= REACHED)
+    first = int(reached[0]) if reached.size else None
+    second_half = ratio[steps > steps[-1] / 2]
+    return {
+        "initial_sharpness": float(sharpness[0]),
+        "reach_step": float(steps[first]) if first is not None else math.nan,
+        "sharpening": float(ratio[first] / ratio[0]) if first is not None else math.nan,
+        "hover_median": float(np.median(second_half)),
+        "hover_max": float(np.max(second_half)),
+        "max_ratio": float(np.max(ratio)),
+    }
+
+
+def _task(st) -> trainer.Task:
+    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
+    teacher_width, iters = int(st["teacher_width"]), int(st["power_iters"])
+    out_scale, noise = float(st["out_scale"]), float(st["label_noise"])
+    model = models.MLP(width=int(st["width"]), depth=int(st["depth"]), activation="tanh")
+
+    def data(key, hp):
+        return curricula.teacher_student(key, n, n_test, d, teacher_width, noise)
+
+    def init(key, hp):
+        return models.init_mlp(model, key, d)
+
+    def predict(params, x):
+        return out_scale * model.apply({"params": params}, x)[:, 0]
+
+    def loss(params, batch, hp):
+        return 0.5 * jnp.mean((predict(params, batch["x_train"]) - batch["y_train"]) ** 2)
+
+    def metrics(params, dat, hp):
+        train_loss = lambda p: loss(p, dat, hp)
+        # A fixed key: the random start vector is the same at every log point, so the
+        # estimate's fluctuations come from the landscape, not from the start.
+        lam, _ = top_eigenvalue_power(train_loss, params, iters, jax.random.key(0))
+        test = 0.5 * jnp.mean((predict(params, dat["x_test"]) - dat["y_test"]) ** 2)
+        return {"train_loss": train_loss(params), "test_loss": test, "sharpness": lam}
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]))
+
+
+def run(shard) -> ShardResult:
+    """Full-batch GD runs of one architecture; sharpness logged inside the scan."""
+    st = shard.static
+    task = _task(st)
+    steps, log_every = int(st["steps"]), int(st["log_every"])
+    hp = {"seed": shard.column("seed"), "lr": shard.column("lr")}
+    result = trainer.train(task, hp, steps=steps, log_every=log_every, strategy=shard.strategy,
+                           return_params=True)
+
+    @jax.jit
+    def lanczos(params, seed):
+        data = task.data(jax.random.split(jax.random.key(seed), 3)[0], {})
+        train_loss = lambda p: task.loss(p, data, {})
+        return top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
+
+    rows = []
+    for i, t in enumerate(shard.trials):
+        lr = float(t.params["lr"])
+        row = {"two_over_eta": 2.0 / lr,
+               "final_train_loss": float(result.final["train_loss"][i]),
+               "final_test_loss": float(result.final["test_loss"][i]),
+               "final_sharpness": float(result.final["sharpness"][i]),
+               **sharpness_summary(result.steps, result.curves["sharpness"][i], lr)}
+        if result.diverged[i]:
+            row["status"] = "diverged"
+        else:
+            params_i = jax.tree.map(lambda x: x[i], result.params)
+            row["final_lanczos"] = float(lanczos(params_i, int(t.params["seed"])))
+        rows.append(row)
+    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+
+
+STATIC_KEYS = ("d", "n", "n_test", "teacher_width", "label_noise", "width", "depth", "out_scale",
+               "steps", "log_every", "power_iters")
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _role(results: Results, role: str) -> pd.DataFrame:
+    ok = results.ok
+    return ok[ok["role"] == role] if "role" in ok.columns else ok.iloc[0:0]
+
+
+def _expected_eos_lrs(results: Results) -> list[float]:
+    """Every eta planned for the edge-of-stability role (a diverged run still counts)."""
+    t = results.trials
+    return sorted(t.loc[t["role"] == "eos", "lr"].unique()) if "role" in t.columns else []
+
+
+def check_progressive_sharpening(results: Results) -> Verdict:
+    """Per eta: the least sharpening over seeds, and 2/eta reached in the first half."""
+    eos = _role(results, "eos")
+    lrs = _expected_eos_lrs(results)
+    if eos.empty or not lrs:
+        return Verdict("inconclusive", math.nan, f">= {MIN_SHARPENING:g}",
+                       "no edge-of-stability runs")
+    parts = []
+    for lr in lrs:
+        runs = eos[np.isclose(eos["lr"], lr)]
+        if runs.empty:
+            parts.append(Verdict("inconclusive", math.nan, f">= {MIN_SHARPENING:g}",
+                                 f"eta={lr:g}: every run diverged", f"eta={lr:g}"))
+            continue
+        late = runs["reach_step"].isna() | (runs["reach_step"] > runs["steps"] / 2)
+        sharpening = runs["sharpening"].where(~late, math.nan)
+        # A run that never reaches 2/eta in the first half counts as no sharpening (0).
+        v = verdict_in_range(float(sharpening.fillna(0.0).min()), MIN_SHARPENING, math.inf)
+        parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g}"))
+    return all_of(parts, "Least (over seeds) ratio of the sharpness on first reaching 0.9 * 2/eta "
+                         "to its initial value; 0 if 2/eta is not reached in the first half.")
+
+
+def check_edge_of_stability(results: Results) -> Verdict:
+    """Per eta: median over seeds of the second-half median ratio, and the overall max."""
+    eos = _role(results, "eos")
+    lrs = _expected_eos_lrs(results)
+    if eos.empty or not lrs:
+        return Verdict("inconclusive", math.nan, str(HOVER_RANGE), "no edge-of-stability runs")
+    parts = []
+    for lr in lrs:
+        runs = eos[np.isclose(eos["lr"], lr)]
+        if runs.empty:
+            parts.append(Verdict("inconclusive", math.nan, str(HOVER_RANGE),
+                                 f"eta={lr:g}: every run diverged", f"eta={lr:g} median"))
+            continue
+        v = verdict_in_range(float(runs["hover_median"].median()), *HOVER_RANGE)
+        parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g} median"))
+        v = verdict_in_range(float(runs["hover_max"].max()), -math.inf, HOVER_MAX)
+        parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g} max"))
+    return all_of(parts, "lambda_max * eta / 2 over the second half of training: median over "
+                         "seeds of each run's median, and the largest value of any run.")
+
+
+def check_small_eta_control(results: Results) -> Verdict:
+    """The largest lambda_max * eta / 2 of any control run over the whole run is < 1."""
+    control = _role(results, "control")
+    if control.empty:
+        return Verdict("inconclusive", math.nan, "< 1", "no control runs")
+    measured = float(control["max_ratio"].max())
+    status = "supported" if measured < 1.0 else "refuted"
+    return Verdict(status, measured, "< 1",
+                   "With a small step the sharpness never reaches 2/eta (largest "
+                   "lambda_max * eta / 2 over all control runs and log points).")
+
+
+HYPOTHESES = (
+    Hypothesis("progressive_sharpening",
+               "Under full-batch GD the sharpness rises >= 1.5x from initialisation before it "
+               "first reaches 2/eta, within the first half of training.",
+               "Cohen et al. 2021 (ICLR), Fig. 1-2: progressive sharpening",
+               check_progressive_sharpening),
+    Hypothesis("edge_of_stability",
+               "Over the second half of training the sharpness hovers at 2/eta: median of "
+               "lambda_max * eta / 2 in [0.9, 1.1], max <= 1.3.",
+               "Cohen et al. 2021, Fig. 1; ANCHORS.md: median lambda_max * eta / 2 = 1.00 for "
+               "eta in {0.1, 0.3}",
+               check_edge_of_stability),
+    Hypothesis("small_eta_control",
+               "With a small step (eta = 0.02) the sharpness stays below 2/eta throughout.",
+               "Cohen et al. 2021, Fig. 1 (smallest step sizes never reach 2/eta in the budget)",
+               check_small_eta_control),
+)
+
+# ----------------------------------------------------------------------------- presets
+
+SETTINGS = {"d": 20, "n": 1000, "n_test": 500, "teacher_width": 32, "label_noise": 1.0,
+            "width": 128, "depth": 2, "out_scale": 0.7, "steps": 4000, "log_every": 40,
+            "power_iters": 20}
+CONTROL_LR = 0.02
+
+
+def _grid(lrs, seeds, control_seeds):
+    return chain(product(role=["eos"], lr=list(lrs), seed=list(seeds)),
+                 product(role=["control"], lr=[CONTROL_LR], seed=list(control_seeds)))
+
+
+PRESETS = {
+    "tiny": Preset(_grid([0.3], [0], [0]),
+                   {**SETTINGS, "n": 200, "width": 32, "steps": 200, "log_every": 20,
+                    "power_iters": 8},
+                   "seconds; for tests (no claim that the phenomenon shows)"),
+    "demo": Preset(_grid([0.1, 0.3], [0], [0]), SETTINGS,
+                   "eta 0.1 and 0.3 and the control, one seed each"),
+    "paper": Preset(_grid([0.1, 0.2, 0.3], [0, 1, 2], [0, 1]), SETTINGS,
+                    "eta in {0.1, 0.2, 0.3} x 3 seeds, control x 2 seeds"),
+}
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot(results: Results) -> dict:
+    """Sharpness vs step with the 2/eta lines, training loss below it."""
+    import seaborn as sns
+
+    from analysis import plots
+
+    ok = results.ok
+    if ok.empty or results.curves.empty:
+        return {}
+    curves = results.curves.merge(ok[["trial_id", "lr", "seed", "role"]], on="trial_id")
+    fig, axes = plots.figure(nrows=2, width=7.0, height=3.4, sharex=True)
+    lrs = sorted(ok["lr"].unique())
+    palette = dict(zip(lrs, sns.color_palette(n_colors=len(lrs))))
+    for lr in lrs:
+        color = palette[lr]
+        for k, (_, c) in enumerate(curves[np.isclose(curves["lr"], lr)].groupby("seed")):
+            label = f"eta = {lr:g}" if k == 0 else None  # one legend entry per eta
+            s = c[c["metric"] == "sharpness"].sort_values("step")
+            axes[0].plot(s["step"], s["value"], color=color, lw=1, alpha=0.8, label=label)
+            lo = c[(c["metric"] == "loss") & (c["split"] == "train")].sort_values("step")
+            axes[1].plot(lo["step"], lo["value"], color=color, lw=1, alpha=0.8)
+        axes[0].axhline(2 / lr, color=color, ls="--", lw=1)
+    axes[0].set_yscale("log")
+    axes[0].set(ylabel="sharpness (top Hessian eigenvalue)",
+                title="Full-batch GD, tanh MLP: sharpness rises to 2/eta (dashed) and hovers")
+    axes[0].legend(fontsize=8)
+    plots.loglog(axes[1], x=False)
+    axes[1].set(xlabel="GD step", ylabel="train loss (0.5 MSE)")
+    fig.tight_layout()
+    return {"sharpness_vs_step": fig}
+
+
+EXPERIMENT = Experiment(
+    name="edge_of_stability",
+    question="Under full-batch gradient descent, does the sharpness rise to 2/eta and hover "
+             "there (the edge of stability)?",
+    hypotheses=HYPOTHESES,
+    presets=PRESETS,
+    run=run,
+    plot=plot,
+    static=STATIC_KEYS,
+    max_shard_size=16,
+    doc=__doc__,
+)

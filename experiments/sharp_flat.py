@@ -1,0 +1,287 @@
+"""Sharp and flat minima: do large batches find sharper minima that generalise worse?
+
+Question
+  Keskar, Mudigere, Nocedal, Smelyanskiy & Tang (2017, ICLR, "On large-batch
+  training for deep learning: generalization gap and sharp minima", Table 1-2,
+  Fig. 3-4) found that large-batch SGD converges to sharper minima than small-batch
+  SGD and generalises worse; the gradient noise of small batches (scale ~ lr /
+  batch) keeps SGD out of sharp basins (Jastrzebski et al. 2017; Wu, Ma & E 2018).
+  We check both effects and whether sharpness orders test loss across all runs.
+
+Hypotheses, in words
+  a. large_batch_sharper: at each learning rate the median sharpness (top Hessian
+     eigenvalue of the training loss at the end of training) of large-batch runs is
+     >= 1.2x that of small-batch runs.
+  b. large_batch_worse_test: at each learning rate the median test loss of
+     large-batch runs is higher than that of small-batch runs.
+  c. sharpness_orders_test_loss: over every run (all batches, learning rates and
+     seeds) the Spearman rank correlation of sharpness with test loss is > 0 and
+     its 95% paired-bootstrap interval lies above 0
+     (``analysis.stats.rank_correlation``).
+
+Setup (CPU scale)
+  Limited-data classification: n = 256 Gaussian inputs (d = 20), 4 classes given
+  by the argmax of a random tanh teacher with 4 hidden units; 2000 test points. A
+  ReLU MLP (2 hidden layers of width 128, 19,716 parameters) trained with plain
+  SGD on the squared error to one-hot targets (``0.5 * sum_k (f_k - y_k)^2``,
+  averaged over examples; MSE keeps the Hessian of an interpolating solution away
+  from zero, whereas cross-entropy's vanishes as the logits grow), 4000 steps: every
+  run reaches train loss ~1e-5. Small batch: 8 examples sampled with replacement
+  per step; large batch: the full training set (full-batch GD). Learning rates
+  0.05 and 0.2. Sharpness: 30-step Lanczos on the full training loss at the final
+  parameters (``physai.probes.hessian.top_eigenvalue_lanczos``). Test loss: the
+  same squared error on the test set. The data set is the same for every run;
+  seeds vary the initialisation and the batch sampling.
+
+Anchor
+  Keskar et al. 2017, Table 2 (LB = 10% of the data vs SB = 256: LB test accuracy
+  lower by 1-5 points on six networks) and Fig. 4 (sharpness of LB minima
+  10-1000x larger); ANCHORS.md "Loss landscapes": large-batch solutions are
+  sharper and generalise worse; report the rank correlation.
+
+Run
+  physai demo sharp_flat                       # 2 batches x 2 lrs x 2 seeds
+  physai verify sharp_flat --preset paper      # 3 batches x 2 lrs x 6 seeds
+  physai verify sharp_flat --preset tiny       # seconds; for tests only
+
+Full-scale values of the paper: MNIST/TIMIT/CIFAR-10/100 with fully connected and
+convolutional networks (10^5-10^7 parameters), Adam, batch 256 vs 10% of the data,
+sharpness by a box-constrained maximisation of the loss around the minimum.
+
+Results (2026-11-22, 2 CPU cores shared with other jobs; CPU = user + sys)
+  demo: all 3 supported; sharpness ratio full/8 = 1.62 (lr 0.05), 1.96 (lr 0.2);
+    test-loss difference +0.023 / +0.034; Spearman rho 0.98 [0.79, 1.00] over 8 runs.
+    14.5 s wall, 14.5 s CPU (load 3).
+  paper (batch 8 / 32 / 256 x lr 0.05 / 0.2 x 6 seeds): all 3 supported; median
+    sharpness 22.7 / 32.3 / 38.7 (lr 0.05) and 5.1 / 8.8 / 9.9 (lr 0.2); median test
+    loss 0.336 / 0.353 / 0.360 and 0.285 / 0.305 / 0.310 (test accuracy 0.616 -> 0.606
+    and 0.649 -> 0.634); Spearman rho 0.93 [0.84, 0.97] over 36 runs. Every run
+    reaches train loss 2-5e-5. The larger learning rate is both flatter and better,
+    so the correlation mixes the batch and the lr effects (the noise scale lr/B).
+    115 s wall, 31 s CPU.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from analysis.stats import rank_correlation
+from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
+                    verdict_in_range)
+from physai import curricula, models
+from physai import train as trainer
+from physai.probes.hessian import top_eigenvalue_lanczos
+
+MIN_SHARPNESS_RATIO = 1.2   # large-batch / small-batch median sharpness at each lr
+LANCZOS_ITERS = 30
+BOOTSTRAP = 2000
+
+# ----------------------------------------------------------------------------- run
+
+
+def _pieces(st):
+    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
+    classes = int(st["classes"])
+    model = models.MLP(width=int(st["width"]), depth=int(st["depth"]), out=classes,
+                       activation="relu")
+    data_key = jax.random.key(int(st["data_seed"]))
+
+    def dataset():
+        return curricula.teacher_student_classification(data_key, n, n_test, d,
+                                                        int(st["teacher_width"]), classes)
+
+    def squared_error(params, x, y):
+        out = model.apply({"params": params}, x)
+        return 0.5 * jnp.mean(jnp.sum((out - jax.nn.one_hot(y, classes)) ** 2, axis=-1))
+
+    def accuracy(params, x, y):
+        return jnp.mean(jnp.argmax(model.apply({"params": params}, x), -1) == y)
+
+    return model, dataset, squared_error, accuracy
+
+
+def run(shard) -> ShardResult:
+    """SGD runs of one batch size (a static value: it fixes the minibatch shape)."""
+    st = shard.static
+    model, dataset, squared_error, accuracy = _pieces(st)
+    d, n, batch = int(st["d"]), int(st["n"]), int(st["batch"])
+
+    def loss(params, b, hp):
+        return squared_error(params, b["x_train"], b["y_train"])
+
+    def metrics(params, dat, hp):
+        return {"train_loss": loss(params, dat, hp),
+                "test_loss": squared_error(params, dat["x_test"], dat["y_test"]),
+                "test_acc": accuracy(params, dat["x_test"], dat["y_test"])}
+
+    task = trainer.Task(lambda key, hp: dataset(), lambda key, hp: models.init_mlp(model, key, d),
+                        loss, metrics, lambda hp: optax.sgd(hp["lr"]))
+    steps = int(st["steps"])
+    hp = {"seed": shard.column("seed"), "lr": shard.column("lr")}
+    # A batch as large as the training set is full-batch GD (no resampling noise).
+    result = trainer.train(task, hp, steps=steps, log_every=max(1, steps // 20),
+                           batch_size=None if batch >= n else batch, strategy=shard.strategy,
+                           return_params=True)
+    data = dataset()
+
+    @jax.jit
+    def sharpness(params):
+        train_loss = lambda p: squared_error(p, data["x_train"], data["y_train"])
+        return top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
+
+    rows = []
+    for i in range(len(shard.trials)):
+        row = {k: float(result.final[k][i]) for k in ("train_loss", "test_loss", "test_acc")}
+        row["batch_role"] = "large" if batch >= n else "small"
+        if result.diverged[i]:
+            row["status"] = "diverged"
+        else:
+            row["sharpness"] = float(sharpness(jax.tree.map(lambda x: x[i], result.params)))
+        rows.append(row)
+    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+
+
+STATIC_KEYS = ("d", "n", "n_test", "classes", "teacher_width", "data_seed", "width", "depth",
+               "steps", "batch")
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _extremes(results: Results) -> tuple[pd.DataFrame, int, int]:
+    """Returns: the ok trials, the smallest and the largest batch size."""
+    ok = results.ok
+    if ok.empty or "batch" not in ok.columns:
+        return ok, 0, 0
+    return ok, int(ok["batch"].min()), int(ok["batch"].max())
+
+
+def _per_lr(results: Results, value: str, compare, expected: str, name: str) -> Verdict:
+    ok, small, large = _extremes(results)
+    if ok.empty or small == large:
+        return Verdict("inconclusive", math.nan, expected, "needs a small and a large batch")
+    parts = []
+    for lr in sorted(ok["lr"].unique()):
+        at = ok[np.isclose(ok["lr"], lr)]
+        s = at.loc[at["batch"] == small, value].median()
+        g = at.loc[at["batch"] == large, value].median()
+        if math.isnan(s) or math.isnan(g):
+            parts.append(Verdict("inconclusive", math.nan, expected, "", f"lr={lr:g}"))
+            continue
+        v = compare(float(g), float(s))
+        parts.append(Verdict(v.status, v.measured, v.expected, "", f"lr={lr:g}"))
+    return all_of(parts, f"{name}: batch {large} vs batch {small}, medians over seeds.")
+
+
+def check_large_batch_sharper(results: Results) -> Verdict:
+    """Per lr: median sharpness of the largest batch / of the smallest >= 1.2."""
+    return _per_lr(results, "sharpness",
+                   lambda g, s: verdict_in_range(g / s, MIN_SHARPNESS_RATIO, math.inf),
+                   f">= {MIN_SHARPNESS_RATIO:g}", "Ratio of median sharpness")
+
+
+def check_large_batch_worse_test(results: Results) -> Verdict:
+    """Per lr: median test loss of the largest batch - of the smallest > 0."""
+    def compare(g, s):
+        return Verdict("supported" if g > s else "refuted", g - s, "> 0")
+    return _per_lr(results, "test_loss", compare, "> 0", "Difference of median test loss")
+
+
+def check_sharpness_orders_test_loss(results: Results) -> Verdict:
+    """Spearman rho(sharpness, test loss) over all runs > 0 with its bootstrap interval above 0."""
+    ok = results.ok
+    if len(ok) < 4 or "sharpness" not in ok.columns:
+        return Verdict("inconclusive", math.nan, "> 0, CI above 0", "fewer than 4 runs")
+    rho, low, high = rank_correlation(ok["sharpness"], ok["test_loss"], n_resamples=BOOTSTRAP)
+    status = "supported" if rho > 0 and low > 0 else "refuted"
+    if math.isnan(low):
+        status = "inconclusive"
+    return Verdict(status, float(rho), "> 0, 95% CI above 0",
+                   f"Spearman rho over {len(ok)} runs, 95% paired-bootstrap interval "
+                   f"[{low:.2f}, {high:.2f}].")
+
+
+HYPOTHESES = (
+    Hypothesis("large_batch_sharper",
+               "At each learning rate, large-batch training ends at a minimum >= 1.2x sharper "
+               "(median top Hessian eigenvalue) than small-batch SGD.",
+               "Keskar et al. 2017 (ICLR), Fig. 4 / Table 3",
+               check_large_batch_sharper),
+    Hypothesis("large_batch_worse_test",
+               "At each learning rate, large-batch solutions have a higher median test loss.",
+               "Keskar et al. 2017, Table 2 (generalisation gap of large batches)",
+               check_large_batch_worse_test),
+    Hypothesis("sharpness_orders_test_loss",
+               "Across all runs, sharpness and test loss are positively rank-correlated "
+               "(Spearman rho > 0, bootstrap interval above 0).",
+               "Keskar et al. 2017; ANCHORS.md: report rank correlation of sharpness with "
+               "test loss",
+               check_sharpness_orders_test_loss),
+)
+
+# ----------------------------------------------------------------------------- presets
+
+SETTINGS = {"d": 20, "n": 256, "n_test": 2000, "classes": 4, "teacher_width": 4, "data_seed": 0,
+            "width": 128, "depth": 2, "steps": 4000}
+
+PRESETS = {
+    "tiny": Preset(product(batch=[8, 64], lr=[0.2], seed=[0, 1]),
+                   {**SETTINGS, "n": 64, "n_test": 200, "width": 32, "steps": 200},
+                   "seconds; for tests"),
+    "demo": Preset(product(batch=[8, 256], lr=[0.05, 0.2], seed=[0, 1]), SETTINGS,
+                   "batch 8 vs full batch, lr 0.05 and 0.2, 2 seeds"),
+    "paper": Preset(product(batch=[8, 32, 256], lr=[0.05, 0.2], seed=list(range(6))), SETTINGS,
+                    "batch 8 / 32 / full, lr 0.05 and 0.2, 6 seeds"),
+}
+
+# ----------------------------------------------------------------------------- plots
+
+
+def plot(results: Results) -> dict:
+    """Test loss against sharpness, one point per run, coloured by batch and shaped by lr."""
+    import seaborn as sns
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    from analysis import plots
+
+    ok = results.ok
+    if ok.empty or "sharpness" not in ok.columns:
+        return {}
+    fig, axes = plots.figure(ncols=2, width=5.2, height=4.0)
+    data = ok.assign(batch=ok["batch"].astype(int).astype(str), lr=ok["lr"].map("{:g}".format))
+    sns.scatterplot(data=data, x="sharpness", y="test_loss", hue="batch", style="lr", s=60,
+                    ax=axes[0])
+    axes[0].set_xscale("log")
+    rho, low, high = (rank_correlation(ok["sharpness"], ok["test_loss"], n_resamples=BOOTSTRAP)
+                      if len(ok) >= 4 else (math.nan,) * 3)
+    axes[0].set(xlabel="sharpness (top Hessian eigenvalue, train loss)", ylabel="test loss",
+                title=f"Spearman rho = {rho:.2f} [{low:.2f}, {high:.2f}]")
+    sns.pointplot(data=data, x="batch", y="sharpness", hue="lr", ax=axes[1], estimator="median",
+                  errorbar=None, native_scale=False)
+    axes[1].set_yscale("log")
+    axes[1].set(xlabel="batch size", ylabel="sharpness (median over seeds)",
+                title="Larger batches end in sharper minima")
+    for axis in (axes[0].xaxis, axes[1].yaxis):  # plain numbers on the log axes
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
+    fig.tight_layout()
+    return {"sharpness_vs_test_loss": fig}
+
+
+EXPERIMENT = Experiment(
+    name="sharp_flat",
+    question="Do large-batch runs end in sharper minima that generalise worse, and does "
+             "sharpness order test loss across runs?",
+    hypotheses=HYPOTHESES,
+    presets=PRESETS,
+    run=run,
+    plot=plot,
+    static=STATIC_KEYS,
+    max_shard_size=64,
+    doc=__doc__,
+)

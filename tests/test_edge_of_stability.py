@@ -1,0 +1,141 @@
+"""Edge of stability: the trajectory summary, every check on hand-made tables that must
+pass and must fail, and the tiny preset end to end through the engine."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import edge_of_stability as eos
+from physai import Results, sweep
+from physai.experiment import STATUSES
+
+STEPS = 4000
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    if "status" not in trials:
+        trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "edge_of_stability", "test")
+
+
+def _row(lr, seed=0, role="eos", **over):
+    row = {"role": role, "lr": lr, "seed": seed, "steps": STEPS, "initial_sharpness": 2.5,
+           "reach_step": 1000.0, "sharpening": 0.9 * (2 / lr) / 2.5, "hover_median": 1.0,
+           "hover_max": 1.05, "max_ratio": 1.1, "status": "ok"}
+    row.update(over)
+    return row
+
+
+def _good_rows():
+    rows = [_row(lr, s) for lr in (0.1, 0.3) for s in range(3)]
+    rows += [_row(0.02, s, "control", reach_step=math.nan, sharpening=math.nan,
+                  hover_median=0.1, hover_max=0.15, max_ratio=0.15) for s in range(2)]
+    return rows
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def test_sharpness_summary_on_a_synthetic_trajectory():
+    steps = np.arange(0, 1001, 100)
+    lr = 0.1  # 2/eta = 20
+    sharpness = np.array([4, 6, 10, 15, 19, 20.5, 19.8, 20.2, 19.9, 20.0, 26.0])
+    s = eos.sharpness_summary(steps, sharpness, lr)
+    assert s["reach_step"] == 400  # 19 >= 0.9 * 20
+    assert s["sharpening"] == pytest.approx(19 / 4)
+    # second half = steps > 500: 19.8, 20.2, 19.9, 20.0, 26.0 -> ratios / 20
+    assert s["hover_median"] == pytest.approx(1.0)
+    assert s["hover_max"] == pytest.approx(1.3)
+    assert s["max_ratio"] == pytest.approx(1.3)
+
+
+def test_sharpness_summary_never_reaching_threshold():
+    s = eos.sharpness_summary([0, 10, 20], [1.0, 2.0, 3.0], 0.02)
+    assert math.isnan(s["reach_step"]) and math.isnan(s["sharpening"])
+    assert s["max_ratio"] == pytest.approx(0.03)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def test_checks_pass_on_edge_of_stability_table():
+    res = _results(_good_rows())
+    for h in eos.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status == "supported", h.name
+
+
+@pytest.mark.parametrize("over", [
+    {"sharpening": 1.2},                  # started too close to 2/eta
+    {"reach_step": math.nan, "sharpening": math.nan},  # never reached 2/eta
+    {"reach_step": 3000.0},               # reached only in the second half
+])
+def test_progressive_sharpening_fails(over):
+    rows = _good_rows()
+    rows[0].update(over)
+    assert eos.check_progressive_sharpening(_results(rows)).status == "refuted"
+
+
+@pytest.mark.parametrize("median,maximum", [(0.8, 1.0), (1.2, 1.25), (1.0, 1.4)])
+def test_edge_of_stability_fails_off_the_edge(median, maximum):
+    rows = _good_rows()
+    for r in rows:
+        if r["lr"] == 0.3:
+            r.update(hover_median=median, hover_max=maximum)
+    assert eos.check_edge_of_stability(_results(rows)).status == "refuted"
+
+
+def test_edge_of_stability_inconclusive_when_an_eta_all_diverged():
+    rows = _good_rows()
+    for r in rows:
+        if r["lr"] == 0.3:
+            r["status"] = "diverged"
+    assert eos.check_edge_of_stability(_results(rows)).status == "inconclusive"
+
+
+def test_control_fails_when_it_reaches_two_over_eta():
+    rows = _good_rows()
+    rows[-1]["max_ratio"] = 1.02
+    assert eos.check_small_eta_control(_results(rows)).status == "refuted"
+    no_control = [r for r in _good_rows() if r["role"] == "eos"]
+    assert eos.check_small_eta_control(_results(no_control)).status == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def test_presets_cover_the_anchor_etas():
+    for name in ("demo", "paper"):
+        plan = sweep.plan(eos.EXPERIMENT, name)
+        lrs = {t.params["lr"] for t in plan.trials if t.params["role"] == "eos"}
+        assert {0.1, 0.3} <= lrs
+        assert any(t.params["role"] == "control" for t in plan.trials)
+        assert len(plan.shards) == 1  # one architecture: one compiled program
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(eos.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0
+    res = sweep.results(plan, str(tmp_path))
+    ok = res.ok
+    assert len(ok) == len(plan.trials)
+    sharp = res.curves[res.curves["metric"] == "sharpness"]
+    assert len(sharp) == len(plan.trials) * (200 // 20 + 1)  # logged inside the scan
+    assert (sharp["value"] > 0).all()
+    # The in-scan power estimate agrees with the final Lanczos estimate.
+    assert np.allclose(ok["final_sharpness"], ok["final_lanczos"], rtol=0.05)
+    for h in eos.EXPERIMENT.hypotheses:
+        v = h.evaluate(res)
+        assert v.status in STATUSES and v.hypothesis == h.name
+    assert set(eos.plot(res)) == {"sharpness_vs_step"}
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(eos.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    verdicts = [h.evaluate(res) for h in eos.EXPERIMENT.hypotheses]
+    assert all(v.status == "supported" for v in verdicts), verdicts

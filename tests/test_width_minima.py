@@ -1,0 +1,92 @@
+"""Width removes bad minima: the checks on hand-made tables that must pass and must fail,
+and the tiny preset end to end through the engine."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import width_minima as wm
+from physai import Results, sweep
+from physai.experiment import STATUSES
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    trials["status"] = trials["status"].fillna("ok") if "status" in trials else "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "width_minima", "test")
+
+
+def _rows(losses_by_width, teacher_width=4):
+    return [{"width": w, "seed": s, "teacher_width": teacher_width, "train_rel_mse": loss,
+             "status": "ok"}
+            for w, losses in losses_by_width.items() for s, loss in enumerate(losses)]
+
+
+STUCK = [1e-2, 2e-2, 1.5e-2, 5e-2, 1e-9, 1e-10, 1e-2, 3e-2]    # 2/8 succeed, IQR ~ 1e-2
+FIT = [1e-7, 3e-7, 2e-6, 5e-8, 1e-6, 4e-7, 8e-7, 2e-7]          # all succeed, IQR ~ 1e-6
+
+
+def test_width_table_counts_success_and_spread():
+    table = wm.width_table(_results(_rows({4: STUCK, 16: FIT})))
+    assert list(table["width"]) == [4, 16]
+    assert table["success"].tolist() == [0.25, 1.0]
+    assert table["iqr"].iloc[1] < table["iqr"].iloc[0]
+
+
+def test_checks_pass_when_width_removes_bad_minima():
+    res = _results(_rows({4: STUCK, 8: FIT, 16: FIT, 64: FIT}))
+    for h in wm.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status == "supported", h.name
+
+
+def test_success_check_fails_when_teacher_width_already_succeeds_or_wide_fails():
+    assert wm.check_success_rises(_results(_rows({4: FIT, 16: FIT}))).status == "refuted"
+    assert wm.check_success_rises(_results(_rows({4: STUCK, 16: STUCK}))).status == "refuted"
+    # A diverged run counts as a failure.
+    rows = _rows({4: STUCK, 16: FIT})
+    for r in rows:
+        if r["width"] == 16 and r["seed"] < 2:
+            r["status"] = "diverged"
+    assert wm.check_success_rises(_results(rows)).status == "refuted"
+
+
+def test_success_check_inconclusive_without_wide_students():
+    assert wm.check_success_rises(_results(_rows({4: STUCK, 8: FIT}))).status == "inconclusive"
+
+
+def test_spread_check_fails_when_wide_students_spread_as_much():
+    assert wm.check_spread_falls(_results(_rows({4: STUCK, 64: STUCK}))).status == "refuted"
+
+
+def test_presets_have_sixteen_seeds_per_width_from_the_teacher_up():
+    for name in ("demo", "paper"):
+        plan = sweep.plan(wm.EXPERIMENT, name)
+        widths = {t.params["width"] for t in plan.trials}
+        k = plan.trials[0].params["teacher_width"]
+        assert min(widths) == k and max(widths) >= 4 * k
+        for w in widths:
+            assert sum(t.params["width"] == w for t in plan.trials) >= 16
+        assert len(plan.shards) == 1  # masked widths share one compiled program
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(wm.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0
+    res = sweep.results(plan, str(tmp_path))
+    assert len(res.ok) == len(plan.trials)
+    assert np.isfinite(res.ok["train_rel_mse"]).all()
+    # Masked students: a wider student fits the training set at least as well (median).
+    med = res.ok.groupby("width")["train_rel_mse"].median()
+    assert med.loc[16] < med.loc[4]
+    for h in wm.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status in STATUSES
+    assert set(wm.plot(res)) == {"width_minima"}
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(wm.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    verdicts = [h.evaluate(res) for h in wm.EXPERIMENT.hypotheses]
+    assert all(v.status == "supported" for v in verdicts), verdicts
