@@ -1,0 +1,136 @@
+"""Quanta (multitask sparse parity): per-run summaries on synthetic curves, every check on
+hand-made tables that must pass and must fail, and the tiny preset end to end."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import scaling_quanta as sq
+from physai import Results, sweep
+
+
+def _results(rows) -> Results:
+    trials = pd.DataFrame(rows)
+    trials["status"] = "ok"
+    return Results(trials, pd.DataFrame(), pd.DataFrame(), "scaling_quanta", "test")
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def _task_curves(onsets, rise=100, steps=4000, every=20, noise=0.01, seed=0):
+    """Accuracy curves: chance until the onset, a linear rise of ``rise`` steps, then 1."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(0, steps + 1, every, dtype=float)
+    acc = []
+    for t0 in onsets:
+        a = np.clip(0.5 + 0.5 * (s - (t0 - rise / 2)) / rise, 0.5, 1.0)
+        acc.append(np.clip(a + noise * rng.standard_normal(len(s)) * (a < 1), 0, 1))
+    return s, np.array(acc)
+
+
+def test_rise_window_of_a_linear_rise():
+    s, acc = _task_curves([1000], rise=400, noise=0.0)
+    onset, start, end = sq.rise_window(s, acc[0])
+    assert onset == pytest.approx(1000, abs=1)
+    assert end - start == pytest.approx(0.8 * 400, abs=2)
+
+
+def test_rise_window_never_learned():
+    s, acc = _task_curves([10_000])
+    onset, start, end = sq.rise_window(s, acc[0])
+    assert math.isnan(onset) and math.isnan(end)
+
+
+def test_run_summary_ordered_abrupt_tasks():
+    onsets = [200, 500, 900, 1400, 2000, 2700, 10_000, 10_000]  # last two never learned
+    s, acc = _task_curves(onsets, rise=100)
+    loss = np.linspace(0.7, 0.1, len(s))
+    out = sq.run_summary(s, acc, loss)
+    assert out["n_learned"] == 6 and out["order_tau"] == pytest.approx(1.0)
+    assert out["onset_spread"] == pytest.approx(2500, abs=25)
+    assert out["width_ratio"] < 0.1
+    assert out["loss_max_drop_share"] == pytest.approx(1 / (len(s) - 1), rel=1e-6)
+
+
+def test_run_summary_reversed_order_gives_negative_tau():
+    s, acc = _task_curves([2700, 2000, 1400, 900, 500, 200], rise=100)
+    out = sq.run_summary(s, acc, np.linspace(0.7, 0.1, len(s)))
+    assert out["order_tau"] == pytest.approx(-1.0)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _rows(taus=(1.0, 1.0, 0.95), n_learned=(5, 7, 9), ratios=(0.1, 0.12, 0.08),
+          alpha=0.5, exponent=0.5, widths=(8, 16, 32, 64, 128, 256)):
+    rows = []
+    for i, w in enumerate(widths):
+        n_params = 35 * w
+        for seed in range(2):
+            j = (i + seed) % len(taus)
+            rows.append({"width": w, "seed": seed, "alpha": alpha, "n_params": n_params,
+                         "test_loss": 3.0 * n_params ** -exponent * (1 + 0.01 * seed),
+                         "n_learned": n_learned[j], "order_tau": taus[j],
+                         "median_rise": 100 * ratios[j] * 10, "onset_spread": 1000.0,
+                         "width_ratio": ratios[j], "loss_max_drop_share": 0.1})
+    return rows
+
+
+def test_learning_order_check_pass_and_fail():
+    assert sq.check_learning_order(_results(_rows())).status == "supported"
+    bad = _results(_rows(taus=(0.6, 0.7, 0.8)))
+    v = sq.check_learning_order(bad)
+    assert v.status == "refuted" and v.measured == pytest.approx(0.7)
+    # runs with too few learned tasks say nothing
+    few = _results(_rows(n_learned=(1, 2, 3)))
+    assert sq.check_learning_order(few).status == "inconclusive"
+
+
+def test_loss_exponent_check_pass_and_fail():
+    v = sq.check_loss_exponent(_results(_rows(exponent=0.45)))
+    assert v.status == "supported" and v.measured == pytest.approx(0.45, abs=1e-6)
+    assert sq.check_loss_exponent(_results(_rows(exponent=0.8))).status == "refuted"
+    assert sq.check_loss_exponent(_results(_rows(exponent=0.2))).status == "refuted"
+    assert sq.check_loss_exponent(_results(_rows(widths=(8, 16)))).status == "inconclusive"
+
+
+def test_emerge_abruptly_check_pass_and_fail():
+    assert sq.check_emerge_abruptly(_results(_rows())).status == "supported"
+    # slow rises relative to the onset spread
+    assert sq.check_emerge_abruptly(_results(_rows(ratios=(0.4, 0.5, 0.3)))).status == "refuted"
+    # abrupt but out of frequency order
+    assert sq.check_emerge_abruptly(_results(_rows(taus=(0.2, 0.3, 0.1)))).status == "refuted"
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_tiny_preset_end_to_end(tmp_path):
+    plan = sweep.plan(sq.EXPERIMENT, "tiny")
+    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
+    assert summary.failed == 0
+    res = sweep.results(plan, str(tmp_path))
+    assert len(res.ok) == 3 and np.isfinite(res.ok["test_loss"]).all()
+    # bigger nets end with lower frequency-weighted loss (ordering, not a fitted law)
+    assert res.ok.sort_values("width")["test_loss"].iloc[-1] < res.ok.sort_values("width")["test_loss"].iloc[0]
+    metrics = set(res.curves.loc[res.curves["split"] == "test", "metric"])
+    assert {sq.acc_metric(t) for t in range(8)} | {"loss"} <= metrics
+    # the most frequent task is learned by the largest net
+    largest = res.ok.loc[res.ok["width"].idxmax(), "trial_id"]
+    c = res.curves[(res.curves["trial_id"] == largest) & (res.curves["metric"] == sq.acc_metric(0))]
+    assert c.sort_values("step")["value"].iloc[-1] >= 0.9
+    verdicts = [h.evaluate(res) for h in sq.EXPERIMENT.hypotheses]
+    assert {v.status for v in verdicts} <= {"supported", "refuted", "inconclusive"}
+    figs = sq.EXPERIMENT.plot(res)
+    assert {"loss_vs_params", "task_curves"} <= set(figs)
+
+
+@pytest.mark.slow
+def test_paper_preset_supports_every_hypothesis(tmp_path):
+    plan = sweep.plan(sq.EXPERIMENT, "paper")
+    sweep.run_sweep(plan, str(tmp_path), progress=False)
+    res = sweep.results(plan, str(tmp_path))
+    for h in sq.EXPERIMENT.hypotheses:
+        assert h.evaluate(res).status == "supported", h.name
