@@ -30,10 +30,7 @@ reproduce: $(STAMP)
 
 # Small reference results (paper presets + the demo figure) and the README table generated from them.
 reference: $(STAMP)
-	for e in $$($(PHYSAI) list --names); do \
-	  $(PHYSAI) verify $$e --preset paper --out results/reference --no-progress; \
-	  $(PHYSAI) plot $$e --preset paper --out results/reference; \
-	done
+	-$(PHYSAI) reproduce --preset paper --out results/reference --no-progress
 	$(PHYSAI) demo double_descent --out results/reference --no-progress
 	$(PY) -m analysis.readme
 

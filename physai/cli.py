@@ -200,7 +200,7 @@ def write_figures(plan_, res, root: str) -> list[Path]:
     for name, fig in plan_.experiment.plot(res).items():
         path = folder / f"{name}.png"
         tmp = folder / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
         os.replace(tmp, path)
         plt.close(fig)
         paths.append(path)

@@ -37,7 +37,7 @@ def _fmt(x) -> str:
 
 def _figure_png(fig) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")  # keeps reports small
     return base64.b64encode(buffer.getvalue()).decode()
 
 

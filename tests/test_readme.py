@@ -21,3 +21,9 @@ def test_results_table_is_the_stored_summary(tmp_path):
     table = readme.results_table(tmp_path)
     assert "| exp | paper | h1 | 0.5 | [0.9, 1.1] | **refuted** | 12 s |" in table
     assert readme.render("a\n<!-- results:start -->\nold\n<!-- results:end -->\nb", tmp_path).count("h1") == 1
+
+
+def test_committed_reference_results_stay_small():
+    files = [p for p in (REPO / "results" / "reference").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 10 * 2**20, "reference results must stay under 10 MB"
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle")]
