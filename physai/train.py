@@ -4,12 +4,15 @@ A ``Task`` says what to train as pure functions of ``(key, hparams)``;
 ``train`` runs it for a batch of trials whose varying hyperparameters (lr,
 weight decay, noise, width mask, seed, ...) are *traced arrays*, so one
 compiled program serves the whole shard and the persistent compilation cache
-serves the next run.
+serves the next run. Data generation is compiled as its own small program
+(it does not depend on the model, so shards of other widths reuse it from the
+cache); initialisation and the training scan form the other.
 
 Batching strategies (``strategy``):
-  * ``sequential``: the compiled single-trial program is called once per trial.
-    Measured fastest on CPU (``benchmarks/sweep_throughput.py``): a ``vmap``
-    over trials turns matmuls into batched matmuls that XLA:CPU runs slower.
+  * ``sequential``: the compiled single-trial program is called once per trial,
+    ``trial_threads()`` trials at a time (one per CPU core). Measured fastest
+    on CPU (``benchmarks/sweep_throughput.py``): a ``vmap`` over trials turns
+    matmuls into batched matmuls that XLA:CPU runs slower.
   * ``vmap``: one program for all trials of the shard; best on GPU, where a
     single small model leaves the device idle.
   * ``shard``: ``vmap`` with the trial axis split across all local devices.
@@ -19,6 +22,8 @@ which other trials share its shard.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -94,28 +99,31 @@ def _as_arrays(hparams: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def make_trainer(task: Task, steps: int, log_every: int, batch_size: int | None = None,
-                 return_params: bool = False) -> Callable[[HParams], tuple]:
-    """Builds the pure single-trial training function (not yet jitted).
+def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
+              return_params: bool) -> tuple[Callable, Callable]:
+    """Splits a single-trial run into two pure functions, compiled separately.
 
-    Args:
-      task: what to train.
-      steps: optimisation steps (a multiple of ``log_every``).
-      log_every: steps between metric evaluations.
-      batch_size: minibatch size sampled with replacement each step; ``None`` = full batch.
-      return_params: also return the final parameters.
+    ``fit(data(hp), hp)`` is the single-trial run. The data program does not
+    depend on the model, so shards of other widths find it in the persistent
+    compilation cache instead of compiling it again (random data generation
+    is a large part of a small program's compile time).
 
     Returns:
-      ``hp -> (curves {name: (L,)}, params or None)`` where hp holds 0-d arrays and ``seed``.
+      ``(data, fit)``: ``hp -> data`` and
+      ``(data, hp) -> (curves {name: (L,)}, params or None)``.
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
     n_logs = steps // log_every
 
-    def one(hp):
-        key = jax.random.key(hp["seed"])
-        k_data, k_init, k_steps = jax.random.split(key, 3)
-        data = task.data(k_data, hp)
+    def keys(hp):
+        return jax.random.split(jax.random.key(hp["seed"]), 3)  # data, init, steps
+
+    def data(hp):
+        return task.data(keys(hp)[0], hp)
+
+    def fit(data, hp):
+        _, k_init, k_steps = keys(hp)
         params = task.init(k_init, hp)
         opt = task.optimizer(hp)
         opt_state = opt.init(params)
@@ -147,6 +155,28 @@ def make_trainer(task: Task, steps: int, log_every: int, batch_size: int | None 
                   for k, v in logged.items()}
         return curves, (params if return_params else None)
 
+    return data, fit
+
+
+def make_trainer(task: Task, steps: int, log_every: int, batch_size: int | None = None,
+                 return_params: bool = False) -> Callable[[HParams], tuple]:
+    """Builds the pure single-trial training function (not yet jitted).
+
+    Args:
+      task: what to train.
+      steps: optimisation steps (a multiple of ``log_every``).
+      log_every: steps between metric evaluations.
+      batch_size: minibatch size sampled with replacement each step; ``None`` = full batch.
+      return_params: also return the final parameters.
+
+    Returns:
+      ``hp -> (curves {name: (L,)}, params or None)`` where hp holds 0-d arrays and ``seed``.
+    """
+    data, fit = _programs(task, steps, log_every, batch_size, return_params)
+
+    def one(hp):
+        return fit(data(hp), hp)
+
     return one
 
 
@@ -158,6 +188,25 @@ def resolve_strategy(strategy: str) -> str:
     if devices[0].platform == "cpu":
         return "sequential"
     return "shard" if len(devices) > 1 else "vmap"
+
+
+def trial_threads() -> int:
+    """Returns: how many trials ``sequential`` runs at once: ``$PHYSAI_TRIAL_THREADS``
+    if set, else on CPU the cores this process may use (``os.sched_getaffinity``),
+    else 1.
+
+    Two programs executing at once on two cores beat one program whose matmuls
+    XLA splits over both (see ``benchmarks/sweep_throughput.py``); a process
+    pinned to one core gets 1. Results do not depend on this number.
+    """
+    if os.environ.get("PHYSAI_TRIAL_THREADS"):
+        return max(1, int(os.environ["PHYSAI_TRIAL_THREADS"]))
+    if jax.devices()[0].platform != "cpu":
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _compile(fn, *args):
@@ -187,17 +236,29 @@ def train(task: Task, hparams: Mapping[str, Any], steps: int, log_every: int,
     if "seed" not in hp:
         raise ValueError("hyperparameters must include 'seed'")
     n_trials = len(hp["seed"])
-    one = make_trainer(task, steps, log_every, batch_size, return_params)
+    programs = _programs(task, steps, log_every, batch_size, return_params)
     strategy = resolve_strategy(strategy)
     if strategy == "sequential":
+        data, fit = programs
         first = {k: v[0] for k, v in hp.items()}
-        compiled = _compile(one, first)
-        outs = [compiled({k: v[i] for k, v in hp.items()}) for i in range(n_trials)]
-        outs = jax.device_get(outs)
+        with timing.compiling():
+            data_l = jax.jit(data).lower(first)
+            data_c = data_l.compile()
+            fit_c = jax.jit(fit).lower(data_l.out_info, first).compile()
+
+        def run_one(i):
+            h = {k: v[i] for k, v in hp.items()}
+            return jax.device_get(fit_c(data_c(h), h))
+
+        threads = min(n_trials, trial_threads())
+        if threads > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="physai-trial") as pool:
+                outs = list(pool.map(run_one, range(n_trials)))
+        else:
+            outs = [run_one(i) for i in range(n_trials)]
         curves = {k: np.stack([o[0][k] for o in outs]) for k in outs[0][0]}
         params = jax.tree.map(lambda *xs: np.stack(xs), *[o[1] for o in outs]) if return_params else None
     elif strategy in ("vmap", "shard"):
-        batched = jax.vmap(one)
         args = hp
         if strategy == "shard" and len(jax.devices()) > 1:
             n_dev = len(jax.devices())
@@ -206,8 +267,9 @@ def train(task: Task, hparams: Mapping[str, Any], steps: int, log_every: int,
             mesh = jax.sharding.Mesh(np.array(jax.devices()), ("trials",))
             spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
             args = jax.device_put(args, spec)
-        compiled = _compile(batched, args)
-        curves, params = jax.device_get(compiled(args))
+        data, fit = (jax.vmap(f) for f in programs)
+        data_v = _compile(data, args)(args)
+        curves, params = jax.device_get(_compile(fit, data_v, args)(data_v, args))
         curves = {k: np.asarray(v)[:n_trials] for k, v in curves.items()}
         if return_params:
             params = jax.tree.map(lambda x: np.asarray(x)[:n_trials], params)
