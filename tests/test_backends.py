@@ -153,3 +153,29 @@ def test_missing_ray_extra_is_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "pip install 'physai[ray]'" in r.stderr
     assert not out.exists()
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_only_complete_shards(local_run, tmp_path):
+    out = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper", "--out", str(out),
+                             "--backend", "processes", "--workers", "2", "--no-progress"],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "2"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    trials_dir = out / "toy" / "paper" / "trials"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    stored = list(trials_dir.glob("*.parquet"))
+    assert 1 <= len(stored) < 6 and not list(out.rglob("*.tmp"))
+    time.sleep(1)
+    alive = [p for p in workers if Path(f"/proc/{p}/stat").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert alive == []  # no worker left behind
+    r = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes", "--no-progress")
+    assert r.returncode == 0 and f"{6 - len(stored)} shards run" in r.stdout
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(out))
