@@ -4,7 +4,7 @@ Measures, side by side on this machine:
   * the ``processes`` backend with 1 and 2 workers (speed-up ratio), and ``local``;
   * the ``ray`` backend (a local Ray instance) against ``processes`` with the
     same parallelism: Ray's overhead per shard.
-Every backend sweeps the same 64 single-trial shards (a width-64 MLP, 400
+Every backend sweeps the same 64 single-trial shards (a width-256 MLP, 1500
 full-batch Adam steps each) into its own temporary folder with a warm,
 shared compilation cache, and the stored tables are checked to be identical.
 
@@ -28,7 +28,7 @@ import optax
 from physai import Experiment, Hypothesis, Preset, ShardResult, Verdict, curricula, models, product
 from physai import train as trainer
 
-D, N, WIDTH = 16, 256, 64
+D, N, WIDTH = 16, 512, 256
 
 
 def run(shard):
@@ -54,8 +54,8 @@ def run(shard):
 EXPERIMENT = Experiment(
     name="backend_bench", question="How do backends scale?",
     hypotheses=(Hypothesis("none", "benchmark only", "none", lambda r: Verdict("supported", 0, "")),),
-    presets={"demo": Preset(product(seed=range(64)), {"steps": 400}),
-             "paper": Preset(product(seed=range(64)), {"steps": 400})},
+    presets={"demo": Preset(product(seed=range(64)), {"steps": 1500}),
+             "paper": Preset(product(seed=range(64)), {"steps": 1500})},
     run=run, max_shard_size=1)
 
 

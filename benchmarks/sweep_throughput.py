@@ -40,9 +40,9 @@ Run: ``make bench`` (= ``.venv/bin/python benchmarks/sweep_throughput.py``),
 ``... --json out.json`` to also write the numbers, ``... --preset demo --steps 100``
 for a smoke run. ``--engine-only --cache-dir DIR [--strategy S] [--set k=v]``
 runs one engine sweep in this process and prints JSON.
-Needs torch (the optional ``bench`` extra). About 3 minutes on 2 idle cores
-(one repeat). On a loaded machine it takes longer; the torch loop is then
-capped by ``--torch-budget``.
+Needs torch (the optional ``bench`` extra). About 2 minutes per repeat on 2
+idle cores (default: one repeat). On a loaded machine it takes longer, and the
+torch loop is then capped by ``--torch-budget``.
 """
 from __future__ import annotations
 
@@ -279,7 +279,7 @@ def main(argv=None) -> dict | None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="grid/setting override for --engine-only (e.g. seed=[0,1,2,3])")
     ap.add_argument("--torch-threads", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--torch-budget", type=float, default=150.0,
+    ap.add_argument("--torch-budget", type=float, default=120.0,
                     help="seconds after which the pytorch loop times one seed per remaining width "
                          "and extrapolates")
     args = ap.parse_args(argv)

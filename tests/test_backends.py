@@ -37,6 +37,20 @@ def test_processes_backend_matches_local(local_run, tmp_path):
     assert len(pids) == 2 and os.getpid() not in pids  # really ran in two workers
 
 
+def test_backends_agree_bitwise_on_models_big_enough_for_parallel_matmuls(tmp_path):
+    """Width-256 MLPs on 512 points: XLA splits these matmuls across cores, so a worker that
+    saw fewer cores than the driver (e.g. pinned) would produce different numbers."""
+    tables = []
+    for backend in (["--backend", "local"], ["--backend", "processes", "--workers", "1"]):
+        out = tmp_path / backend[1]
+        r = physai("run", "benchmarks.backend_scaling", "--out", str(out), "--set", "seed=[0,1]",
+                   "--set", "steps=300", "--no-progress", *backend)
+        assert r.returncode == 0, r.stderr
+        t = store.load(out, "backend_bench", "demo")["trials"]
+        tables.append(t.drop(columns=["run_seconds"]).sort_values("trial_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+
+
 def test_a_worker_killing_itself_is_retried_and_tables_match(local_run, tmp_path):
     marker = tmp_path / "died"
     r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path / "res"), "--backend", "processes",

@@ -1,10 +1,14 @@
 """A pool of ``spawn``-started worker processes, one core each.
 
-On these CPU machines XLA's own multithreading gains ~15% over one core for
-our small models, while separate single-core processes use the second core
-almost fully (DESIGN.md, measured); so each worker is pinned to one core.
 Workers are started with ``spawn``, never ``fork``: forking a process in which
 JAX has started its thread pools can deadlock.
+
+Workers are *not* pinned to cores by default. XLA:CPU splits large matmuls by
+the number of cores the process may use, so a worker pinned to one core sums
+in another order than an unpinned process and its numbers differ in the last
+bits (measured: width-256 MLPs diverged to different losses). Unpinned
+workers give tables identical to ``local`` and ``ray``; ``pin=True`` trades
+that for less oversubscription.
 
 The driver hands one shard at a time to each idle worker over its own pipe,
 so it always knows which shard a worker holds. A worker that dies (killed,
@@ -87,19 +91,22 @@ class ProcessRunner:
     Args:
       workers: number of processes (default: usable cores).
       retries: retries of a shard whose worker died before it is recorded failed.
+      pin: pin worker i to core i (faster under oversubscription, but results
+        then differ in the last bits from an unpinned run; see the module doc).
     """
 
-    def __init__(self, workers: int | None = None, retries: int = 2):
+    def __init__(self, workers: int | None = None, retries: int = 2, pin: bool = False):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         self.cores = cores
         self.workers = workers or (len(cores) if cores else os.cpu_count() or 1)
         if self.workers < 1:
             raise PhysaiError("--workers must be at least 1")
         self.retries = retries
+        self.pin = pin
 
     def _start(self, ctx, index: int, module: str, gpus: int) -> _Slot:
         parent, child = ctx.Pipe()
-        core = self.cores[index % len(self.cores)] if (self.cores and gpus == 0) else None
+        core = self.cores[index % len(self.cores)] if (self.pin and self.cores and gpus == 0) else None
         process = ctx.Process(target=_worker, name=f"physai-worker-{index}", daemon=True,
                               args=(index, child, module, worker_env(index, self.workers, gpus), core))
         process.start()
