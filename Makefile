@@ -38,6 +38,7 @@ reference: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) benchmarks/sweep_throughput.py
+	$(PY) benchmarks/backend_scaling.py
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:
