@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -42,18 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a grid axis (a value or a list) or a setting; repeatable")
     exp.add_argument("--out", default="results", help="results root (default: results)")
-    runs = argparse.ArgumentParser(add_help=False, parents=[exp])
-    runs.add_argument("--strategy", default="auto", choices=["auto", "sequential", "vmap", "shard"],
-                      help="trainer batching strategy (default: auto, chosen per backend)")
-    runs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    runs.add_argument("--backend", default="local", choices=["local", "processes", "ray"],
-                      help="where shards run (default: local, in this process)")
-    runs.add_argument("--workers", type=int, default=None,
-                      help="worker processes for --backend processes (default: one per core)")
-    runs.add_argument("--address", default=None,
-                      help="Ray cluster address for --backend ray (default: start a local instance)")
-    runs.add_argument("--retries", type=int, default=2,
-                      help="retries of a shard whose worker died (default: 2)")
+    execution = argparse.ArgumentParser(add_help=False)  # how a sweep runs: run, verify, demo, reproduce
+    execution.add_argument("--strategy", default="auto", choices=["auto", "sequential", "vmap", "shard"],
+                           help="trainer batching strategy (default: auto, chosen per backend)")
+    execution.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    execution.add_argument("--backend", default="local", choices=["local", "processes", "ray"],
+                           help="where shards run (default: local, in this process)")
+    execution.add_argument("--workers", type=int, default=None,
+                           help="worker processes for --backend processes (default: one per core)")
+    execution.add_argument("--address", default=None,
+                           help="Ray cluster address for --backend ray (default: start a local instance)")
+    execution.add_argument("--retries", type=int, default=2,
+                           help="retries of a shard whose worker died (default: 2)")
+    runs = argparse.ArgumentParser(add_help=False, parents=[exp, execution])
 
     parser = _Parser(prog="physai", description="Controlled experiments that test the laws of deep learning.",
                      parents=[common])
@@ -66,16 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("verify", parents=[runs], help="run what is missing, then print the verdicts")
     sub.add_parser("demo", parents=[runs], help="run the demo preset, print verdicts, write figures")
     sub.add_parser("report", parents=[exp], help="one self-contained HTML page of stored results")
-    repro = sub.add_parser("reproduce", parents=[common], help="run every experiment, write SUMMARY.md and reports")
+    repro = sub.add_parser("reproduce", parents=[common, execution],
+                           help="run every experiment, write SUMMARY.md and reports")
     repro.add_argument("--preset", default="paper", help="preset to run for every experiment (default: paper)")
     repro.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
     repro.add_argument("--out", default="results", help="results root (default: results)")
-    repro.add_argument("--strategy", default="auto", choices=["auto", "sequential", "vmap", "shard"])
-    repro.add_argument("--no-progress", action="store_true")
-    repro.add_argument("--backend", default="local", choices=["local", "processes", "ray"])
-    repro.add_argument("--workers", type=int, default=None)
-    repro.add_argument("--address", default=None)
-    repro.add_argument("--retries", type=int, default=2)
     comp = sub.add_parser("compare", parents=[exp], help="which metrics moved against the reference results")
     comp.add_argument("--reference", default="results/reference", help="reference root (default: results/reference)")
     comp.add_argument("--tolerance", type=float, default=None,
@@ -134,7 +129,7 @@ def _runner(args):
 
 
 def _run(args, plan_) -> None:
-    from physai import backends, sweep
+    from physai import sweep
 
     runner = _runner(args)
     summary = sweep.run_sweep(plan_, args.out, progress=not args.no_progress, debug=args.debug,
@@ -199,9 +194,8 @@ def write_figures(plan_, res, root: str) -> list[Path]:
     paths = []
     for name, fig in plan_.experiment.plot(res).items():
         path = folder / f"{name}.png"
-        tmp = folder / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
+        with store.atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
     return paths
@@ -214,12 +208,6 @@ def cmd_plot(args) -> int:
     return EXIT_OK
 
 
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return "nan" if math.isnan(x) else f"{x:.4g}"
-    return str(x)
-
-
 def evaluate(plan_, res) -> list:
     """Args: plan_: the plan; res: its results. Returns: one Verdict per hypothesis."""
     return [h.evaluate(res) for h in plan_.experiment.hypotheses]
@@ -230,13 +218,15 @@ def print_verdicts(plan_, verdicts) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from physai.report import format_value
+
     colour = {"supported": "green", "refuted": "red", "inconclusive": "yellow"}
     table = Table(title=f"{plan_.experiment.name} / {plan_.preset}")
     table.add_column("hypothesis", no_wrap=True)
     for col in ("measured", "expected", "status"):
         table.add_column(col, overflow="fold")
     for v in verdicts:
-        table.add_row(v.hypothesis, _fmt(v.measured), v.expected, f"[{colour[v.status]}]{v.status}[/]")
+        table.add_row(v.hypothesis, format_value(v.measured), v.expected, f"[{colour[v.status]}]{v.status}[/]")
     console = Console(width=max(100, Console().width))
     console.print(table)
     for v in verdicts:
@@ -253,9 +243,7 @@ def save_verdicts(plan_, verdicts, root: str) -> Path:
              "measured": v.measured if not (isinstance(v.measured, float) and math.isnan(v.measured)) else None,
              "expected": v.expected, "explanation": v.explanation} for v in verdicts]
     path = folder / "verdicts.json"
-    tmp = folder / ".verdicts.json.tmp"
-    tmp.write_text(json.dumps(rows, indent=2))
-    os.replace(tmp, path)
+    store.write_text(path, json.dumps(rows, indent=2))
     return path
 
 

@@ -13,6 +13,7 @@ whole file or none of it. Nothing here uses pickle.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -31,22 +32,48 @@ def experiment_dir(root: str | os.PathLike, experiment: str, preset: str) -> Pat
     return Path(root) / experiment / preset
 
 
-def write_table(path: Path, table: pa.Table) -> None:
-    """Writes a Parquet file atomically (temp file in the same folder + ``os.replace``).
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yields a temporary file beside ``path`` and moves it into place with
+    ``os.replace`` when the block succeeds (it is removed when the block fails).
 
     Args:
-      path: destination file.
-      table: the Arrow table.
+      path: destination file; its folder is created.
+
+    Yields:
+      The temporary path to write to.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    """Writes a Parquet file atomically.
+
+    Args:
+      path: destination file.
+      table: the Arrow table.
+    """
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes a text file (JSON, Markdown, HTML) atomically.
+
+    Args:
+      path: destination file.
+      text: its contents.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_shard(folder: Path, shard_id: str, trials: pa.Table, curves: pa.Table | None,

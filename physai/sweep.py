@@ -13,12 +13,10 @@ import json
 import math
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from physai import provenance, store, timing
@@ -332,7 +330,9 @@ def run_sweep(plan_: Plan, root: str = "results", progress: bool = True, debug: 
     summary = SweepSummary(shards_skipped=len(plan_.shards) - len(todo))
     folder = store.experiment_dir(root, plan_.experiment.name, plan_.preset)
     if runner is None:
-        runner = lambda exp, shards: ((s, execute_shard(exp, s, debug)) for s in shards)
+        from physai import backends
+
+        runner = backends.get("local", debug=debug)
     t0 = time.perf_counter()
     total = sum(len(s.trials) for s in plan_.shards)
     done = total - sum(len(s.trials) for s in todo)

@@ -158,28 +158,6 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
     return data, fit
 
 
-def make_trainer(task: Task, steps: int, log_every: int, batch_size: int | None = None,
-                 return_params: bool = False) -> Callable[[HParams], tuple]:
-    """Builds the pure single-trial training function (not yet jitted).
-
-    Args:
-      task: what to train.
-      steps: optimisation steps (a multiple of ``log_every``).
-      log_every: steps between metric evaluations.
-      batch_size: minibatch size sampled with replacement each step; ``None`` = full batch.
-      return_params: also return the final parameters.
-
-    Returns:
-      ``hp -> (curves {name: (L,)}, params or None)`` where hp holds 0-d arrays and ``seed``.
-    """
-    data, fit = _programs(task, steps, log_every, batch_size, return_params)
-
-    def one(hp):
-        return fit(data(hp), hp)
-
-    return one
-
-
 def resolve_strategy(strategy: str) -> str:
     """Args: strategy: ``auto`` or an explicit one. Returns: the strategy to use here."""
     if strategy != "auto":

@@ -8,7 +8,7 @@ writes the tables, so workers need no shared filesystem.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable
 
 from physai.errors import PhysaiError
 
