@@ -232,6 +232,35 @@ def _fit_log_space(
     return theta, objective, starts
 
 
+def _fit_and_bootstrap(
+    log_features: np.ndarray,
+    log_loss: np.ndarray,
+    delta: float,
+    bootstrap: int,
+    groups: np.ndarray | None,
+    seed: int,
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """Full-data fit plus, when ``bootstrap > 0``, its bootstrap refits.
+
+    Returns:
+        ``(theta, huber_sum, replicates)``; ``replicates`` is ``None`` without
+        a bootstrap, else an array ``(bootstrap, P)`` of refitted parameters.
+    """
+    theta, objective, starts = _fit_log_space(log_features, log_loss, delta)
+    if bootstrap <= 0:
+        return theta, objective, None
+    replicates = _bootstrap_thetas(
+        log_features,
+        log_loss,
+        delta,
+        np.vstack([theta, starts[:_N_STARTS_BOOTSTRAP]]),
+        bootstrap,
+        groups,
+        seed,
+    )
+    return theta, objective, replicates
+
+
 def _bootstrap_thetas(
     log_features: np.ndarray,
     log_loss: np.ndarray,
@@ -437,18 +466,11 @@ def fit_power_law(
     )
     log_features = np.log(sizes)[:, None]
     log_loss = np.log(losses)
-    theta, objective, starts = _fit_log_space(log_features, log_loss, huber_delta)
+    theta, objective, replicates = _fit_and_bootstrap(
+        log_features, log_loss, huber_delta, bootstrap, groups, seed
+    )
     intervals = {}
-    if bootstrap > 0:
-        replicates = _bootstrap_thetas(
-            log_features,
-            log_loss,
-            huber_delta,
-            np.vstack([theta, starts[:_N_STARTS_BOOTSTRAP]]),
-            bootstrap,
-            groups,
-            seed,
-        )
+    if replicates is not None:
         intervals = {
             "E_ci": _percentile_interval(np.exp(replicates[:, 0]), confidence),
             "A_ci": _percentile_interval(np.exp(replicates[:, 1]), confidence),
@@ -505,18 +527,11 @@ def fit_chinchilla(
     )
     log_features = np.column_stack([np.log(model_sizes), np.log(data_sizes)])
     log_loss = np.log(losses)
-    theta, objective, starts = _fit_log_space(log_features, log_loss, huber_delta)
+    theta, objective, replicates = _fit_and_bootstrap(
+        log_features, log_loss, huber_delta, bootstrap, groups, seed
+    )
     intervals = {}
-    if bootstrap > 0:
-        replicates = _bootstrap_thetas(
-            log_features,
-            log_loss,
-            huber_delta,
-            np.vstack([theta, starts[:_N_STARTS_BOOTSTRAP]]),
-            bootstrap,
-            groups,
-            seed,
-        )
+    if replicates is not None:
         alphas, betas = replicates[:, 3], replicates[:, 4]
         with np.errstate(invalid="ignore", divide="ignore"):
             exponents = betas / (alphas + betas)
