@@ -382,3 +382,87 @@ def test_bezier_bend_lowers_barrier_on_a_ring():
     np.testing.assert_allclose(start["w"], params_a["w"], atol=1e-6)
     assert float(linear_barrier) > 0.5
     assert float(bezier_barrier) < 0.1 * float(linear_barrier)
+
+
+# ---------------------------------------------------------------------------
+# Lipschitz: smoothed-surrogate search for ReLU nets
+# ---------------------------------------------------------------------------
+
+from physai.probes import lipschitz as lip  # noqa: E402
+
+
+def _mlp_apply(params, x):
+    """A physai.models.MLP-layout 2-layer ReLU net as a plain function."""
+    h = jax.nn.relu(x @ params["hidden_0"]["kernel"] + params["hidden_0"]["bias"])
+    return h @ params["readout"]["kernel"] + params["readout"]["bias"]
+
+
+def _mlp_params(w1, b1, a):
+    return {"hidden_0": {"kernel": jnp.asarray(w1, jnp.float32), "bias": jnp.asarray(b1, jnp.float32)},
+            "readout": {"kernel": jnp.asarray(a, jnp.float32)[:, None], "bias": jnp.zeros(1)}}
+
+
+def test_softplus_surrogate_tends_to_the_relu_net():
+    rng = np.random.default_rng(0)
+    params = _mlp_params(rng.normal(size=(3, 8)), rng.normal(size=8), rng.normal(size=8))
+    x = jnp.asarray(rng.normal(size=(10, 3)), jnp.float32)
+    relu = np.asarray(_mlp_apply(params, x))
+    far = np.abs(np.asarray(lip.softplus_mlp_apply(params, x, 1.0)) - relu).max()
+    near = np.abs(np.asarray(lip.softplus_mlp_apply(params, x, 1e3)) - relu).max()
+    assert near < 1e-2 < far
+
+
+def test_smoothed_search_finds_the_rare_all_active_pattern():
+    # Orthonormal hidden weights, no bias, positive read-out: every gate pattern occurs
+    # (one per orthant) and the Lipschitz constant is exactly ||a||, reached only where
+    # all 24 units are active: probability 2^-24 per sample, so sampled points miss it.
+    d, w = 40, 24
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.5, 1.5, size=w)
+    params = _mlp_params(np.eye(d)[:, :w], np.zeros(w), a)
+    x = jnp.asarray(rng.normal(size=(256, d)) / np.sqrt(d), jnp.float32)
+    exact = float(np.linalg.norm(a))
+
+    @jax.jit
+    def bounds(params, x):
+        sampled = lip.input_gradient_norms(_mlp_apply, params, x)
+        found = lip.smoothed_gradient_search(_mlp_apply, lip.softplus_mlp_apply, params, x[:32],
+                                             radius=1.0, steps=100, step_size=0.2)
+        walk = lip.local_lipschitz_pgd(_mlp_apply, params, x[:32], 1.0, 100, 0.2,
+                                       jax.random.PRNGKey(0))
+        return sampled, found, walk
+
+    sampled, found, walk = bounds(params, x)
+    assert float(sampled.max()) < 0.95 * exact  # the sampled max falls short
+    assert float(walk.max()) < 0.99 * exact     # so does the random walk of local_lipschitz_pgd
+    assert float(found.max()) == pytest.approx(exact, rel=1e-4)  # the search reaches it
+    assert np.all(np.asarray(found) >= np.asarray(sampled[:32]) - 1e-6)  # never below the start
+
+
+def test_smoothed_search_is_a_valid_lower_bound_that_matches_brute_force():
+    # A random 2-d ReLU net: the exact Lipschitz constant is the largest gradient over the
+    # linear regions. A dense grid over a box that holds every kink sees (nearly) every
+    # region; the max over all 2^w gate subsets is an upper bound on any real gradient.
+    d, w = 2, 7
+    rng = np.random.default_rng(2)
+    w1, b1, a = rng.normal(size=(d, w)), 0.3 * rng.normal(size=w), rng.normal(size=w)
+    params = _mlp_params(w1, b1, a)
+    g = np.linspace(-20, 20, 1201)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    gates = (grid @ w1 + b1 > 0).astype(float)
+    grid_max = np.linalg.norm(gates @ (a[:, None] * w1.T), axis=1).max()
+    subsets = np.array(np.meshgrid(*[[0, 1]] * w)).reshape(w, -1).T
+    subset_max = np.linalg.norm(subsets @ (a[:, None] * w1.T), axis=1).max()
+    x = jnp.asarray(rng.normal(size=(16, d)), jnp.float32)
+    found = jax.jit(lambda p, x: lip.smoothed_gradient_search(
+        _mlp_apply, lip.softplus_mlp_apply, p, x, radius=jnp.inf, steps=200, step_size=1.0))(params, x)
+    assert float(found.max()) <= subset_max * (1 + 1e-5)
+    assert float(found.max()) == pytest.approx(grid_max, rel=1e-4)
+
+
+def test_smoothed_search_on_a_linear_model_is_the_weight_norm(linear_model):
+    params, x = linear_model
+    found = jax.jit(lambda p, x: lip.smoothed_gradient_search(
+        linear_apply, lambda p, z, beta: linear_apply(p, z), p, x, radius=0.5, steps=10,
+        step_size=0.1))(params, x)
+    np.testing.assert_allclose(found, np.linalg.norm(params["w"]), rtol=1e-5)

@@ -124,20 +124,52 @@ def test_collapse_and_d_scaling_fail_when_curves_depend_on_p_over_n():
     assert rl.check_smooth_params_grow_with_d(res).status == "refuted"
 
 
+def test_l_star_is_the_anchor_smoothness_at_p_equal_nd():
+    res = _results(_law_rows())  # Lip_min = 1.3 sqrt(nd/p) (x1.005, the median of the seeds)
+    assert rl.l_star(res) == pytest.approx(1.3 * 1.005, rel=1e-3)
+    scaled = _results(_law_rows(smooth=lambda p, d: 3.0 * math.sqrt(N * d / p)))
+    assert rl.l_star(scaled) == pytest.approx(3.0 * 1.005, rel=1e-3)
+    assert math.isnan(rl.l_star(_results(_law_rows(ds=(10, 40)))))  # no anchor d: no L*
+
+
 def test_d_scaling_refuted_when_a_small_d_never_gets_smooth():
-    # d = 10 stuck above L* (a floor), larger d reach it: the ratio cannot grow with d.
-    def floored(at_d):
-        return dict(smooth=lambda p, d: max(1.3 * math.sqrt(N * d / p), 5.0 if d == at_d else 0.0),
+    # d = 10 stuck above L* (a floor) while d = 40 reaches L* (1.3, set by d = 20 at p = nd)
+    # already at p = 10 n: the ratio cannot grow with d.
+    def floored(at_d, fast_d=None):
+        def smooth(p, d):
+            law = 1.3 * math.sqrt(N * (10 if d == fast_d else d) / p)
+            return max(law, 5.0 if d == at_d else 0.0)
+        return dict(smooth=smooth,
                     plain=lambda p, d: max(1.5 * math.sqrt(d) * (p / N) ** -0.2,
                                            5.0 if d == at_d else 0.0))
-    floor = _law_rows(**floored(10))
+    floor = _law_rows(**floored(10, fast_d=40))
     v = rl.check_smooth_params_grow_with_d(_results(floor))
     assert v.status == "refuted" and ">" in v.measured
     tab = rl.p_smooth_ratios(_results(floor)).set_index("d")
     assert tab.loc[10, "censored"] and not tab.loc[40, "censored"]
+    # d = 10 censored (ratio >= 16) but d = 40 needs more parameters per p_interp (ratio 40):
+    # the slope could still be ~1: inconclusive.
+    assert rl.check_smooth_params_grow_with_d(_results(_law_rows(**floored(10)))).status == \
+        "inconclusive"
     # The largest d censored instead: only a lower bound where growth is expected: inconclusive.
     high = _law_rows(**floored(40))
     assert rl.check_smooth_params_grow_with_d(_results(high)).status == "inconclusive"
+
+
+def test_checks_use_the_search_estimate_when_present():
+    # lip_est (sampled max) obeys the law; lip_search (the tighter bound) is a function of
+    # p/n alone: the checks must follow lip_search, and report lip_est beside it.
+    rows = _law_rows()
+    for r in rows:
+        r["lip_search"] = 1.5 * r["lip_est"] if r["penalty"] != 1.0 else \
+            1.3 * math.sqrt(N * 20 / r["p"]) * (1 + 0.01 * r["seed"])
+    res = _results(rows)
+    assert rl.lip_column(res) == "lip_search"
+    v = rl.check_collapse(res)
+    assert v.status == "refuted" and "lip_search" in v.explanation and "lip_est" in v.explanation
+    assert rl.check_collapse(_results(_law_rows())).status == "supported"
+    assert rl.check_plain_above_bound(res).measured == pytest.approx(
+        1.5 * rl.check_plain_above_bound(_results(_law_rows())).measured)
 
 
 def test_flip_radius_check_fails_when_radius_shrinks():
@@ -150,7 +182,7 @@ def test_checks_are_inconclusive_without_the_data_they_need():
     for check in (rl.check_smooth_slope, rl.check_collapse, rl.check_regularisation_not_size,
                   rl.check_smooth_params_grow_with_d, rl.check_plain_slope):
         assert check(only_d10).status == "inconclusive", check.__name__
-    plain_only = _results([r for r in _law_rows() if r["penalty"] == 0])  # the demo's data
+    plain_only = _results([r for r in _law_rows() if r["penalty"] == 0])  # no sweep
     for check in (rl.check_smooth_slope, rl.check_collapse, rl.check_regularisation_not_size,
                   rl.check_smooth_params_grow_with_d):
         assert check(plain_only).status == "inconclusive", check.__name__
@@ -171,9 +203,17 @@ def test_presets_cover_the_anchor_ranges():
     for d in (10, 20, 40):
         ps = sorted({rl.n_params(d, p["width"]) for p in params if p["d"] == d})
         assert ps[0] <= 1.1 * N and ps[-1] >= N * d  # from p ~ n to past p ~ nd
+    at_anchor = {rl.n_params(20, p["width"]) for p in params if p["d"] == 20}
+    assert max(at_anchor) >= 9.5 * N * 20  # the "about 10 n d", at the anchor d
+    big = [p for p in params if p["d"] == 20 and rl.n_params(20, p["width"]) > 5 * N * 20]
+    assert {p["penalty"] for p in big} >= {0.0} and len({p["penalty"] for p in big}) >= 2
     assert len({p["penalty"] for p in params}) >= 6 and len({p["seed"] for p in params}) >= 2
-    demo = sweep.plan(rl.EXPERIMENT, "demo")
-    assert {t.params["penalty"] for t in demo.trials} == {0.0}
+    demo = sweep.plan(rl.EXPERIMENT, "demo")  # every part, coarsely: sweeps at three d
+    assert {t.params["d"] for t in demo.trials} == {10, 20, 40}
+    for d in (10, 20, 40):
+        pens = {t.params["penalty"] for t in demo.trials if t.params["d"] == d}
+        assert 0.0 in pens and len(pens - {0.0}) >= rl.MIN_PENALTIES
+    assert len(demo.shards) <= 10  # each width compiles once: the demo's main cost
     for plan in (paper, demo):
         for shard in plan.shards:  # one compiled width per shard
             assert len({t.params["width"] for t in shard.trials}) == 1
@@ -185,10 +225,11 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert summary.failed == 0 and summary.ok == len(plan.trials)
     res = sweep.results(plan, str(tmp_path))
     t = res.trials
-    for col in ("lip_est", "lip_upper", "flip_radius", "max_residual"):
+    for col in ("lip_est", "lip_search", "lip_upper", "flip_radius", "max_residual"):
         assert np.isfinite(t[col]).all(), col
-    # The spectral product bounds the observed gradient norms from above.
-    assert (t["lip_upper"] >= t["lip_est"] * (1 - 1e-4)).all()
+    # Sampled max <= search (it starts from the sampled points) <= spectral product.
+    assert (t["lip_search"] >= t["lip_est"] * (1 - 1e-6)).all()
+    assert (t["lip_upper"] >= t["lip_search"] * (1 - 1e-4)).all()
     # The gradient penalty makes the model smoother and fit worse.
     for d, g in t.groupby("d"):
         plain, pen = g[g["penalty"] == 0].iloc[0], g[g["penalty"] > 0].iloc[0]

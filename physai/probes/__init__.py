@@ -5,7 +5,8 @@ Models are given as pure functions, ``apply_fn(params, x) -> outputs`` (e.g.
 over the data; ``params`` is any pytree.
 
 * :mod:`~physai.probes.lipschitz`: input-gradient norms, local and spectral
-  Lipschitz bounds, adversarial flip radii (law of robustness).
+  Lipschitz bounds, a smoothed-surrogate gradient search for ReLU nets,
+  adversarial flip radii (law of robustness).
 * :mod:`~physai.probes.hessian`: Hessian-vector products, top eigenvalue (power,
   Lanczos), Hutchinson trace, SLQ spectral density (sharpness, edge of stability).
 * :mod:`~physai.probes.landscape`: filter-normalised loss slices, linear and
@@ -40,6 +41,8 @@ from physai.probes.lipschitz import (
     lipschitz_lower_bound,
     local_lipschitz_pgd,
     pgd_flip_radius,
+    smoothed_gradient_search,
+    softplus_mlp_apply,
     spectral_norm_upper_bound,
 )
 
@@ -61,7 +64,9 @@ __all__ = [
     "path_barrier",
     "path_barrier_above_chord",
     "pgd_flip_radius",
+    "smoothed_gradient_search",
     "smoothed_spectral_density",
+    "softplus_mlp_apply",
     "spectral_density_slq",
     "spectral_norm_upper_bound",
     "stochastic_lanczos_quadrature",
