@@ -33,53 +33,81 @@ Anchors
   1.5 (alpha = 0.5): exact frequency order, slope -0.39 vs -0.5, ~100 s per width.
   Checks: Kendall tau >= 0.9; exponent within +-0.15. ANCHORS.md "Emergence", c.
   Full scale (Michaud et al.): 500 tasks, n = 100, k = 3, alpha = 0.4, one-hidden-
-  layer ReLU MLPs of widths 10 .. ~500, Adam lr 1e-3, batch 20000, trained to
-  convergence (2e5 steps); they find L ∝ N^-0.4 in parameters.
-  Scaled here to fit 2 CPU cores: 16 tasks, n = 16 bits, k = 3, alpha = 0.5, widths
-  8 .. 256 (282 .. 8962 parameters), Adam lr 3e-3, batch 256 from a pool of 2^15
-  samples, 6000 steps (the budget, not capacity, limits how many quanta small nets
-  learn, as in Michaud's time scaling), 1024 test samples per task.
+  layer ReLU MLPs of widths 10 .. ~500, Adam lr 1e-3, batch 20000,
+  trained to convergence (2e5 steps); they find L ∝ N^-0.4 in parameters.
+
+Setup (scaled to 2 CPU cores, as close to the anchor as the budget allows)
+  64 tasks (the anchor's), n = 24 bits, k = 3, alpha = 0.5; one-hidden-layer ReLU MLPs
+  of widths 8 .. 256 (730 .. 23298 parameters); Adam lr 3e-3, batch 1024 from a pool of
+  2^20 samples (stored as int8: 92 MB), 12000 steps (12M samples, 12 passes over the
+  pool), 256 test samples per task, logs every 200 steps.
+  * Independent quanta: the tasks' 3-bit subsets are a random *packing*
+    (``physai.curricula.parity.packed_subsets``): no two tasks share more than one bit.
+    With subsets drawn independently, two tasks sharing two of their three bits are
+    common at small n (7% of pairs at n = 16; 0.2% at Michaud's n = 100), and the
+    rarer one of such a pair rides on the features of the frequent one: it is learned
+    early, out of frequency order. Those pairs, not minibatch noise, caused most
+    order swaps of the earlier design: e.g. seed 2's task 10, sharing two bits with
+    tasks 2 and 6, was learned before task 9 at every width; among the first 11 tasks
+    of the width 128-512 runs, every swap but one (seed 4: task 6 before 5) involves
+    such a task.
+  * 64 tasks: the loss left after learning n quanta is the Zipf tail sum_{t > n} p_t;
+    with 16 tasks this tail is truncated (its log-log slope over n = 1..8 is 0.85
+    instead of 0.44 for an infinite Zipf), with 64 it is 0.55, close to the law.
+  * A pool of 2^20 samples, close to online training: with 2^18 (47 passes) the
+    widest nets memorised the pool's few samples of the rare, unlearned tasks, their test cross-entropy on them rose above ln 2, and the width-512 loss
+    ended *above* the width-256 loss (0.171 vs 0.149, 2 seeds) although it had learned
+    more tasks (12 vs 10).
+  * Batch 1024 (Michaud: 20000): a rare task's gradient per step is ∝ batch * p_t; at
+    batch 256 the rarest learned tasks had ~2 samples per batch. At batch 1024 each
+    quantum is reached ~2.5x sooner in steps (width 256: task 8 at step ~2500 instead
+    of ~7000) and its rise is cleaner.
+  The budget, not capacity, still bounds the widest nets (width 512 learned 22-24
+  tasks in 2 exploratory seeds, loss slope 0.462 [0.44, 0.49] over widths 8..512);
+  width 512 is left out of the paper preset because it doubles the cost.
 
 Run
   physai demo scaling_quanta                      # 6 widths, 1 seed
-  physai verify scaling_quanta --preset paper     # 7 widths, 5 seeds
+  physai verify scaling_quanta --preset paper     # 6 widths, 5 seeds
   physai verify scaling_quanta --preset tiny      # seconds; tests only
 
-Results (2 cores shared with other jobs, load ~5; CPU = user + sys of the command)
-  demo: 6 runs, 42 s wall / 30 s CPU. paper: 35 runs, 90 s wall / 54 s CPU
-  (``--backend processes --workers 2``).
-  demo (1 seed): learning order supported (median tau 1.000, 3 runs with >= 4 learned
-    tasks, all in exact order); exponent supported (0.420, 95% CI [0.31, 0.54] vs
-    0.5); emerge_abruptly REFUTED on the width ratio (0.295 > 0.25; tau 1.000).
-  paper (5 seeds):
-  * quanta_learning_order: REFUTED, median per-run tau 0.867 (< 0.9) over 23 runs
-    learning 4-10 tasks; 39% of runs are in exact order, the rest swap neighbouring
-    rare tasks whose frequencies differ by only 1.17-1.31x. Ordering the tasks by
-    their onset *median over the 5 seeds* gives tau = 1.000 at every width 32..512
-    (diagnostic, not the check): the order is the frequency order, per-run onset
-    noise breaks single pairs. (A 3-seed run of the same preset passed, 0.929: the
-    per-run check is marginal at this scale.)
-  * quanta_loss_exponent: supported, L ∝ N^-0.370 (95% CI [0.265, 0.474]) vs the
-    predicted N^-0.5, N = 282..17922 (anchor seen: -0.39). The curve flattens at the
-    largest widths (8 tasks learned at both 256 and 512): the 6000-step budget, not
-    capacity, sets how many quanta the big nets learn.
-  * quanta_emerge_abruptly: REFUTED on the ratio: median per-task rise (10% -> 90%
-    from chance to 1) 714 steps vs an onset spread of 2739 steps, ratio 0.275
-    (threshold 0.25, fixed before the runs); onset order tau 0.867. The rise is
-    short for frequent tasks and lengthens for rare ones (their gradient signal
-    is proportional to their frequency, so the whole curve stretches ~1/p_t), which
-    bounds the ratio from below whatever the spread; the mean loss's largest drop
-    between two logs is 21% of its total drop (the first quantum holds 47% of the
-    probability mass with 16 tasks, so the mean loss is only as smooth as 16 quanta
-    allow).
-  Sensitivity (demo grid, 1 seed): a 4x larger sample pool (2^17) lets every width
-  learn more tasks (up to 11) and steepens the loss curve to N^-0.685 (refuted), width
-  ratio 0.363; n = 24 bits with 8000 steps gives N^-0.21, tau 0.83, ratio 0.32.
+Results (2 cores shared with other jobs; CPU = user + sys of the command)
+  demo (1 seed): 56 s wall / 60 s CPU (load ~4; ~35 s on idle cores). learning order
+    supported (median tau 0.935 over 3 runs learning 8-18 tasks), exponent supported
+    (0.468, 95% CI [0.40, 0.54]), emerge_abruptly supported (ratio 0.151, tau 0.935).
+  paper (5 seeds, 30 runs, ``--backend processes --workers 2``): 185 s wall / 246 s CPU
+    (another engineer's jobs on the same cores, load 1-4; 424 s wall at load ~10).
+  * quanta_learning_order: SUPPORTED, median per-run Kendall tau 0.950 over 17 runs
+    learning 4-18 tasks (12% in exact order: with up to 18 tasks one swap of two
+    neighbours already breaks it). By width: 128 and 256 (11 and 16-18 tasks) 0.93-1.00;
+    64 (6-8 tasks) 0.73-0.86: at its capacity limit a net of 64 units (~8 per task)
+    learns some rare quanta before frequent ones it has no room for yet.
+  * quanta_loss_exponent: SUPPORTED, L ∝ N^-0.459 (95% CI [0.398, 0.519]) vs the
+    predicted N^-0.5, N = 730..23298. Median learned quanta per width 8..256: 1, 2, 3,
+    8, 11, 18. The slope is the same without the smallest widths (0.47-0.51) and with
+    width 512 added (2 seeds: 0.462 [0.44, 0.49]).
+  * quanta_emerge_abruptly: SUPPORTED, median rise (10% -> 90% from chance to 1) 1009
+    steps vs an onset spread of 7225 steps: ratio 0.169 (<= 0.25); onset order tau
+    0.950. The rise still lengthens for rarer tasks (gradient ∝ p_t), but the onsets
+    now spread over most of the budget. The mean loss's largest drop between two logs
+    is 33% of its total drop: the first quantum holds 42% of the probability mass.
+
+History (the design before this one; 2 cores)
+  16 tasks, n = 16, independently drawn subsets, batch 256 from a pool of 2^15, 6000
+  steps, widths 8..512, 5 seeds (90 s wall): learning order REFUTED (median per-run tau
+  0.867; seed-2 runs at 0.47-0.61 at every width >= 32, see "Independent quanta"),
+  exponent 0.370 [0.265, 0.474] supported, emerge_abruptly REFUTED (ratio 0.275).
+  The same design with packed subsets: tau 1.000 (96% of runs in exact order), ratio
+  0.217, but exponent 0.294 [0.204, 0.384] (refuted): the 6000-step budget capped the
+  widest nets at 7 learned tasks, and the truncated 16-task tail bent the curve. The
+  old design's 0.37 came from two compensating distortions (budget-limited widths,
+  truncated tail); a 4x bigger pool then gave 0.685.
 """
 from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -92,7 +120,8 @@ from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdic
                     verdict_in_range)
 from physai import models
 from physai import train as trainer
-from physai.curricula.parity import multitask_sparse_parity
+from physai.curricula.parity import (multitask_sparse_parity, multitask_sparse_parity_with_subsets,
+                                     packed_subsets)
 
 # ----------------------------------------------------------------------------- constants
 
@@ -114,11 +143,20 @@ def acc_metric(task: int) -> str:
 
 
 def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: int,
-          n_test_per_task: int) -> trainer.Task:
+          n_test_per_task: int, max_overlap: int = -1) -> trainer.Task:
+    """The training task; ``max_overlap >= 0`` draws the tasks' subsets as a random packing
+    (no two sharing more than ``max_overlap`` bits, ``packed_subsets``), ``-1`` independently."""
     model = models.MLP(width=width, out=2)
 
     def data(key, hp):
-        return multitask_sparse_parity(key, n_tasks, n_bits, k, alpha, n_train, n_test_per_task)
+        if max_overlap < 0:
+            out = multitask_sparse_parity(key, n_tasks, n_bits, k, alpha, n_train, n_test_per_task)
+            return {**out, "subsets_found": jnp.int32(n_tasks)}
+        k_sub, k_rest = jax.random.split(key)
+        subsets, found = packed_subsets(k_sub, n_bits, k, n_tasks, max_overlap)
+        out = multitask_sparse_parity_with_subsets(k_rest, subsets, n_bits, alpha, n_train,
+                                                   n_test_per_task, dtype=jnp.int8)
+        return {**out, "subsets_found": found}
 
     def init(key, hp):
         return models.init_mlp(model, key, n_tasks + n_bits)
@@ -126,8 +164,8 @@ def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: 
     def per_sample(params, x, y):
         # The trainer's minibatches carry x_train / y_train only, so the 0/1 label
         # is rebuilt from the +-1 target (label = (1 - y) / 2, as in the curriculum).
-        logits = model.apply({"params": params}, x)
-        label = ((1 - y) / 2).astype(jnp.int32)
+        logits = model.apply({"params": params}, x.astype(jnp.float32))
+        label = ((1 - y.astype(jnp.float32)) / 2).astype(jnp.int32)
         return (optax.softmax_cross_entropy_with_integer_labels(logits, label),
                 jnp.argmax(logits, -1) == label)
 
@@ -139,7 +177,8 @@ def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: 
         # The test set is task-major with n_test_per_task samples of each task.
         task_loss = ce.reshape(n_tasks, -1).mean(axis=1)
         task_acc = correct.reshape(n_tasks, -1).mean(axis=1)
-        out = {"test_loss": jnp.sum(d["task_probs"] * task_loss)}
+        out = {"test_loss": jnp.sum(d["task_probs"] * task_loss),
+               "subsets_found": d["subsets_found"]}
         out.update({"test_" + acc_metric(t): task_acc[t] for t in range(n_tasks)})
         return out
 
@@ -216,10 +255,14 @@ def run(shard) -> ShardResult:
     n_tasks, n_bits = int(st["n_tasks"]), int(st["n_bits"])
     width = int(st["width"])
     task = _task(n_tasks, n_bits, int(st["k"]), float(st["alpha"]), width, int(st["n_train"]),
-                 int(st["n_test_per_task"]))
+                 int(st["n_test_per_task"]), int(st.get("max_overlap", -1)))
     result = trainer.train(task, {k: shard.column(k) for k in ("seed", "lr")},
                            steps=int(st["steps"]), log_every=int(st["log_every"]),
                            batch_size=int(st["batch_size"]), strategy=shard.strategy)
+    found = result.curves.pop("subsets_found")
+    if (found < n_tasks).any():
+        raise RuntimeError(f"the subset packing found only {int(found.min())} of {n_tasks} subsets "
+                           f"with <= {st['max_overlap']} shared bits; lower n_tasks or raise n_bits")
     n_params = models.count_mlp_params(n_tasks + n_bits, width, 1, 2)
     rows = []
     for i in range(len(shard.trials)):
@@ -233,7 +276,7 @@ def run(shard) -> ShardResult:
 
 
 STATIC = ("n_tasks", "n_bits", "k", "alpha", "width", "steps", "log_every", "batch_size",
-          "n_train", "n_test_per_task")
+          "n_train", "n_test_per_task", "max_overlap")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -319,18 +362,20 @@ HYPOTHESES = (
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"n_tasks": 16, "n_bits": 16, "k": 3, "alpha": 0.5, "lr": 3e-3, "batch_size": 256,
-            "steps": 6000, "log_every": 100, "n_train": 2 ** 15, "n_test_per_task": 1024}
+SETTINGS = {"n_tasks": 64, "n_bits": 24, "k": 3, "alpha": 0.5, "lr": 3e-3, "batch_size": 1024,
+            "steps": 12000, "log_every": 200, "n_train": 2 ** 20, "n_test_per_task": 256,
+            "max_overlap": 1}
+WIDTHS = [8, 16, 32, 64, 128, 256]
 
 PRESETS = {
     "tiny": Preset(product(width=[8, 32, 128], seed=[0]),
-                   {**SETTINGS, "n_tasks": 8, "n_bits": 10, "steps": 1000, "log_every": 50,
-                    "n_train": 4096, "n_test_per_task": 256},
+                   {**SETTINGS, "n_tasks": 8, "n_bits": 10, "batch_size": 256, "steps": 1000,
+                    "log_every": 50, "n_train": 4096, "n_test_per_task": 256},
                    "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(product(width=[8, 16, 32, 64, 128, 256], seed=[0]), SETTINGS,
-                   "16 tasks, n = 16, k = 3, alpha = 0.5, widths 8..256, one seed"),
-    "paper": Preset(product(width=[8, 16, 32, 64, 128, 256, 512], seed=range(5)), SETTINGS,
-                    "16 tasks, n = 16, k = 3, alpha = 0.5, widths 8..512, 5 seeds"),
+    "demo": Preset(product(width=WIDTHS, seed=[0]), SETTINGS,
+                   "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, one seed"),
+    "paper": Preset(product(width=WIDTHS, seed=range(5)), SETTINGS,
+                    "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, 5 seeds"),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -380,11 +425,12 @@ def plot(results: Results) -> dict:
         for ax, w in zip(axes[0], shown):
             sns.lineplot(acc[acc["width"] == w], x="step", y="value", hue="task",
                          palette="viridis", ax=ax, lw=1, legend=False)
-            ax.set(ylabel="test accuracy", title=f"width {w}", ylim=(0.4, 1.02))
+            ax.set(ylabel="test accuracy" if ax is axes[0][0] else "", title=f"width {w}",
+                   ylim=(0.4, 1.02))
         n_tasks = int(acc["task"].max()) + 1
         sm = mpl.cm.ScalarMappable(cmap="viridis", norm=mpl.colors.Normalize(1, n_tasks))
         fig.colorbar(sm, ax=axes[0].tolist(), label="frequency rank")
-        fig.suptitle("Per-task accuracy, coloured by frequency rank (1 = most frequent)")
+        fig.suptitle("Per-task accuracy, coloured by frequency rank (1 = most frequent)", y=1.04)
         figures["task_curves"] = fig
         loss = curves[(curves["split"] == "test") & (curves["metric"] == "loss")]
         loss = loss.merge(df[["trial_id", "width", "seed"]], on="trial_id")

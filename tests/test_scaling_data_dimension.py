@@ -73,6 +73,41 @@ def test_checks_inconclusive_without_their_trials():
     assert sd.check_sick_plateaus(only_relu1).status == "inconclusive"
 
 
+def _with_lrs(res: Results, bad_arch="relu2", bad_alpha=0.5, bad_val=2.0) -> Results:
+    """Adds a second learning rate to every trial: the original rows (lr 1e-2, val = test)
+    and, for ``bad_arch``, rows at lr 3e-2 whose curve has exponent ``bad_alpha`` and whose
+    validation loss is ``bad_val`` times their test loss; other archs get a copy 10% worse."""
+    good = res.trials.assign(lr=1e-2)
+    good = good.assign(val_mse=good["test_mse"])
+    other = good.copy()
+    other["lr"] = 3e-2
+    bad = other["arch"] == bad_arch
+    n = other.loc[bad, "n_params"]
+    base = good.loc[bad, "test_mse"]
+    # crosses the good curve at the smallest size, then falls with exponent bad_alpha
+    other.loc[bad, "test_mse"] = base.iloc[0] * (n / n.min()) ** -bad_alpha * 0.9
+    other.loc[bad, "val_mse"] = other.loc[bad, "test_mse"] * bad_val
+    other.loc[~bad, ["test_mse", "val_mse"]] *= 1.1
+    return Results(pd.concat([good, other], ignore_index=True), res.curves, res.shards)
+
+
+def test_tune_lr_keeps_the_best_validation_run_per_size_and_seed():
+    res = _with_lrs(_rows())
+    tuned = sd.tune_lr(res.trials)
+    assert len(tuned) == len(res.trials) // 2
+    assert tuned.groupby(["arch", "d", "n_params", "seed"]).size().max() == 1
+    assert (tuned["lr"] == 1e-2).all()           # the 3e-2 copies validate worse
+    # a table with one rate (or without val_mse) is left as it is
+    assert len(sd.tune_lr(_rows().trials)) == len(_rows().trials)
+
+
+def test_architecture_check_uses_the_tuned_rate():
+    # lr 3e-2 gives relu2 a flat curve, but its validation loss is worse: tuning drops it
+    assert sd.check_architecture_universal(_with_lrs(_rows(), bad_val=2.0)).status == "supported"
+    # if validation preferred the flat runs, the exponents would differ: refuted
+    assert sd.check_architecture_universal(_with_lrs(_rows(), bad_val=1e-3)).status == "refuted"
+
+
 def test_presets_span_one_and_a_half_decades():
     for name in ("demo", "paper"):
         params = [t.params for t in sweep.plan(sd.EXPERIMENT, name).trials]
@@ -87,7 +122,8 @@ def test_tiny_preset_end_to_end(tmp_path):
     assert summary.failed == 0 and summary.ok == len(plan.trials)
     res = sweep.results(plan, str(tmp_path))
     assert np.isfinite(res.trials["test_mse"]).all()
-    assert set(res.trials["arch"]) == set(sd.ARCHS)
+    assert set(res.trials["arch"]) == {"relu1", "relu2", "bottleneck"}
+    assert np.isfinite(res.trials["val_mse"]).all()
     n = res.trials.groupby(["arch", "width"])["n_params"].min()
     assert n[("bottleneck", 8)] < n[("relu1", 8)]
     for h in sd.EXPERIMENT.hypotheses:

@@ -60,6 +60,20 @@ def test_run_summary_reversed_order_gives_negative_tau():
     assert out["order_tau"] == pytest.approx(-1.0)
 
 
+def test_task_data_packs_subsets_or_draws_them_independently():
+    import jax
+
+    packed = sq._task(8, 10, 3, 0.5, 8, 512, 16, max_overlap=1).data(jax.random.key(0), {})
+    assert int(packed["subsets_found"]) == 8 and packed["x_train"].dtype == np.int8
+    m = np.zeros((8, 10), int)
+    m[np.arange(8)[:, None], np.asarray(packed["subsets"])] = 1
+    shared = m @ m.T
+    np.fill_diagonal(shared, 0)
+    assert shared.max() <= 1
+    free = sq._task(8, 10, 3, 0.5, 8, 512, 16, max_overlap=-1).data(jax.random.key(0), {})
+    assert free["x_train"].dtype == np.float32 and int(free["subsets_found"]) == 8
+
+
 # ----------------------------------------------------------------------------- checks
 
 
