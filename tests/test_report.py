@@ -88,3 +88,15 @@ def test_compare_flags_metrics_that_moved(reproduced, tmp_path):
     moved = physai("compare", TOY, "--out", str(reproduced), "--reference", str(ref))
     assert moved.returncode == 1
     assert "2 of 4 median metrics moved" in moved.stdout and "test_mse" in moved.stdout
+
+
+def test_runtime_is_wall_time_of_overlapping_shards():
+    """Two workers' overlapping shards count once; the gap before a resumption does not count."""
+    from types import SimpleNamespace
+
+    from physai.report import runtime_seconds
+
+    shards = pd.DataFrame({"start": [0.0, 1.0, 100.0], "end": [10.0, 12.0, 105.0]})
+    assert runtime_seconds(SimpleNamespace(shards=shards)) == 17.0  # [0, 12] + [100, 105]
+    empty = SimpleNamespace(shards=pd.DataFrame(columns=["start", "end"]))
+    assert runtime_seconds(empty) != runtime_seconds(empty)  # NaN
