@@ -53,6 +53,12 @@ class Task:
         ``log_every`` steps and at the end.
       optimizer: ``hp -> optax.GradientTransformation`` (use traced hp values,
         e.g. ``optax.adamw(hp["lr"], weight_decay=hp["wd"])``).
+      sample: optional ``(key, data, hp) -> batch``, called once per step with
+        that step's key, instead of the default minibatch of ``x_train``/``y_train``:
+        for online training on fresh samples from the distribution (no finite
+        pool to memorise), fresh unlabelled points for a penalty, or minibatches
+        that also index further per-example arrays. Its output is passed to
+        ``loss`` as ``batch``; leave ``batch_size`` of :func:`train` at ``None``.
     """
 
     data: Callable[[jax.Array, HParams], Data]
@@ -60,6 +66,7 @@ class Task:
     loss: Callable[[Params, Data, HParams], jax.Array]
     metrics: Callable[[Params, Data, HParams], Mapping[str, jax.Array]]
     optimizer: Callable[[HParams], optax.GradientTransformation]
+    sample: Callable[[jax.Array, Data, HParams], Data] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
+    if task.sample is not None and batch_size is not None:
+        raise ValueError("give either batch_size or Task.sample (which draws each step's batch), not both")
     n_logs = steps // log_every
 
     def keys(hp):
@@ -130,6 +139,8 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
         n_train = data["x_train"].shape[0]
 
         def batch_of(k):
+            if task.sample is not None:
+                return task.sample(k, data, hp)
             if batch_size is None:
                 return data
             idx = jax.random.randint(k, (batch_size,), 0, n_train)
