@@ -6,7 +6,8 @@ threshold, a titled figure.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from typing import Iterator, Sequence
 
 # No backend is forced here: the CLI selects Agg (files, no window) before drawing,
 # and a notebook keeps its inline backend so figures show in place.
@@ -75,3 +76,22 @@ def band(ax, x, median, low, high, label: str | None = None, color=None) -> None
     """
     line, = ax.plot(x, median, marker="o", markersize=3, label=label, color=color)
     ax.fill_between(x, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
+
+
+@contextlib.contextmanager
+def fixed_jitter(seed: int = 0) -> Iterator[None]:
+    """Seeds numpy's global generator inside the block and restores it afterwards.
+
+    seaborn's ``stripplot`` jitters points with ``np.random.uniform`` (no seed
+    argument), so without this a figure changes each time it is drawn from the
+    same results.
+
+    Args: seed: the seed used inside the block.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+

@@ -238,8 +238,9 @@ def plot(results: Results) -> dict:
                 title=f"{int(table['n_seeds'].min())}+ seeds per width")
     axes[0].legend(fontsize=8)
     data = ok.assign(width=ok["width"].astype(int))
-    sns.stripplot(data=data, x="width", y="train_rel_mse", ax=axes[1], native_scale=True,
-                  log_scale=(2, 10), alpha=0.6, size=4)
+    with plots.fixed_jitter():  # the same figure each time it is drawn
+        sns.stripplot(data=data, x="width", y="train_rel_mse", ax=axes[1], native_scale=True,
+                      log_scale=(2, 10), alpha=0.6, size=4)
     axes[1].axhline(NEAR_ZERO, color="grey", ls="-.", lw=1, label="near-zero threshold")
     axes[1].set(xlabel="student width", ylabel="final train MSE / var(y) (one dot per seed)",
                 title="Final losses over seeds")
