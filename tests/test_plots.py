@@ -14,3 +14,31 @@ def test_fixed_jitter_draws_the_same_and_restores_the_global_state():
     with fixed_jitter(0):
         second = np.random.uniform(size=3)
     assert np.array_equal(first, second)
+
+
+def test_every_reference_figure_is_the_same_each_time_it_is_drawn():
+    """Figures are a function of the stored results: drawing twice gives identical PNG bytes."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from physai import registry, sweep
+
+    def png_bytes(figures):
+        out = {}
+        for name, fig in figures.items():
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=40, metadata={"Software": None})
+            plt.close(fig)
+            out[name] = buffer.getvalue()
+        return out
+
+    for name in registry.names():
+        experiment = registry.load(name)
+        res = sweep.results(sweep.plan(experiment, "paper"), "results/reference")
+        first, second = png_bytes(experiment.plot(res)), png_bytes(experiment.plot(res))
+        assert first, name
+        assert first == second, f"{name}: figures differ between two draws"
