@@ -174,7 +174,10 @@ def test_ctrl_c_stops_cleanly_and_leaves_only_complete_shards(local_run, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper", "--out", str(out),
                              "--backend", "processes", "--workers", "2", "--no-progress"],
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "2"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # A terminal's foreground job: SIGINT at its default. Under a background job
+                            # of a non-interactive shell (``make test &``) it is inherited as ignored.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     trials_dir = out / "toy" / "paper" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
