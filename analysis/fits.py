@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from analysis.stats import loglog_slope
+from analysis.stats import finite_pairs, loglog_slope
 from physai.runtime import single_threaded_blas
 
 __all__ = [
@@ -686,17 +686,11 @@ def extrapolation_error(
 # --------------------------------------------------------------------------
 
 
-def _sorted_finite_curve(steps, values) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_finite_curve(steps, values, caller: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps and values with non-finite entries dropped, sorted by step."""
-    step_array = np.asarray(steps, dtype=float).ravel()
-    value_array = np.asarray(values, dtype=float).ravel()
-    if step_array.shape != value_array.shape:
-        raise ValueError(
-            f"steps and values must have the same length, got {step_array.size} and {value_array.size}"
-        )
-    keep = np.isfinite(step_array) & np.isfinite(value_array)
-    order = np.argsort(step_array[keep], kind="stable")
-    return step_array[keep][order], value_array[keep][order]
+    step_array, value_array = finite_pairs(steps, values, caller)
+    order = np.argsort(step_array, kind="stable")
+    return step_array[order], value_array[order]
 
 
 def transition_step(steps, values, threshold: float, rising: bool = True) -> float:
@@ -716,7 +710,7 @@ def transition_step(steps, values, threshold: float, rising: bool = True) -> flo
         The interpolated step, the first step if the curve starts at or past
         the threshold, or nan if it never reaches it.
     """
-    step_array, value_array = _sorted_finite_curve(steps, values)
+    step_array, value_array = _sorted_finite_curve(steps, values, "transition_step")
     signed = value_array if rising else -value_array
     signed_threshold = threshold if rising else -threshold
     reached = np.flatnonzero(signed >= signed_threshold)
@@ -752,7 +746,7 @@ def transition_width(
     """
     if not 0 <= low < high <= 1:
         raise ValueError(f"transition_width: need 0 <= low < high <= 1, got {low}, {high}")
-    _, value_array = _sorted_finite_curve(steps, values)
+    _, value_array = _sorted_finite_curve(steps, values, "transition_width")
     if value_array.size == 0:
         return float("nan")
     value_min, value_max = float(value_array.min()), float(value_array.max())

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-__all__ = ["median_ci", "aggregate", "rank_correlation", "loglog_slope"]
+__all__ = ["median_ci", "aggregate", "rank_correlation", "loglog_slope", "finite_pairs"]
 
 _NAN_TRIPLE = (float("nan"), float("nan"), float("nan"))
 
@@ -116,8 +116,19 @@ def aggregate(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _finite_pairs(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return the paired entries of x and y where both are finite."""
+def finite_pairs(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The paired entries of x and y where both are finite.
+
+    Args:
+        x, y: Array-likes of equal length (flattened).
+        name: The calling function, named in the error message.
+
+    Returns:
+        ``(x, y)`` as float arrays with every pair holding a NaN or inf dropped.
+
+    Raises:
+        ValueError: If x and y differ in length.
+    """
     x_array = np.asarray(x, dtype=float).ravel()
     y_array = np.asarray(y, dtype=float).ravel()
     if x_array.shape != y_array.shape:
@@ -165,7 +176,7 @@ def rank_correlation(
     if method not in correlations:
         raise ValueError(f"rank_correlation: method must be one of {sorted(correlations)}, got {method!r}")
     correlation = correlations[method]
-    x_array, y_array = _finite_pairs(x, y, "rank_correlation")
+    x_array, y_array = finite_pairs(x, y, "rank_correlation")
     if x_array.size < 3:
         raise ValueError(f"rank_correlation: need at least 3 finite pairs, got {x_array.size}")
 
@@ -210,7 +221,7 @@ def loglog_slope(x, y, confidence: float = 0.95) -> tuple[float, float, float]:
         ValueError: For mismatched lengths, fewer than 3 usable points, or
             fewer than 2 distinct x values.
     """
-    x_array, y_array = _finite_pairs(x, y, "loglog_slope")
+    x_array, y_array = finite_pairs(x, y, "loglog_slope")
     positive = (x_array > 0) & (y_array > 0)
     x_array, y_array = x_array[positive], y_array[positive]
     if x_array.size < 3:
