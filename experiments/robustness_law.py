@@ -176,6 +176,7 @@ inflated ~2x; CPU seconds are the better guide)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -369,6 +370,23 @@ def lip_column(results_or_table) -> str:
     return "lip_est"
 
 
+def beside_sampled_max(results: Results, describe: Callable[[str], str]) -> str:
+    """The same statistic on the sampled max, appended to a verdict's explanation.
+
+    Args:
+      results: the tables; when the checks use ``lip_search``, every verdict also reports
+        the sampled max ``lip_est``.
+      describe: ``column -> text``: the check's statistic computed on that column.
+
+    Returns:
+      ``"; sampled max lip_est: <describe('lip_est')>"``, or ``""`` when the checks already
+      use ``lip_est``.
+    """
+    if lip_column(results) == "lip_est":
+        return ""
+    return f"; sampled max lip_est: {describe('lip_est')}"
+
+
 def smoothest(results: Results, d: int, value: str | None = None) -> pd.DataFrame:
     """Lip_min per p: per (p, seed) the smallest Lip estimate among interpolating models,
     median over seeds.
@@ -457,9 +475,7 @@ def check_plain_above_bound(results: Results) -> Verdict:
     ratio = fit[col] / fit["bound"]
     worst = fit.loc[ratio.idxmin()]
     upper = fit["lip_upper"] / fit[col] if "lip_upper" in fit.columns else pd.Series([np.nan])
-    other = ""
-    if col != "lip_est":
-        other = f"; with the sampled max lip_est: {(fit['lip_est'] / fit['bound']).min():.2f}"
+    other = beside_sampled_max(results, lambda c: f"{(fit[c] / fit['bound']).min():.2f}")
     return verdict_in_range(float(ratio.min()), 1.0, math.inf,
                             f"smallest {col} / sqrt(nd/p) over {len(fit)} interpolating plain models "
                             f"(at d = {int(worst['d'])}, p = {int(worst['p'])}){other}; the "
@@ -477,11 +493,15 @@ def check_plain_nonincreasing(results: Results) -> Verdict:
     def largest_rise(m):
         return float(np.max(m["median"].to_numpy()[1:] / m["median"].to_numpy()[:-1]))
 
-    other = f"; sampled max lip_est: {largest_rise(_medians(fit, 'lip_est')):.2f}" \
-        if col != "lip_est" else ""
+    other = beside_sampled_max(results, lambda c: f"{largest_rise(_medians(fit, c)):.2f}")
     return verdict_in_range(largest_rise(med), 0.0, MONOTONE_SLACK,
                             f"largest ratio of successive median {col} over {len(med)} sizes "
                             f"from p_interp = {pi:.0f} (d = {ANCHOR_D}); 1 = flat{other}")
+
+
+def _slope_text(curve: pd.DataFrame) -> str:
+    """Args: curve: medians (``p``, ``median``). Returns: ``"slope <log-log slope>"``."""
+    return f"slope {loglog_slope(curve['p'], curve['median'])[0]:.2f}"
 
 
 def check_plain_slope(results: Results) -> Verdict:
@@ -492,10 +512,7 @@ def check_plain_slope(results: Results) -> Verdict:
     if len(med) < 3:
         return verdict_in_range(float("nan"), *PLAIN_SLOPE, "fewer than 3 interpolating sizes")
     slope, low, high = loglog_slope(med["p"], med["median"])
-    other = ""
-    if col != "lip_est":
-        m = _medians(fit, "lip_est")
-        other = f"; sampled max lip_est: slope {loglog_slope(m['p'], m['median'])[0]:.2f}"
+    other = beside_sampled_max(results, lambda c: _slope_text(_medians(fit, c)))
     return verdict_in_range(slope, *PLAIN_SLOPE,
                             f"plain Adam interpolators' {col} (d = {ANCHOR_D}, p from {pi:.0f}): "
                             f"slope {slope:.2f} (95% CI {low:.2f}..{high:.2f}); theory's bound: "
@@ -523,10 +540,7 @@ def check_smooth_slope(results: Results) -> Verdict:
         return verdict_in_range(float("nan"), *SMOOTH_SLOPE, "fewer than 3 sizes between n and nd")
     slope, low, high = loglog_slope(win["p"], win["median"])
     col = lip_column(results)
-    other = ""
-    if col != "lip_est":
-        w2 = _smooth_window(results, ANCHOR_D, "lip_est")
-        other = f"; sampled max lip_est: slope {loglog_slope(w2['p'], w2['median'])[0]:.2f}"
+    other = beside_sampled_max(results, lambda c: _slope_text(_smooth_window(results, ANCHOR_D, c)))
     return verdict_in_range(slope, *SMOOTH_SLOPE,
                             f"smoothest interpolators over the penalty sweep, {col} (d = {ANCHOR_D}, "
                             f"p = {int(win['p'].min())}..{int(win['p'].max())}): slope {slope:.2f} "
@@ -583,10 +597,9 @@ def check_collapse(results: Results) -> Verdict:
                    f"{collapse_spread(results, 'p_over_nd', 'grad_norm_median')[0]:.2f} vs p/(nd), "
                    f"{collapse_spread(results, 'p_over_n', 'grad_norm_median')[0]:.2f} vs p/n")
     col = lip_column(results)
-    if col != "lip_est":
-        typical = (f"; sampled max lip_est spreads {collapse_spread(results, 'p_over_nd', 'lip_est')[0]:.2f}"
-                   f" vs p/(nd), {collapse_spread(results, 'p_over_n', 'lip_est')[0]:.2f} vs p/n"
-                   + typical)
+    typical = beside_sampled_max(
+        results, lambda c: f"spreads {collapse_spread(results, 'p_over_nd', c)[0]:.2f} vs p/(nd), "
+                           f"{collapse_spread(results, 'p_over_n', c)[0]:.2f} vs p/n") + typical
     v = verdict_in_range(spread, 1.0, COLLAPSE_MAX,
                          f"max over {points} common p/(nd) points of max_d/min_d Lip_min ({col}, "
                          f"d = {_swept_ds(results)}); against p/n the spread is {spread_n:.2f}{typical}")
