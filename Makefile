@@ -1,11 +1,12 @@
 # physai: two commands set everything up on a fresh machine.
-#   make demo   create .venv from the lock file, install, run the double-descent demo
-#   make test   the test suite (under 10 minutes on 2 cores)
+#   make demo   create .venv from the lock file, install, run the three double-descent demos
+#   make test   lint (ruff) and the test suite (under 10 minutes on 2 cores)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PHYSAI := $(VENV)/bin/physai
 STAMP := $(VENV)/.installed
+DEMOS := double_descent.linear double_descent.random_features double_descent.mlp
 
 .PHONY: install demo test reproduce reference bench lock clean
 
@@ -19,9 +20,10 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PHYSAI) demo double_descent
+	for name in $(DEMOS); do $(PHYSAI) demo $$name || exit $$?; done
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 # Paper presets: every hypothesis checked at the anchors' scale (minutes per experiment).
@@ -31,7 +33,7 @@ reproduce: $(STAMP)
 # Small reference results (paper presets + the demo figure) and the README table generated from them.
 reference: $(STAMP)
 	-$(PHYSAI) reproduce --preset paper --out results/reference --no-progress
-	$(PHYSAI) demo double_descent --out results/reference --no-progress
+	for name in $(DEMOS); do $(PHYSAI) demo $$name --out results/reference --no-progress; done
 	$(PY) -m analysis.readme
 
 # Engine vs a naive per-model PyTorch loop; needs the optional `bench` extra (CPU torch).

@@ -4,10 +4,11 @@ Experiments draw with seaborn on tidy tables and use these helpers for the
 repeated parts: one style, log axes, a theory curve overlaid, a marked
 threshold, a titled figure.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 # No backend is forced here: the CLI selects Agg (files, no window) before drawing,
 # and a notebook keeps its inline backend so figures show in place.
@@ -55,8 +56,7 @@ def theory_curve(ax, x: Sequence[float], y: Sequence[float], label: str = "theor
       x, y: the curve.
       label: legend label.
     """
-    ax.plot(np.asarray(x), np.asarray(y), color="black", linestyle="--", linewidth=1.2,
-            label=label, zorder=5, **kw)
+    ax.plot(np.asarray(x), np.asarray(y), color="black", linestyle="--", linewidth=1.2, label=label, zorder=5, **kw)
 
 
 def mark_threshold(ax, x: float, label: str, **kw) -> None:
@@ -74,7 +74,7 @@ def band(ax, x, median, low, high, label: str | None = None, color=None) -> None
       label: legend label.
       color: matplotlib colour.
     """
-    line, = ax.plot(x, median, marker="o", markersize=3, label=label, color=color)
+    (line,) = ax.plot(x, median, marker="o", markersize=3, label=label, color=color)
     ax.fill_between(x, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
 
 
@@ -94,4 +94,3 @@ def fixed_jitter(seed: int = 0) -> Iterator[None]:
         yield
     finally:
         np.random.set_state(state)
-

@@ -7,6 +7,7 @@ The block between ``<!-- results:start -->`` and ``<!-- results:end -->`` is
 the table of ``results/reference/SUMMARY.md``, written by
 ``physai reproduce --out results/reference`` (``make reference``).
 """
+
 from __future__ import annotations
 
 import argparse

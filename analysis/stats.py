@@ -100,9 +100,7 @@ def aggregate(
     for key, group in df.groupby(by_columns, sort=True, dropna=False):
         key_tuple = key if isinstance(key, tuple) else (key,)
         finite_values = group[value].to_numpy(dtype=float)
-        median, low, high = median_ci(
-            finite_values, confidence=confidence, n_resamples=n_resamples, seed=seed
-        )
+        median, low, high = median_ci(finite_values, confidence=confidence, n_resamples=n_resamples, seed=seed)
         rows.append(
             {
                 **dict(zip(by_columns, key_tuple)),
@@ -132,9 +130,7 @@ def finite_pairs(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     x_array = np.asarray(x, dtype=float).ravel()
     y_array = np.asarray(y, dtype=float).ravel()
     if x_array.shape != y_array.shape:
-        raise ValueError(
-            f"{name}: x and y must have the same length, got {x_array.size} and {y_array.size}"
-        )
+        raise ValueError(f"{name}: x and y must have the same length, got {x_array.size} and {y_array.size}")
     keep = np.isfinite(x_array) & np.isfinite(y_array)
     return x_array[keep], y_array[keep]
 
@@ -193,9 +189,7 @@ def rank_correlation(
     indices = rng.integers(0, x_array.size, size=(n_resamples, x_array.size))
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", scipy_stats.ConstantInputWarning)
-        replicates = np.array(
-            [statistic(x_array[idx], y_array[idx]) for idx in indices], dtype=float
-        )
+        replicates = np.array([statistic(x_array[idx], y_array[idx]) for idx in indices], dtype=float)
     replicates = replicates[np.isfinite(replicates)]
     if replicates.size == 0:
         return rho, float("nan"), float("nan")
@@ -225,9 +219,7 @@ def loglog_slope(x, y, confidence: float = 0.95) -> tuple[float, float, float]:
     positive = (x_array > 0) & (y_array > 0)
     x_array, y_array = x_array[positive], y_array[positive]
     if x_array.size < 3:
-        raise ValueError(
-            f"loglog_slope: need at least 3 finite positive (x, y) points, got {x_array.size}"
-        )
+        raise ValueError(f"loglog_slope: need at least 3 finite positive (x, y) points, got {x_array.size}")
     if np.unique(x_array).size < 2:
         raise ValueError("loglog_slope: x must take at least 2 distinct values")
     fit = scipy_stats.linregress(np.log(x_array), np.log(y_array))

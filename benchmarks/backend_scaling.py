@@ -11,6 +11,7 @@ shared compilation cache, and the stored tables are checked to be identical.
 Run: ``.venv/bin/python benchmarks/backend_scaling.py [--shards 64] [--json out.json]``
 (about 3-4 minutes on 2 idle cores; Ray needs the ``ray`` extra).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,12 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax.numpy as jnp
 import optax
 
-from physai import Experiment, Hypothesis, Preset, ShardResult, Verdict, curricula, models, product
+import physai
+from physai import Experiment, Hypothesis, Preset, Verdict, curricula, models, product
 from physai import train as trainer
 
 D, N, WIDTH = 16, 512, 256
@@ -42,26 +45,49 @@ def run(shard):
 
     task = trainer.Task(
         data=lambda key, hp: curricula.teacher_student(key, N, N, D, 8, 0.1),
-        init=lambda key, hp: models.init_mlp(model, key, D), loss=loss,
+        init=lambda key, hp: models.init_mlp(model, key, D),
+        loss=loss,
         metrics=lambda p, data, hp: {"train_mse": loss(p, data, hp)},
-        optimizer=lambda hp: optax.adam(1e-2))
-    steps = shard.trials[0].params["steps"]
-    result = trainer.train(task, {"seed": shard.column("seed")}, steps=steps, log_every=steps,
-                           strategy=shard.strategy)
-    return ShardResult([{"train_mse": float(v)} for v in result.final["train_mse"]])
+        optimizer=lambda hp: optax.adam(1e-2),
+    )
+    steps = shard.static.steps
+    return trainer.run_shard(task, shard, ("seed",), steps=steps, log_every=steps)
+
+
+@dataclass(frozen=True)
+class Static(physai.Static):
+    steps: int
 
 
 EXPERIMENT = Experiment(
-    name="backend_bench", question="How do backends scale?",
+    name="backend_bench",
+    question="How do backends scale?",
     hypotheses=(Hypothesis("none", "benchmark only", "none", lambda r: Verdict("supported", 0, "")),),
-    presets={"demo": Preset(product(seed=range(64)), {"steps": 1500}),
-             "paper": Preset(product(seed=range(64)), {"steps": 1500})},
-    run=run, max_shard_size=1)
+    presets={
+        "tiny": Preset(product(seed=range(2)), {"steps": 100}),
+        "demo": Preset(product(seed=range(64)), {"steps": 1500}),
+        "paper": Preset(product(seed=range(64)), {"steps": 1500}),
+    },
+    run=run,
+    static=Static,
+    max_shard_size=1,
+)
 
 
 def _sweep(backend_args: list[str], out: Path, shards: int, cache: str) -> float:
-    cmd = [sys.executable, "-m", "physai.cli", "run", "benchmarks.backend_scaling", "--out", str(out),
-           "--set", f"seed={list(range(shards))}", "--no-progress", *backend_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "physai.cli",
+        "run",
+        "benchmarks.backend_scaling",
+        "--out",
+        str(out),
+        "--set",
+        f"seed={list(range(shards))}",
+        "--no-progress",
+        *backend_args,
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PHYSAI_CACHE_DIR": cache}
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
@@ -75,10 +101,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from physai import store
 
-    runs = {"local": [], "processes_1": ["--backend", "processes", "--workers", "1"],
-            "processes_2": ["--backend", "processes", "--workers", "2"]}
+    runs = {
+        "local": [],
+        "processes_1": ["--backend", "processes", "--workers", "1"],
+        "processes_2": ["--backend", "processes", "--workers", "2"],
+    }
     try:
         import ray  # noqa: F401
+
         runs["ray"] = ["--backend", "ray"]
     except ImportError:
         print("ray not installed: skipping the Ray measurement (pip install 'physai[ray]')")
@@ -93,21 +123,30 @@ def main(argv=None) -> int:
             t = store.load(out, "backend_bench", "demo")["trials"]
             tables[name] = t.drop(columns=["run_seconds", "shard_id"]).sort_values("trial_id").reset_index(drop=True)
         identical = all(tables[n].equals(tables["local"]) for n in tables)
-    result = {"shards": args.shards, "load_before": load, "load_after": os.getloadavg()[0],
-              "seconds": seconds, "identical_tables": identical,
-              "speedup_processes_2_over_1": seconds["processes_1"] / seconds["processes_2"],
-              "speedup_processes_2_over_local": seconds["local"] / seconds["processes_2"]}
+    result = {
+        "shards": args.shards,
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
+        "seconds": seconds,
+        "identical_tables": identical,
+        "speedup_processes_2_over_1": seconds["processes_1"] / seconds["processes_2"],
+        "speedup_processes_2_over_local": seconds["local"] / seconds["processes_2"],
+    }
     if "ray" in seconds:
         result["ray_overhead_per_shard_s"] = (seconds["ray"] - seconds["processes_2"]) / args.shards
         result["ray_over_processes_2"] = seconds["ray"] / seconds["processes_2"]
     print(f"{args.shards} shards, load average {load:.1f} -> {result['load_after']:.1f}")
     for name, s in seconds.items():
         print(f"  {name:12s} {s:7.1f} s")
-    print(f"  processes 2 workers vs 1: {result['speedup_processes_2_over_1']:.2f}x faster; "
-          f"vs local: {result['speedup_processes_2_over_local']:.2f}x")
+    print(
+        f"  processes 2 workers vs 1: {result['speedup_processes_2_over_1']:.2f}x faster; "
+        f"vs local: {result['speedup_processes_2_over_local']:.2f}x"
+    )
     if "ray" in seconds:
-        print(f"  ray vs processes (2 workers): {result['ray_over_processes_2']:.2f}x the time, "
-              f"{result['ray_overhead_per_shard_s'] * 1000:.0f} ms overhead per shard")
+        print(
+            f"  ray vs processes (2 workers): {result['ray_over_processes_2']:.2f}x the time, "
+            f"{result['ray_overhead_per_shard_s'] * 1000:.0f} ms overhead per shard"
+        )
     print(f"  identical tables across backends: {identical}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

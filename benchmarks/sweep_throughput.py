@@ -6,7 +6,7 @@ What it measures (all in one run, so the ratios share the machine's load):
   (one hidden layer), d=20, n=1000 train / 1000 test teacher-student
   regression (``curricula.teacher_student``, MSE), full-batch Adam lr 1e-3,
   500 steps (``--steps``), widths {16, 64, 256, 1024} x 8 seeds,
-  ``static=("width",)`` (one compiled program per width), train/test MSE
+  ``static=Static`` (one compiled program per width), train/test MSE
   logged every 100 steps, run through the engine (``sweep.plan`` +
   ``sweep.run_sweep``) into a temporary results folder.
 * Baseline: what a scientist writes first in PyTorch: for each width, for
@@ -44,6 +44,7 @@ Needs torch (the optional ``bench`` extra). About 2 minutes per repeat on 2
 idle cores (default: one repeat). On a loaded machine it takes longer, and the
 torch loop is then capped by ``--torch-budget``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,15 +55,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 _T_START = time.perf_counter()
 
-from physai import Experiment, Preset, ShardResult, product  # noqa: E402
+import physai  # noqa: E402
+from physai import Experiment, Preset, product  # noqa: E402
 
 WIDTHS = (16, 64, 256, 1024)
 SEEDS = 8
-SETTINGS = {"steps": 500, "d": 20, "n": 1000, "n_test": 1000, "teacher_width": 32,
-            "noise": 0.1, "lr": 1e-3, "log_every": 100}
+SETTINGS = {
+    "steps": 500,
+    "d": 20,
+    "n": 1000,
+    "n_test": 1000,
+    "teacher_width": 32,
+    "noise": 0.1,
+    "lr": 1e-3,
+    "log_every": 100,
+}
 
 
 def _run(shard):
@@ -73,12 +84,12 @@ def _run(shard):
     from physai import curricula, models
     from physai import train as trainer
 
-    p = shard.trials[0].params
-    d = p["d"]
-    model = models.MLP(width=shard.static["width"])
+    st = shard.static
+    d = st.d
+    model = models.MLP(width=st.width)
 
     def data(key, hp):
-        return curricula.teacher_student(key, p["n"], p["n_test"], d, p["teacher_width"], p["noise"])
+        return curricula.teacher_student(key, st.n, st.n_test, d, st.teacher_width, st.noise)
 
     def predict(params, x):
         return model.apply({"params": params}, x)[:, 0]
@@ -87,16 +98,27 @@ def _run(shard):
         return jnp.mean((predict(params, batch["x_train"]) - batch["y_train"]) ** 2)
 
     def metrics(params, data, hp):
-        return {"train_mse": loss(params, data, hp),
-                "test_mse": jnp.mean((predict(params, data["x_test"]) - data["y_test"]) ** 2)}
+        return {
+            "train_mse": loss(params, data, hp),
+            "test_mse": jnp.mean((predict(params, data["x_test"]) - data["y_test"]) ** 2),
+        }
 
-    task = trainer.Task(data, lambda key, hp: models.init_mlp(model, key, d), loss, metrics,
-                        lambda hp: optax.adam(hp["lr"]))
-    result = trainer.train(task, {"lr": shard.column("lr"), "seed": shard.column("seed")},
-                           steps=p["steps"], log_every=p["log_every"], strategy=shard.strategy)
-    rows = [{"train_mse": result.final["train_mse"][i], "test_mse": result.final["test_mse"][i],
-             "status": "diverged" if result.diverged[i] else "ok"} for i in range(len(shard.trials))]
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    task = trainer.Task(
+        data, lambda key, hp: models.init_mlp(model, key, d), loss, metrics, lambda hp: optax.adam(hp["lr"])
+    )
+    return trainer.run_shard(task, shard, ("lr", "seed"), steps=st.steps, log_every=st.log_every)
+
+
+@dataclass(frozen=True)
+class Static(physai.Static):
+    width: int
+    d: int
+    n: int
+    n_test: int
+    teacher_width: int
+    noise: float
+    steps: int
+    log_every: int
 
 
 REFERENCE = Experiment(
@@ -104,21 +126,27 @@ REFERENCE = Experiment(
     question="How fast does the engine run a small width x seed sweep on this machine?",
     hypotheses=(),
     presets={
+        "tiny": Preset(product(width=[16], seed=range(2)), SETTINGS, "seconds; for tests"),
         "demo": Preset(product(width=[16, 64], seed=range(2)), SETTINGS, "a seconds-long smoke run"),
-        "paper": Preset(product(width=list(WIDTHS), seed=range(SEEDS)), SETTINGS,
-                        "the reference sweep: widths {16,64,256,1024} x 8 seeds, 500 Adam steps"),
+        "paper": Preset(
+            product(width=list(WIDTHS), seed=range(SEEDS)),
+            SETTINGS,
+            "the reference sweep: widths {16,64,256,1024} x 8 seeds, 500 Adam steps",
+        ),
     },
-    run=_run, static=("width",))
+    run=_run,
+    static=Static,
+)
 
 
-def model_flops(steps: int, widths=WIDTHS, seeds: int = SEEDS, n: int = SETTINGS["n"],
-                d: int = SETTINGS["d"]) -> float:
+def model_flops(steps: int, widths=WIDTHS, seeds: int = SEEDS, n: int = SETTINGS["n"], d: int = SETTINGS["d"]) -> float:
     """Args: steps, widths, seeds, n, d: the sweep. Returns: forward+backward FLOPs of the
     training steps, ``sum_w seeds * steps * 6 * n * (d*w + 2*w + 1)``."""
     return float(sum(seeds * steps * 6 * n * (d * w + 2 * w + 1) for w in widths))
 
 
 # ----------------------------------------------------------------------------- parts (subprocesses)
+
 
 def part_engine(args) -> dict:
     """One engine sweep in this (fresh) process, with ``args.cache_dir`` as compilation cache."""
@@ -132,19 +160,22 @@ def part_engine(args) -> dict:
     import_s = time.perf_counter() - _T_START
     with tempfile.TemporaryDirectory(prefix="physai-bench-") as root:
         t0 = time.perf_counter()
-        p = sweep.plan(REFERENCE, args.preset, [f"steps={args.steps}", *args.set],
-                       strategy=args.strategy)
+        p = sweep.plan(REFERENCE, args.preset, [f"steps={args.steps}", *args.set], strategy=args.strategy)
         summary = sweep.run_sweep(p, root, progress=False)
         wall = time.perf_counter() - t0
         res = sweep.results(p, root)
     if summary.failed or summary.ok + summary.diverged != len(p.trials):
         raise SystemExit(f"engine sweep did not complete: {summary}")
     shards = res.shards
-    return {"import_s": import_s, "sweep_s": wall,
-            "compile_s": float(shards["compile_seconds"].sum()),
-            "run_s": float(shards["run_seconds"].sum()),
-            "per_width_run_s": {str(int(w)): float(s) for w, s in _per_width(res).items()},
-            "test_mse": float(res.ok["test_mse"].median()), "trials": len(res.trials)}
+    return {
+        "import_s": import_s,
+        "sweep_s": wall,
+        "compile_s": float(shards["compile_seconds"].sum()),
+        "run_s": float(shards["run_seconds"].sum()),
+        "per_width_run_s": {str(int(w)): float(s) for w, s in _per_width(res).items()},
+        "test_mse": float(res.ok["test_mse"].median()),
+        "trials": len(res.trials),
+    }
 
 
 def _per_width(res):
@@ -192,21 +223,31 @@ def part_torch(args) -> dict:
             for step in range(args.steps):
                 if step % s["log_every"] == 0:
                     with torch.no_grad():
-                        curve.append((nn.functional.mse_loss(net(x)[:, 0], y).item(),
-                                      nn.functional.mse_loss(net(xt)[:, 0], yt).item()))
+                        curve.append(
+                            (
+                                nn.functional.mse_loss(net(x)[:, 0], y).item(),
+                                nn.functional.mse_loss(net(xt)[:, 0], yt).item(),
+                            )
+                        )
                 opt.zero_grad()
                 loss = nn.functional.mse_loss(net(x)[:, 0], y)
                 loss.backward()
                 opt.step()
             with torch.no_grad():
-                curve.append((nn.functional.mse_loss(net(x)[:, 0], y).item(),
-                              nn.functional.mse_loss(net(xt)[:, 0], yt).item()))
+                curve.append(
+                    (nn.functional.mse_loss(net(x)[:, 0], y).item(), nn.functional.mse_loss(net(xt)[:, 0], yt).item())
+                )
             test_mse.append(curve[-1][1])
             done += 1
         timed.append(done)
         total += (time.perf_counter() - t_width) * seeds / done
-    return {"import_s": import_s, "sweep_s": total, "seeds_timed": timed,
-            "threads": torch.get_num_threads(), "test_mse": float(np.median(test_mse))}
+    return {
+        "import_s": import_s,
+        "sweep_s": total,
+        "seeds_timed": timed,
+        "threads": torch.get_num_threads(),
+        "test_mse": float(np.median(test_mse)),
+    }
 
 
 def part_peak(args) -> dict:
@@ -217,7 +258,7 @@ def part_peak(args) -> dict:
     import torch
 
     m = 2048
-    flops = 2.0 * m ** 3
+    flops = 2.0 * m**3
     a = jax.random.normal(jax.random.key(0), (m, m), jnp.float32)
     b = jax.random.normal(jax.random.key(1), (m, m), jnp.float32)
     dot = jax.jit(jnp.dot)
@@ -226,8 +267,11 @@ def part_peak(args) -> dict:
     ta, tb = torch.from_numpy(np.asarray(a)), torch.from_numpy(np.asarray(b))
     torch.matmul(ta, tb)
     best_torch = min(_timed(lambda: torch.matmul(ta, tb)) for _ in range(args.peak_reps))
-    return {"jax_gflops": flops / best_jax / 1e9, "torch_gflops": flops / best_torch / 1e9,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "jax_gflops": flops / best_jax / 1e9,
+        "torch_gflops": flops / best_torch / 1e9,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _timed(fn) -> float:
@@ -241,9 +285,20 @@ PARTS = {"engine": part_engine, "torch": part_torch, "peak": part_peak}
 
 # ----------------------------------------------------------------------------- orchestration
 
+
 def _spawn(part: str, args, env=None, **extra) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--part", part, "--steps", str(args.steps),
-           "--preset", args.preset, "--peak-reps", str(args.peak_reps)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--part",
+        part,
+        "--steps",
+        str(args.steps),
+        "--preset",
+        args.preset,
+        "--peak-reps",
+        str(args.peak_reps),
+    ]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
     t0 = time.perf_counter()
@@ -272,16 +327,25 @@ def main(argv=None) -> dict | None:
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument("--peak-reps", type=int, default=10)
     ap.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
-    ap.add_argument("--engine-only", action="store_true",
-                    help="run one engine sweep in this process (with --cache-dir, --strategy)")
+    ap.add_argument(
+        "--engine-only", action="store_true", help="run one engine sweep in this process (with --cache-dir, --strategy)"
+    )
     ap.add_argument("--cache-dir", help="compilation cache folder for --engine-only / --part engine")
     ap.add_argument("--strategy", default="auto")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="grid/setting override for --engine-only (e.g. seed=[0,1,2,3])")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="grid/setting override for --engine-only (e.g. seed=[0,1,2,3])",
+    )
     ap.add_argument("--torch-threads", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--torch-budget", type=float, default=120.0,
-                    help="seconds after which the pytorch loop times one seed per remaining width "
-                         "and extrapolates")
+    ap.add_argument(
+        "--torch-budget",
+        type=float,
+        default=120.0,
+        help="seconds after which the pytorch loop times one seed per remaining width and extrapolates",
+    )
     args = ap.parse_args(argv)
     if args.engine_only:
         args.part = "engine"
@@ -296,9 +360,10 @@ def main(argv=None) -> dict | None:
     keys += [] if args.no_vmap else ["vmap_cold", "vmap_warm"]
     runs: dict[str, list[dict]] = {k: [] for k in keys}
     loads, peaks = [_load()], []
-    say = lambda what: print(f"[{time.strftime('%H:%M:%S')}] repeat {r + 1}/{args.repeats}: {what}",
-                             file=sys.stderr, flush=True)
-    for r in range(args.repeats):
+    say = lambda what: print(
+        f"[{time.strftime('%H:%M:%S')}] repeat {r + 1}/{args.repeats}: {what}", file=sys.stderr, flush=True
+    )
+    for r in range(args.repeats):  # noqa: B007 (read by say)
         say("matmul peak")
         peaks.append(_spawn("peak", args))
         say("pytorch loop, default threads")
@@ -306,15 +371,13 @@ def main(argv=None) -> dict | None:
         with tempfile.TemporaryDirectory(prefix="physai-bench-cache-") as cache:
             for phase in ("cold", "warm"):
                 say(f"engine sequential {phase}")
-                runs[f"sequential_{phase}"].append(_spawn("engine", args, cache_dir=cache,
-                                                          strategy="sequential"))
+                runs[f"sequential_{phase}"].append(_spawn("engine", args, cache_dir=cache, strategy="sequential"))
             say("engine sequential warm, one trial at a time")
-            runs["sequential_warm_1trial"].append(_spawn(
-                "engine", args, env={"PHYSAI_TRIAL_THREADS": "1"}, cache_dir=cache,
-                strategy="sequential"))
+            runs["sequential_warm_1trial"].append(
+                _spawn("engine", args, env={"PHYSAI_TRIAL_THREADS": "1"}, cache_dir=cache, strategy="sequential")
+            )
         say("pytorch loop, 1 thread")
-        runs["torch_1thread"].append(_spawn("torch", args, torch_threads=1,
-                                            torch_budget=args.torch_budget))
+        runs["torch_1thread"].append(_spawn("torch", args, torch_threads=1, torch_budget=args.torch_budget))
         if not args.no_vmap:
             with tempfile.TemporaryDirectory(prefix="physai-bench-cache-") as cache:
                 for phase in ("cold", "warm"):
@@ -329,11 +392,17 @@ def main(argv=None) -> dict | None:
     flops = model_flops(args.steps) if args.preset == "paper" else model_flops(args.steps, (16, 64), 2)
     torch_s, torch1_s = med("torch"), med("torch_1thread")
     out = {
-        "steps": args.steps, "preset": args.preset, "repeats": args.repeats,
-        "load_avg_1_5_15": loads, "cpus": os.cpu_count(),
-        "peak_gflops_jax": peak["jax_gflops"], "peak_gflops_torch": peak["torch_gflops"],
+        "steps": args.steps,
+        "preset": args.preset,
+        "repeats": args.repeats,
+        "load_avg_1_5_15": loads,
+        "cpus": os.cpu_count(),
+        "peak_gflops_jax": peak["jax_gflops"],
+        "peak_gflops_torch": peak["torch_gflops"],
         "peak_gflops_jax_all": [p["jax_gflops"] for p in peaks],
-        "torch_s": torch_s, "torch_threads": runs["torch"][0]["threads"], "torch_1thread_s": torch1_s,
+        "torch_s": torch_s,
+        "torch_threads": runs["torch"][0]["threads"],
+        "torch_1thread_s": torch1_s,
         "torch_seeds_timed": [x["seeds_timed"] for x in runs["torch"] + runs["torch_1thread"]],
         "model_gflop": flops / 1e9,
         "flops_formula": "sum over models of steps * 6 * n * (d*w + 2*w + 1)",
@@ -343,15 +412,21 @@ def main(argv=None) -> dict | None:
     for s in strategies:
         cold, warm = med(f"{s}_cold"), med(f"{s}_warm")
         run_s = med(f"{s}_warm", "run_s")
-        out[s] = {"cold_s": cold, "warm_s": warm,
-                  "import_s": med(f"{s}_warm", "import_s"),
-                  "cold_compile_s": med(f"{s}_cold", "compile_s"),
-                  "cold_run_s": med(f"{s}_cold", "run_s"),
-                  "warm_compile_s": med(f"{s}_warm", "compile_s"), "warm_run_s": run_s,
-                  "torch_over_cold": torch_s / cold, "torch_over_warm": torch_s / warm,
-                  "torch_1thread_over_cold": torch1_s / cold, "torch_1thread_over_warm": torch1_s / warm,
-                  "run_gflops": flops / run_s / 1e9,
-                  "run_fraction_of_peak": flops / run_s / 1e9 / peak["jax_gflops"]}
+        out[s] = {
+            "cold_s": cold,
+            "warm_s": warm,
+            "import_s": med(f"{s}_warm", "import_s"),
+            "cold_compile_s": med(f"{s}_cold", "compile_s"),
+            "cold_run_s": med(f"{s}_cold", "run_s"),
+            "warm_compile_s": med(f"{s}_warm", "compile_s"),
+            "warm_run_s": run_s,
+            "torch_over_cold": torch_s / cold,
+            "torch_over_warm": torch_s / warm,
+            "torch_1thread_over_cold": torch1_s / cold,
+            "torch_1thread_over_warm": torch1_s / warm,
+            "run_gflops": flops / run_s / 1e9,
+            "run_fraction_of_peak": flops / run_s / 1e9 / peak["jax_gflops"],
+        }
     out["sequential"]["warm_1trial_s"] = med("sequential_warm_1trial")
     out["sequential"]["warm_1trial_run_s"] = med("sequential_warm_1trial", "run_s")
     if "vmap" in out:
@@ -365,13 +440,19 @@ def main(argv=None) -> dict | None:
 
 
 def _print_table(out: dict, strategies) -> None:
-    print(f"reference sweep: widths {list(WIDTHS)} x {SEEDS} seeds, {out['steps']} full-batch Adam "
-          f"steps, n={SETTINGS['n']}, d={SETTINGS['d']}: {out['model_gflop']:.0f} GFLOP "
-          f"(6 n params per model-step)")
-    print(f"cpus {out['cpus']}; load avg (1/5/15 min) before: {out['load_avg_1_5_15'][0]}, after: "
-          f"{out['load_avg_1_5_15'][-1]}; medians of {out['repeats']} interleaved repeat(s)")
-    print(f"float32 matmul peak (2048^3, best of {len(out['peak_gflops_jax_all'])} runs): jax "
-          f"{out['peak_gflops_jax']:.0f} GFLOP/s, torch {out['peak_gflops_torch']:.0f} GFLOP/s")
+    print(
+        f"reference sweep: widths {list(WIDTHS)} x {SEEDS} seeds, {out['steps']} full-batch Adam "
+        f"steps, n={SETTINGS['n']}, d={SETTINGS['d']}: {out['model_gflop']:.0f} GFLOP "
+        f"(6 n params per model-step)"
+    )
+    print(
+        f"cpus {out['cpus']}; load avg (1/5/15 min) before: {out['load_avg_1_5_15'][0]}, after: "
+        f"{out['load_avg_1_5_15'][-1]}; medians of {out['repeats']} interleaved repeat(s)"
+    )
+    print(
+        f"float32 matmul peak (2048^3, best of {len(out['peak_gflops_jax_all'])} runs): jax "
+        f"{out['peak_gflops_jax']:.0f} GFLOP/s, torch {out['peak_gflops_torch']:.0f} GFLOP/s"
+    )
     partial = [t for t in out["torch_seeds_timed"] if min(t) < SEEDS]
     if out["preset"] == "paper" and partial:
         print(f"note: pytorch time budget hit, seeds timed per width {partial}, rest extrapolated")
@@ -379,22 +460,35 @@ def _print_table(out: dict, strategies) -> None:
     rows.append(("pytorch loop (1 thread)", out["torch_1thread_s"], ""))
     for s in strategies:
         r = out[s]
-        rows.append((f"engine {s} cold", r["cold_s"],
-                     f"compile {r['cold_compile_s']:.2f} + run {r['cold_run_s']:.2f}"))
-        rows.append((f"engine {s} warm", r["warm_s"],
-                     f"compile {r['warm_compile_s']:.2f} + run {r['warm_run_s']:.2f}; run "
-                     f"{r['run_gflops']:.0f} GFLOP/s = {r['run_fraction_of_peak']:.0%} of jax peak"))
+        rows.append((f"engine {s} cold", r["cold_s"], f"compile {r['cold_compile_s']:.2f} + run {r['cold_run_s']:.2f}"))
+        rows.append(
+            (
+                f"engine {s} warm",
+                r["warm_s"],
+                f"compile {r['warm_compile_s']:.2f} + run {r['warm_run_s']:.2f}; run "
+                f"{r['run_gflops']:.0f} GFLOP/s = {r['run_fraction_of_peak']:.0%} of jax peak",
+            )
+        )
         if s == "sequential":
-            rows.append(("engine sequential warm, 1 trial at a time", r["warm_1trial_s"],
-                         f"run {r['warm_1trial_run_s']:.2f} (PHYSAI_TRIAL_THREADS=1)"))
+            rows.append(
+                (
+                    "engine sequential warm, 1 trial at a time",
+                    r["warm_1trial_s"],
+                    f"run {r['warm_1trial_run_s']:.2f} (PHYSAI_TRIAL_THREADS=1)",
+                )
+            )
     print(f"{'':44s}{'seconds':>8s}{'torch/':>8s}{'torch1/':>8s}")
     for name, sec, note in rows:
         print(f"{name:44s}{sec:8.2f}{out['torch_s'] / sec:8.2f}{out['torch_1thread_s'] / sec:8.2f}  {note}")
-    print(f"(engine seconds = plan + run_sweep in a fresh process; interpreter + imports excluded, "
-          f"~{out['sequential']['import_s']:.1f} s)")
+    print(
+        f"(engine seconds = plan + run_sweep in a fresh process; interpreter + imports excluded, "
+        f"~{out['sequential']['import_s']:.1f} s)"
+    )
     if "vmap_over_sequential_warm_run" in out:
-        print(f"strategy: vmap / sequential, warm run phase = {out['vmap_over_sequential_warm_run']:.2f}"
-              f" (whole warm sweep {out['vmap_over_sequential_warm_sweep']:.2f})")
+        print(
+            f"strategy: vmap / sequential, warm run phase = {out['vmap_over_sequential_warm_run']:.2f}"
+            f" (whole warm sweep {out['vmap_over_sequential_warm_sweep']:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -61,9 +61,11 @@ times are inflated; CPU = user + sys seconds)
     Before the edge, eta = 0.3 overshoots to lambda*eta/2 = 1.25-1.36 for a few
     hundred steps (a catapult), then settles. 441 s wall, 129 s CPU.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -71,19 +73,32 @@ import numpy as np
 import optax
 import pandas as pd
 
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
-                    product, verdict_in_range)
-from physai import curricula, models
+import physai
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    chain,
+    curricula,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
+from physai.domains import POSITIVE, POSITIVE_INT, Domain
 from physai.probes.hessian import top_eigenvalue_lanczos, top_eigenvalue_power
 
 # ----------------------------------------------------------------------------- constants
 
-REACHED = 0.9            # sharpness counts as having reached 2/eta at 0.9 * 2/eta
-MIN_SHARPENING = 1.5     # progressive sharpening: rise >= 1.5x before reaching 2/eta
+REACHED = 0.9  # sharpness counts as having reached 2/eta at 0.9 * 2/eta
+MIN_SHARPENING = 1.5  # progressive sharpening: rise >= 1.5x before reaching 2/eta
 HOVER_RANGE = (0.9, 1.1)  # median lambda*eta/2 over the second half
-HOVER_MAX = 1.3          # max lambda*eta/2 over the second half
-LANCZOS_ITERS = 40       # final cross-check of the in-scan power estimate
+HOVER_MAX = 1.3  # max lambda*eta/2 over the second half
+LANCZOS_ITERS = 40  # final cross-check of the in-scan power estimate
 
 # ----------------------------------------------------------------------------- measurement
 
@@ -118,20 +133,36 @@ def sharpness_summary(steps, sharpness, lr: float) -> dict:
     }
 
 
-def _task(st) -> trainer.Task:
-    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
-    teacher_width, iters = int(st["teacher_width"]), int(st["power_iters"])
-    out_scale, noise = float(st["out_scale"]), float(st["label_noise"])
-    model = models.MLP(width=int(st["width"]), depth=int(st["depth"]), activation="tanh")
+@dataclass(frozen=True)
+class Static(physai.Static):
+    """One architecture and data size per shard: one compiled program."""
+
+    d: int
+    n: int
+    n_test: int
+    teacher_width: int
+    label_noise: float
+    width: int
+    depth: int
+    out_scale: float
+    steps: int
+    log_every: int
+    power_iters: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    """Full-batch GD on the noisy teacher; sharpness by power iteration at every log point,
+    a Lanczos estimate on the final parameters as the probe."""
+    model = models.MLP(width=st.width, depth=st.depth, activation="tanh")
 
     def data(key, hp):
-        return curricula.teacher_student(key, n, n_test, d, teacher_width, noise)
+        return curricula.teacher_student(key, st.n, st.n_test, st.d, st.teacher_width, st.label_noise)
 
     def init(key, hp):
-        return models.init_mlp(model, key, d)
+        return models.init_mlp(model, key, st.d)
 
     def predict(params, x):
-        return out_scale * model.apply({"params": params}, x)[:, 0]
+        return st.out_scale * model.apply({"params": params}, x)[:, 0]
 
     def loss(params, batch, hp):
         return 0.5 * jnp.mean((predict(params, batch["x_train"]) - batch["y_train"]) ** 2)
@@ -140,47 +171,40 @@ def _task(st) -> trainer.Task:
         train_loss = lambda p: loss(p, dat, hp)
         # A fixed key: the random start vector is the same at every log point, so the
         # estimate's fluctuations come from the landscape, not from the start.
-        lam, _ = top_eigenvalue_power(train_loss, params, iters, jax.random.key(0))
+        lam, _ = top_eigenvalue_power(train_loss, params, st.power_iters, jax.random.key(0))
         test = 0.5 * jnp.mean((predict(params, dat["x_test"]) - dat["y_test"]) ** 2)
         return {"train_loss": train_loss(params), "test_loss": test, "sharpness": lam}
 
-    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]))
+    def probe(key, params, dat, hp):
+        # A fixed start vector (not the trial's probe key), like the in-scan estimate.
+        train_loss = lambda p: loss(p, dat, hp)
+        lam = top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
+        return {"final_lanczos": lam}
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]), probe=probe)
 
 
 def run(shard) -> ShardResult:
     """Full-batch GD runs of one architecture; sharpness logged inside the scan."""
     st = shard.static
-    task = _task(st)
-    steps, log_every = int(st["steps"]), int(st["log_every"])
-    hp = {"seed": shard.column("seed"), "lr": shard.column("lr")}
-    result = trainer.train(task, hp, steps=steps, log_every=log_every, strategy=shard.strategy,
-                           return_params=True)
 
-    @jax.jit
-    def lanczos(params, seed):
-        data = task.data(jax.random.split(jax.random.key(seed), 3)[0], {})
-        train_loss = lambda p: task.loss(p, data, {})
-        return top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
+    def extra(i, trial, result):
+        lr = float(trial.params["lr"])
+        row = {
+            "two_over_eta": 2.0 / lr,
+            "final_train_loss": float(result.final["train_loss"][i]),
+            "final_test_loss": float(result.final["test_loss"][i]),
+            "final_sharpness": float(result.final["sharpness"][i]),
+            **sharpness_summary(result.steps, result.curves["sharpness"][i], lr),
+        }
+        if not result.diverged[i]:  # a diverged run has no final Lanczos estimate
+            row["final_lanczos"] = float(result.final["final_lanczos"][i])
+        return row
 
-    rows = []
-    for i, t in enumerate(shard.trials):
-        lr = float(t.params["lr"])
-        row = {"two_over_eta": 2.0 / lr,
-               "final_train_loss": float(result.final["train_loss"][i]),
-               "final_test_loss": float(result.final["test_loss"][i]),
-               "final_sharpness": float(result.final["sharpness"][i]),
-               **sharpness_summary(result.steps, result.curves["sharpness"][i], lr)}
-        if result.diverged[i]:
-            row["status"] = "diverged"
-        else:
-            params_i = jax.tree.map(lambda x: x[i], result.params)
-            row["final_lanczos"] = float(lanczos(params_i, int(t.params["seed"])))
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    return trainer.run_shard(
+        make_task(st), shard, ("seed", "lr"), steps=st.steps, log_every=st.log_every, columns=(), extra=extra
+    )
 
-
-STATIC_KEYS = ("d", "n", "n_test", "teacher_width", "label_noise", "width", "depth", "out_scale",
-               "steps", "log_every", "power_iters")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -201,22 +225,27 @@ def check_progressive_sharpening(results: Results) -> Verdict:
     eos = _role(results, "eos")
     lrs = _expected_eos_lrs(results)
     if eos.empty or not lrs:
-        return Verdict("inconclusive", math.nan, f">= {MIN_SHARPENING:g}",
-                       "no edge-of-stability runs")
+        return Verdict("inconclusive", math.nan, f">= {MIN_SHARPENING:g}", "no edge-of-stability runs")
     parts = []
     for lr in lrs:
         runs = eos[np.isclose(eos["lr"], lr)]
         if runs.empty:
-            parts.append(Verdict("inconclusive", math.nan, f">= {MIN_SHARPENING:g}",
-                                 f"eta={lr:g}: every run diverged", f"eta={lr:g}"))
+            parts.append(
+                Verdict(
+                    "inconclusive", math.nan, f">= {MIN_SHARPENING:g}", f"eta={lr:g}: every run diverged", f"eta={lr:g}"
+                )
+            )
             continue
         late = runs["reach_step"].isna() | (runs["reach_step"] > runs["steps"] / 2)
         sharpening = runs["sharpening"].where(~late, math.nan)
         # A run that never reaches 2/eta in the first half counts as no sharpening (0).
         v = verdict_in_range(float(sharpening.fillna(0.0).min()), MIN_SHARPENING, math.inf)
         parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g}"))
-    return all_of(parts, "Least (over seeds) ratio of the sharpness on first reaching 0.9 * 2/eta "
-                         "to its initial value; 0 if 2/eta is not reached in the first half.")
+    return all_of(
+        parts,
+        "Least (over seeds) ratio of the sharpness on first reaching 0.9 * 2/eta "
+        "to its initial value; 0 if 2/eta is not reached in the first half.",
+    )
 
 
 def check_edge_of_stability(results: Results) -> Verdict:
@@ -229,15 +258,21 @@ def check_edge_of_stability(results: Results) -> Verdict:
     for lr in lrs:
         runs = eos[np.isclose(eos["lr"], lr)]
         if runs.empty:
-            parts.append(Verdict("inconclusive", math.nan, str(HOVER_RANGE),
-                                 f"eta={lr:g}: every run diverged", f"eta={lr:g} median"))
+            parts.append(
+                Verdict(
+                    "inconclusive", math.nan, str(HOVER_RANGE), f"eta={lr:g}: every run diverged", f"eta={lr:g} median"
+                )
+            )
             continue
         v = verdict_in_range(float(runs["hover_median"].median()), *HOVER_RANGE)
         parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g} median"))
         v = verdict_in_range(float(runs["hover_max"].max()), -math.inf, HOVER_MAX)
         parts.append(Verdict(v.status, v.measured, v.expected, "", f"eta={lr:g} max"))
-    return all_of(parts, "lambda_max * eta / 2 over the second half of training: median over "
-                         "seeds of each run's median, and the largest value of any run.")
+    return all_of(
+        parts,
+        "lambda_max * eta / 2 over the second half of training: median over "
+        "seeds of each run's median, and the largest value of any run.",
+    )
 
 
 def check_small_eta_control(results: Results) -> Verdict:
@@ -247,51 +282,73 @@ def check_small_eta_control(results: Results) -> Verdict:
         return Verdict("inconclusive", math.nan, "< 1", "no control runs")
     measured = float(control["max_ratio"].max())
     status = "supported" if measured < 1.0 else "refuted"
-    return Verdict(status, measured, "< 1",
-                   "With a small step the sharpness never reaches 2/eta (largest "
-                   "lambda_max * eta / 2 over all control runs and log points).")
+    return Verdict(
+        status,
+        measured,
+        "< 1",
+        "With a small step the sharpness never reaches 2/eta (largest "
+        "lambda_max * eta / 2 over all control runs and log points).",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("progressive_sharpening",
-               "Under full-batch GD the sharpness rises >= 1.5x from initialisation before it "
-               "first reaches 2/eta, within the first half of training.",
-               "Cohen et al. 2021 (ICLR), Fig. 1-2: progressive sharpening",
-               check_progressive_sharpening),
-    Hypothesis("edge_of_stability",
-               "Over the second half of training the sharpness hovers at 2/eta: median of "
-               "lambda_max * eta / 2 in [0.9, 1.1], max <= 1.3.",
-               "Cohen et al. 2021, Fig. 1; ANCHORS.md: median lambda_max * eta / 2 = 1.00 for "
-               "eta in {0.1, 0.3}",
-               check_edge_of_stability),
-    Hypothesis("small_eta_control",
-               "With a small step (eta = 0.02) the sharpness stays below 2/eta throughout.",
-               "Cohen et al. 2021, Fig. 1 (smallest step sizes never reach 2/eta in the budget)",
-               check_small_eta_control),
+    Hypothesis(
+        "progressive_sharpening",
+        "Under full-batch GD the sharpness rises >= 1.5x from initialisation before it "
+        "first reaches 2/eta, within the first half of training.",
+        "Cohen et al. 2021 (ICLR), Fig. 1-2: progressive sharpening",
+        check_progressive_sharpening,
+    ),
+    Hypothesis(
+        "edge_of_stability",
+        "Over the second half of training the sharpness hovers at 2/eta: median of "
+        "lambda_max * eta / 2 in [0.9, 1.1], max <= 1.3.",
+        "Cohen et al. 2021, Fig. 1; ANCHORS.md: median lambda_max * eta / 2 = 1.00 for eta in {0.1, 0.3}",
+        check_edge_of_stability,
+    ),
+    Hypothesis(
+        "small_eta_control",
+        "With a small step (eta = 0.02) the sharpness stays below 2/eta throughout.",
+        "Cohen et al. 2021, Fig. 1 (smallest step sizes never reach 2/eta in the budget)",
+        check_small_eta_control,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 20, "n": 1000, "n_test": 500, "teacher_width": 32, "label_noise": 1.0,
-            "width": 128, "depth": 2, "out_scale": 0.7, "steps": 4000, "log_every": 40,
-            "power_iters": 20}
+SETTINGS = {
+    "d": 20,
+    "n": 1000,
+    "n_test": 500,
+    "teacher_width": 32,
+    "label_noise": 1.0,
+    "width": 128,
+    "depth": 2,
+    "out_scale": 0.7,
+    "steps": 4000,
+    "log_every": 40,
+    "power_iters": 20,
+}
 CONTROL_LR = 0.02
 
 
 def _grid(lrs, seeds, control_seeds):
-    return chain(product(role=["eos"], lr=list(lrs), seed=list(seeds)),
-                 product(role=["control"], lr=[CONTROL_LR], seed=list(control_seeds)))
+    return chain(
+        product(role=["eos"], lr=list(lrs), seed=list(seeds)),
+        product(role=["control"], lr=[CONTROL_LR], seed=list(control_seeds)),
+    )
 
 
 PRESETS = {
-    "tiny": Preset(_grid([0.3], [0], [0]),
-                   {**SETTINGS, "n": 200, "width": 32, "steps": 200, "log_every": 20,
-                    "power_iters": 8},
-                   "seconds; for tests (no claim that the phenomenon shows)"),
-    "demo": Preset(_grid([0.1, 0.3], [0], [0]), SETTINGS,
-                   "eta 0.1 and 0.3 and the control, one seed each"),
-    "paper": Preset(_grid([0.1, 0.2, 0.3], [0, 1, 2], [0, 1]), SETTINGS,
-                    "eta in {0.1, 0.2, 0.3} x 3 seeds, control x 2 seeds"),
+    "tiny": Preset(
+        _grid([0.3], [0], [0]),
+        {**SETTINGS, "n": 200, "width": 32, "steps": 200, "log_every": 20, "power_iters": 8},
+        "seconds; for tests (no claim that the phenomenon shows)",
+    ),
+    "demo": Preset(_grid([0.1, 0.3], [0], [0]), SETTINGS, "eta 0.1 and 0.3 and the control, one seed each"),
+    "paper": Preset(
+        _grid([0.1, 0.2, 0.3], [0, 1, 2], [0, 1]), SETTINGS, "eta in {0.1, 0.2, 0.3} x 3 seeds, control x 2 seeds"
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -320,8 +377,10 @@ def plot(results: Results) -> dict:
             axes[1].plot(lo["step"], lo["value"], color=color, lw=1, alpha=0.8)
         axes[0].axhline(2 / lr, color=color, ls="--", lw=1)
     axes[0].set_yscale("log")
-    axes[0].set(ylabel="sharpness (top Hessian eigenvalue)",
-                title="Full-batch GD, tanh MLP: sharpness rises to 2/eta (dashed) and hovers")
+    axes[0].set(
+        ylabel="sharpness (top Hessian eigenvalue)",
+        title="Full-batch GD, tanh MLP: sharpness rises to 2/eta (dashed) and hovers",
+    )
     axes[0].legend(fontsize=8)
     plots.loglog(axes[1], x=False)
     axes[1].set(xlabel="GD step", ylabel="train loss (0.5 MSE)")
@@ -329,15 +388,19 @@ def plot(results: Results) -> dict:
     return {"sharpness_vs_step": fig}
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"role": Domain(choices=("eos", "control")), "out_scale": POSITIVE, "power_iters": POSITIVE_INT}
+
 EXPERIMENT = Experiment(
     name="edge_of_stability",
     question="Under full-batch gradient descent, does the sharpness rise to 2/eta and hover "
-             "there (the edge of stability)?",
+    "there (the edge of stability)?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC_KEYS,
+    static=Static,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

@@ -78,9 +78,11 @@ Results (CPU seconds = user + sys of the whole command)
     reached 50% (Gini 0.10 at memorisation -> 0.25 before the jump -> 0.49 at the end);
     wd-0 runs stay at 0.09-0.27.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
@@ -88,32 +90,53 @@ import optax
 import pandas as pd
 from scipy import stats as sps
 
-from analysis.fits import transition_step
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
-                    product)
+import physai
+from analysis.transitions import transition_step
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    chain,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
-from physai import verdict_in_range
 from physai.curricula.arithmetic import modular_arithmetic
+from physai.domains import POSITIVE_INT, Domain
 from physai.models.embedding import EmbedMLP, embedding_table
 from physai.probes.fourier import fourier_sparsity, global_norm
 
 # ----------------------------------------------------------------------------- constants
 
-TRAIN_ACC = 0.99       # "memorised": train accuracy >= this
-TEST_ACC = 0.95        # "grokked": test accuracy >= this
-JUMP_ACC = 0.5         # the jump has started once test accuracy >= this
-MIN_DELAY = 3.0        # step(test) / step(train) where grokking happens
-MIN_SUCCESS = 2 / 3    # share of weight-decay runs that must grok
+TRAIN_ACC = 0.99  # "memorised": train accuracy >= this
+TEST_ACC = 0.95  # "grokked": test accuracy >= this
+JUMP_ACC = 0.5  # the jump has started once test accuracy >= this
+MIN_DELAY = 3.0  # step(test) / step(train) where grokking happens
+MIN_SUCCESS = 2 / 3  # share of weight-decay runs that must grok
 MAX_NORM_RATIO = 0.95  # norm at grokking / max norm over memorisation phase
-MIN_EARLY_RISE = 0.2   # share of the Fourier-sparsity rise done before the jump
+MIN_EARLY_RISE = 0.2  # share of the Fourier-sparsity rise done before the jump
 MIN_EARLY_SHARE = 0.8  # share of grokking runs where that holds
 
 
 # ----------------------------------------------------------------------------- run
 
 
-def _task(p: int, embed_dim: int, hidden: int) -> trainer.Task:
-    model = EmbedMLP(p, embed_dim, hidden, p)
+@dataclass(frozen=True)
+class Static(physai.Static):
+    p: int
+    embed_dim: int
+    hidden: int
+    steps: int
+    log_every: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    p = st.p
+    model = EmbedMLP(p, st.embed_dim, st.hidden, p)
 
     def data(key, hp):
         return modular_arithmetic(key, p, hp["train_fraction"])
@@ -134,13 +157,15 @@ def _task(p: int, embed_dim: int, hidden: int) -> trainer.Task:
         correct = (logits.argmax(-1) == d["y_train"]).astype(jnp.float32)
         train, test = d["train_mask"], d["test_mask"]
         sparsity = fourier_sparsity(embedding_table(params), p)
-        return {"train_acc": jnp.sum(correct * train) / jnp.sum(train),
-                "test_acc": jnp.sum(correct * test) / jnp.sum(test),
-                "train_loss": jnp.sum(ce * train) / jnp.sum(train),
-                "test_loss": jnp.sum(ce * test) / jnp.sum(test),
-                "weight_norm": global_norm(params),
-                "fourier_gini": sparsity["gini"],
-                "effective_frequencies": sparsity["effective_frequencies"]}
+        return {
+            "train_acc": jnp.sum(correct * train) / jnp.sum(train),
+            "test_acc": jnp.sum(correct * test) / jnp.sum(test),
+            "train_loss": jnp.sum(ce * train) / jnp.sum(train),
+            "test_loss": jnp.sum(ce * test) / jnp.sum(test),
+            "weight_norm": global_norm(params),
+            "fourier_gini": sparsity["gini"],
+            "effective_frequencies": sparsity["effective_frequencies"],
+        }
 
     def optimizer(hp):
         return optax.adamw(hp["lr"], b1=0.9, b2=0.98, weight_decay=hp["weight_decay"])
@@ -175,12 +200,19 @@ def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
     t_mem = transition_step(steps, curves["train_acc"], TRAIN_ACC)
     t_grok = transition_step(steps, curves["test_acc"], TEST_ACC)
     norm, gini, test = curves["weight_norm"], curves["fourier_gini"], curves["test_acc"]
-    out = {"steps_to_memorise": t_mem, "steps_to_grok": t_grok, "grokked": not math.isnan(t_grok),
-           "grok_ratio": t_grok / max(t_mem, 1.0) if not math.isnan(t_grok + t_mem) else float("nan"),
-           "norm_at_memorise": _at(steps, norm, t_mem), "norm_at_grok": _at(steps, norm, t_grok),
-           "norm_final": float(norm[-1]), "gini_init": float(gini[0]),
-           "gini_at_memorise": _at(steps, gini, t_mem), "gini_at_grok": _at(steps, gini, t_grok),
-           "gini_final": float(gini[-1])}
+    out = {
+        "steps_to_memorise": t_mem,
+        "steps_to_grok": t_grok,
+        "grokked": not math.isnan(t_grok),
+        "grok_ratio": t_grok / max(t_mem, 1.0) if not math.isnan(t_grok + t_mem) else float("nan"),
+        "norm_at_memorise": _at(steps, norm, t_mem),
+        "norm_at_grok": _at(steps, norm, t_grok),
+        "norm_final": float(norm[-1]),
+        "gini_init": float(gini[0]),
+        "gini_at_memorise": _at(steps, gini, t_mem),
+        "gini_at_grok": _at(steps, gini, t_grok),
+        "gini_final": float(gini[-1]),
+    }
     if not math.isnan(t_mem + t_grok):
         window = (steps >= t_mem - 1e-9) & (steps <= t_grok + 1e-9)
         i_grok = int(np.searchsorted(steps, t_grok - 1e-9))
@@ -199,22 +231,20 @@ def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
 def run(shard) -> ShardResult:
     """Trains every trial of the shard (one compiled program) and extracts its events."""
     st = shard.static
-    task = _task(int(st["p"]), int(st["embed_dim"]), int(st["hidden"]))
-    hp = {k: shard.column(k) for k in ("seed", "train_fraction", "weight_decay", "lr")}
-    result = trainer.train(task, hp, steps=int(st["steps"]), log_every=int(st["log_every"]),
-                           strategy=shard.strategy)
-    rows = []
-    for i in range(len(shard.trials)):
-        curves = {k: v[i] for k, v in result.curves.items()}
-        row = {k: float(result.final[k][i]) for k in ("train_acc", "test_acc", "test_loss",
-                                                     "weight_norm")}
-        row.update(trial_events(result.steps, curves))
-        row["status"] = "diverged" if result.diverged[i] else "ok"
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
 
+    def events(i, trial, result):
+        return trial_events(result.steps, {k: v[i] for k, v in result.curves.items()})
 
-STATIC = ("p", "embed_dim", "hidden", "steps", "log_every")
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        ("seed", "train_fraction", "weight_decay", "lr"),
+        steps=st.steps,
+        log_every=st.log_every,
+        columns=("train_acc", "test_acc", "test_loss", "weight_norm"),
+        extra=events,
+    )
+
 
 # ----------------------------------------------------------------------------- checks
 
@@ -245,16 +275,16 @@ def check_grokking_delay(results: Results) -> Verdict:
     if grok.empty:  # no run grokked: the success-rate part alone refutes the claim
         return verdict_in_range(success, MIN_SUCCESS, 1.0, "no weight-decay run grokked")
     ratio = float(grok["grok_ratio"].median())
-    parts = [Verdict(*_range_status(success, MIN_SUCCESS, 1.0), hypothesis="success_rate"),
-             Verdict(*_range_status(ratio, MIN_DELAY, math.inf), hypothesis="median_ratio")]
+    parts = [
+        verdict_in_range(success, MIN_SUCCESS, 1.0, hypothesis="success_rate"),
+        verdict_in_range(ratio, MIN_DELAY, math.inf, hypothesis="median_ratio"),
+    ]
     per = _per_fraction(grok, "grok_ratio") if len(grok) else "none grokked"
-    return all_of(parts, f"{success:.0%} of weight-decay runs grok; step(test>={TEST_ACC:g}) / "
-                         f"step(train>={TRAIN_ACC:g}) median by train fraction: {per}")
-
-
-def _range_status(value: float, low: float, high: float) -> tuple:
-    v = verdict_in_range(value, low, high)
-    return v.status, v.measured, v.expected
+    return all_of(
+        parts,
+        f"{success:.0%} of weight-decay runs grok; step(test>={TEST_ACC:g}) / "
+        f"step(train>={TRAIN_ACC:g}) median by train fraction: {per}",
+    )
 
 
 def check_no_weight_decay(results: Results) -> Verdict:
@@ -265,9 +295,14 @@ def check_no_weight_decay(results: Results) -> Verdict:
         return Verdict("inconclusive", float("nan"), "<= 0", "no weight-decay-0 runs")
     rate = float(df["grokked"].astype(bool).mean())
     best = _per_fraction(df, "test_acc")
-    return verdict_in_range(rate, 0.0, 0.0, f"share of wd-0 runs reaching {TEST_ACC:.0%} test "
-                                            f"accuracy within {int(df['steps'].iloc[0])} steps; "
-                                            f"median final test accuracy by fraction: {best}")
+    return verdict_in_range(
+        rate,
+        0.0,
+        0.0,
+        f"share of wd-0 runs reaching {TEST_ACC:.0%} test "
+        f"accuracy within {int(df['steps'].iloc[0])} steps; "
+        f"median final test accuracy by fraction: {best}",
+    )
 
 
 def check_more_data_sooner(results: Results) -> Verdict:
@@ -276,15 +311,13 @@ def check_more_data_sooner(results: Results) -> Verdict:
     fracs = sorted(df["train_fraction"].unique()) if len(df) else []
     if len(fracs) < 3:
         return Verdict("inconclusive", float("nan"), "[-1, -0.99]", "need >= 3 train fractions")
-    med = [float(np.median(df.loc[df["train_fraction"] == f, "steps_to_grok"].fillna(np.inf)))
-           for f in fracs]
+    med = [float(np.median(df.loc[df["train_fraction"] == f, "steps_to_grok"].fillna(np.inf))) for f in fracs]
     if len(set(med)) < len(med):
         rho = float(sps.spearmanr(fracs, med).statistic) if len(set(med)) > 1 else 0.0
     else:
         rho = float(sps.spearmanr(fracs, med).statistic)
     text = ", ".join(f"{f:g}: {m:.0f}" for f, m in zip(fracs, med))
-    return verdict_in_range(rho, -1.0, -0.99,
-                            f"Spearman rho of median steps-to-grok vs train fraction ({text})")
+    return verdict_in_range(rho, -1.0, -0.99, f"Spearman rho of median steps-to-grok vs train fraction ({text})")
 
 
 def _delayed(results: Results) -> pd.DataFrame:
@@ -299,19 +332,21 @@ def check_weight_norm_falls(results: Results) -> Verdict:
     """Norm at grokking / max norm over [memorise, grok] <= 0.95 (median over delayed runs)."""
     delayed = _delayed(results)
     if delayed.empty:
-        return Verdict("inconclusive", float("nan"), f"<= {MAX_NORM_RATIO:g}",
-                       "no run generalised with a delay")
+        return Verdict("inconclusive", float("nan"), f"<= {MAX_NORM_RATIO:g}", "no run generalised with a delay")
     ratio = delayed["norm_at_grok"] / delayed["norm_peak"]
     final = float((delayed["norm_final"] / delayed["norm_peak"]).median())
     every = _grokked(_decayed(results))
     every_ratio = float((every["norm_at_grok"] / every["norm_peak"]).median())
-    return verdict_in_range(float(ratio.median()), 0.0, MAX_NORM_RATIO,
-                            f"median weight norm at step(test >= {TEST_ACC:g}) over its max since "
-                            f"memorisation, over {len(delayed)} runs that generalised >= "
-                            f"{MIN_DELAY:g}x later than they memorised (at the end of the run: "
-                            f"{final:.3g}; over all {len(every)} generalising wd > 0 runs: "
-                            f"{every_ratio:.3g}); by train fraction: "
-                            + _per_fraction(delayed.assign(r=ratio), "r"))
+    return verdict_in_range(
+        float(ratio.median()),
+        0.0,
+        MAX_NORM_RATIO,
+        f"median weight norm at step(test >= {TEST_ACC:g}) over its max since "
+        f"memorisation, over {len(delayed)} runs that generalised >= "
+        f"{MIN_DELAY:g}x later than they memorised (at the end of the run: "
+        f"{final:.3g}; over all {len(every)} generalising wd > 0 runs: "
+        f"{every_ratio:.3g}); by train fraction: " + _per_fraction(delayed.assign(r=ratio), "r"),
+    )
 
 
 def check_fourier_first(results: Results) -> Verdict:
@@ -319,56 +354,86 @@ def check_fourier_first(results: Results) -> Verdict:
     grok = _delayed(results)
     grok = grok[np.isfinite(grok["early_rise"])] if len(grok) else grok
     if grok.empty:
-        return Verdict("inconclusive", float("nan"), f">= {MIN_EARLY_SHARE:g}",
-                       "no grokking run with a rising Fourier Gini")
+        return Verdict(
+            "inconclusive", float("nan"), f">= {MIN_EARLY_SHARE:g}", "no grokking run with a rising Fourier Gini"
+        )
     share = float((grok["early_rise"] >= MIN_EARLY_RISE).mean())
-    return verdict_in_range(share, MIN_EARLY_SHARE, 1.0,
-                            f"share of delayed-grokking runs whose Fourier Gini had covered >= "
-                            f"{MIN_EARLY_RISE:.0%} of its memorisation-to-end rise before test "
-                            f"accuracy reached {JUMP_ACC:.0%} (median share covered "
-                            f"{grok['early_rise'].median():.2f}; Gini {grok['gini_at_memorise'].median():.2f}"
-                            f" -> {grok['gini_pre_jump'].median():.2f} -> {grok['gini_final'].median():.2f})")
+    return verdict_in_range(
+        share,
+        MIN_EARLY_SHARE,
+        1.0,
+        f"share of delayed-grokking runs whose Fourier Gini had covered >= "
+        f"{MIN_EARLY_RISE:.0%} of its memorisation-to-end rise before test "
+        f"accuracy reached {JUMP_ACC:.0%} (median share covered "
+        f"{grok['early_rise'].median():.2f}; Gini {grok['gini_at_memorise'].median():.2f}"
+        f" -> {grok['gini_pre_jump'].median():.2f} -> {grok['gini_final'].median():.2f})",
+    )
 
 
-ANCHOR = ("ANCHORS.md Emergence; Power et al. 2022 Fig. 1; Nanda et al. 2023 (p = 113, 30% data, "
-          "AdamW lr 1e-3, wd 1); CPU: embedding + MLP p = 59, AdamW lr 3e-3, wd 1")
+ANCHOR = (
+    "ANCHORS.md Emergence; Power et al. 2022 Fig. 1; Nanda et al. 2023 (p = 113, 30% data, "
+    "AdamW lr 1e-3, wd 1); CPU: embedding + MLP p = 59, AdamW lr 3e-3, wd 1"
+)
 
 HYPOTHESES = (
-    Hypothesis("grokking_delay", "With weight decay, test accuracy reaches 95% at least 3x later "
-               "than train accuracy reaches 99%, in most runs", ANCHOR, check_grokking_delay),
-    Hypothesis("no_weight_decay_no_grokking", "Without weight decay no run generalises within "
-               "the same budget", ANCHOR, check_no_weight_decay),
-    Hypothesis("more_data_groks_sooner", "Steps to grok fall as the training fraction grows",
-               "ANCHORS.md: fraction 0.7 / 0.5 groks at step 1200 / 4600; Power et al. 2022 Fig. 2",
-               check_more_data_sooner),
-    Hypothesis("weight_norm_falls", "The total weight norm falls across the transition",
-               "Nanda et al. 2023 Fig. 7 (total weight norm falls during circuit formation and "
-               "cleanup); Liu et al. 2023 (Omnigrok)", check_weight_norm_falls),
-    Hypothesis("fourier_sparsity_rises_first", "The embedding's Fourier spectrum sparsifies "
-               "before test accuracy jumps (hidden progress)",
-               "Nanda et al. 2023 Sec. 5 (progress measures precede the test-loss drop)",
-               check_fourier_first),
+    Hypothesis(
+        "grokking_delay",
+        "With weight decay, test accuracy reaches 95% at least 3x later than train accuracy reaches 99%, in most runs",
+        ANCHOR,
+        check_grokking_delay,
+    ),
+    Hypothesis(
+        "no_weight_decay_no_grokking",
+        "Without weight decay no run generalises within the same budget",
+        ANCHOR,
+        check_no_weight_decay,
+    ),
+    Hypothesis(
+        "more_data_groks_sooner",
+        "Steps to grok fall as the training fraction grows",
+        "ANCHORS.md: fraction 0.7 / 0.5 groks at step 1200 / 4600; Power et al. 2022 Fig. 2",
+        check_more_data_sooner,
+    ),
+    Hypothesis(
+        "weight_norm_falls",
+        "The total weight norm falls across the transition",
+        "Nanda et al. 2023 Fig. 7 (total weight norm falls during circuit formation and "
+        "cleanup); Liu et al. 2023 (Omnigrok)",
+        check_weight_norm_falls,
+    ),
+    Hypothesis(
+        "fourier_sparsity_rises_first",
+        "The embedding's Fourier spectrum sparsifies before test accuracy jumps (hidden progress)",
+        "Nanda et al. 2023 Sec. 5 (progress measures precede the test-loss drop)",
+        check_fourier_first,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
 
 def _grid(fractions, seeds, weight_decays=(0.0, 1.0)):
-    return product(train_fraction=list(fractions), weight_decay=list(weight_decays),
-                   seed=list(seeds))
+    return product(train_fraction=list(fractions), weight_decay=list(weight_decays), seed=list(seeds))
 
 
 MODEL = {"p": 59, "embed_dim": 32, "hidden": 128, "lr": 3e-3, "log_every": 50}
 
 PRESETS = {
-    "tiny": Preset(product(train_fraction=[0.7], weight_decay=[0.0, 1.0], seed=[0]),
-                   {**MODEL, "p": 23, "steps": 300}, "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(chain(_grid([0.5, 0.6, 0.7], [0], [1.0]), _grid([0.7], [0], [0.0])),
-                   {**MODEL, "steps": 2500},
-                   "p = 59, fractions 0.5/0.6/0.7 with wd 1, the wd-0 control at 0.7, one seed, "
-                   "2500 steps"),
-    "paper": Preset(_grid([0.5, 0.6, 0.7], range(3)), {**MODEL, "steps": 4000},
-                    "p = 59, fractions 0.5/0.6/0.7, wd 0 vs 1, 3 seeds, 4000 full-batch steps"),
+    "tiny": Preset(
+        product(train_fraction=[0.7], weight_decay=[0.0, 1.0], seed=[0]),
+        {**MODEL, "p": 23, "steps": 300},
+        "seconds-long smoke test (no verdict expected)",
+    ),
+    "demo": Preset(
+        chain(_grid([0.5, 0.6, 0.7], [0], [1.0]), _grid([0.7], [0], [0.0])),
+        {**MODEL, "steps": 2500},
+        "p = 59, fractions 0.5/0.6/0.7 with wd 1, the wd-0 control at 0.7, one seed, 2500 steps",
+    ),
+    "paper": Preset(
+        _grid([0.5, 0.6, 0.7], range(3)),
+        {**MODEL, "steps": 4000},
+        "p = 59, fractions 0.5/0.6/0.7, wd 0 vs 1, 3 seeds, 4000 full-batch steps",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -393,40 +458,60 @@ def plot(results: Results) -> dict:
         sub = acc[acc["train_fraction"] == frac]
         decays = sorted(acc["weight_decay"].unique())
         colours = dict(zip(decays, sns.color_palette("colorblind", len(decays))))
-        sns.lineplot(sub, x="step", y="value", hue="weight_decay", style="split",
-                     units="seed", estimator=None, ax=ax, lw=1, palette=colours)
+        sns.lineplot(
+            sub,
+            x="step",
+            y="value",
+            hue="weight_decay",
+            style="split",
+            units="seed",
+            estimator=None,
+            ax=ax,
+            lw=1,
+            palette=colours,
+        )
         ax.set_xscale("symlog", linthresh=100)
         ax.set_xlim(left=0)
         ax.axhline(TEST_ACC, color="grey", lw=0.8, ls=":")
         ax.set(title=f"train fraction {frac:g}", ylabel="accuracy")
-    fig.suptitle(f"Grokking (a + b) mod {int(results.ok['p'].iloc[0])}: embedding + MLP, "
-                 "full-batch AdamW")
+    fig.suptitle(f"Grokking (a + b) mod {int(results.ok['p'].iloc[0])}: embedding + MLP, full-batch AdamW")
     fig.tight_layout()
     figures["accuracy"] = fig
 
     decayed = df[df["weight_decay"] > 0]
     fig, axes = plots.figure(ncols=3, width=4.2, height=3.6)
-    for ax, metric, label in zip(axes, ["acc", "weight_norm", "fourier_gini"],
-                                 ["test accuracy", "total weight norm", "embedding Fourier Gini"]):
+    for ax, metric, label in zip(
+        axes, ["acc", "weight_norm", "fourier_gini"], ["test accuracy", "total weight norm", "embedding Fourier Gini"]
+    ):
         sub = decayed[(decayed["metric"] == metric) & ((metric != "acc") | (decayed["split"] == "test"))]
-        sns.lineplot(sub, x="step", y="value", hue="train_fraction", units="seed",
-                     estimator=None, ax=ax, lw=1, palette="viridis")
+        sns.lineplot(
+            sub, x="step", y="value", hue="train_fraction", units="seed", estimator=None, ax=ax, lw=1, palette="viridis"
+        )
         ax.set(ylabel=label, title=label + " (wd > 0)")
     fig.tight_layout()
     figures["progress_measures"] = fig
     return figures
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {
+    "train_fraction": Domain(low=0, high=1, low_open=True),
+    "p": Domain(low=2, integer=True),
+    "embed_dim": POSITIVE_INT,
+    "hidden": POSITIVE_INT,
+}
+
 EXPERIMENT = Experiment(
     name="grokking",
     question="Does test accuracy on modular addition jump long after the training set is "
-             "memorised, only with weight decay, sooner with more data, while the weight norm "
-             "falls and the embedding's Fourier spectrum sparsifies first?",
+    "memorised, only with weight decay, sooner with more data, while the weight norm "
+    "falls and the embedding's Fourier spectrum sparsifies first?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC,
+    static=Static,
     max_shard_size=3,
+    domains=DOMAINS,
     doc=__doc__,
 )

@@ -23,7 +23,7 @@ Hypotheses, in words
   a. ``per_token_loss_power_law``: per-token test cross-entropy (median over seeds) vs
      parameter count is a power law: R^2 >= 0.95 of a straight line in log-log.
   b. ``exact_match_sharpens_with_L``: the exact-match transition, measured as its
-     10%-90% rise width in decades of N (``analysis.fits.transition_width`` on the
+     10%-90% rise width in decades of N (``analysis.transitions.transition_width`` on the
      median curve), gets strictly narrower as L grows (Spearman rho of width vs L = -1).
   c. ``exact_match_onset_shifts_with_L``: the N at which exact match first reaches 50%
      rises strictly with L (if per-token error falls as c N^-a, p^L = exp(-L c N^-a)
@@ -62,9 +62,11 @@ Results (paper preset: 8 widths x 3 seeds; CPU seconds = user + sys of the comma
   * exact_match_is_product_of_token_accuracies: supported: largest gap +0.018 (L = 8,
     228 parameters; positive: token errors are slightly positively correlated).
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
@@ -72,11 +74,23 @@ import optax
 import pandas as pd
 from scipy import stats as sps
 
-from analysis.fits import transition_step, transition_width
-from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, logspace, product
-from physai import models, verdict_in_range
+import physai
+from analysis.transitions import transition_step, transition_width
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    logspace,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
 from physai.curricula.tokens import multitoken_teacher
+from physai.domains import POSITIVE, POSITIVE_INT, Domain
 
 LENGTHS = (1, 2, 4, 8)
 MIN_R2 = 0.95
@@ -85,14 +99,26 @@ MAX_GAP = 0.05
 # ----------------------------------------------------------------------------- run
 
 
-def _task(st) -> trainer.Task:
-    d, n_tokens, vocab = int(st["d"]), int(st["n_tokens"]), int(st["vocab"])
-    max_width = int(st["max_width"])
+@dataclass(frozen=True)
+class Static(physai.Static):
+    d: int
+    n_tokens: int
+    vocab: int
+    teacher_width: int
+    teacher_scale: float
+    max_width: int
+    steps: int
+    batch_size: int
+    n_train: int
+    n_test: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    d, n_tokens, vocab, max_width = st.d, st.n_tokens, st.vocab, st.max_width
     model = models.MLP(width=max_width, out=n_tokens * vocab)
 
     def data(key, hp):
-        return multitoken_teacher(key, d, n_tokens, vocab, int(st["teacher_width"]),
-                                  int(st["n_train"]), int(st["n_test"]), float(st["teacher_scale"]))
+        return multitoken_teacher(key, d, n_tokens, vocab, st.teacher_width, st.n_train, st.n_test, st.teacher_scale)
 
     def init(key, hp):
         return models.init_mlp(model, key, d, hp["width"])
@@ -102,8 +128,9 @@ def _task(st) -> trainer.Task:
         return out.reshape(x.shape[0], n_tokens, vocab)
 
     def loss(params, batch, hp):
-        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(
-            logits(params, batch["x_train"], hp), batch["y_train"]))
+        return jnp.mean(
+            optax.softmax_cross_entropy_with_integer_labels(logits(params, batch["x_train"], hp), batch["y_train"])
+        )
 
     def metrics(params, dat, hp):
         lg = logits(params, dat["x_test"], hp)
@@ -123,26 +150,23 @@ def _task(st) -> trainer.Task:
 def run(shard) -> ShardResult:
     """Trains every width and seed of the shard in one compiled program (masked widths)."""
     st = shard.static
-    steps = int(st["steps"])
-    result = trainer.train(_task(st), {k: shard.column(k) for k in ("seed", "width", "lr")},
-                           steps=steps, log_every=steps // 4, batch_size=int(st["batch_size"]),
-                           strategy=shard.strategy)
-    d, out = int(st["d"]), int(st["n_tokens"]) * int(st["vocab"])
-    rows = []
-    for i, t in enumerate(shard.trials):
-        row = {k: float(v[i]) for k, v in result.final.items() if k != "objective"}
-        acc = np.array([row[f"test_acc_pos{j}"] for j in range(int(st["n_tokens"]))])
-        for length in LENGTHS:
-            if length <= len(acc):
-                row[f"token_product_L{length}"] = float(np.prod(acc[:length]))
-        row["n_params"] = models.count_mlp_params(d, int(t.params["width"]), 1, out)
-        row["status"] = "diverged" if result.diverged[i] else "ok"
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
 
+    def products(i, trial, result):
+        acc = np.array([float(result.final[f"test_acc_pos{j}"][i]) for j in range(st.n_tokens)])
+        row = {f"token_product_L{length}": float(np.prod(acc[:length])) for length in LENGTHS if length <= len(acc)}
+        row["n_params"] = models.count_mlp_params(st.d, int(trial.params["width"]), 1, st.n_tokens * st.vocab)
+        return row
 
-STATIC = ("d", "n_tokens", "vocab", "teacher_width", "teacher_scale", "max_width", "steps",
-          "batch_size", "n_train", "n_test")
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        ("seed", "width", "lr"),
+        steps=st.steps,
+        log_every=st.steps // 4,
+        batch_size=st.batch_size,
+        extra=products,
+    )
+
 
 # ----------------------------------------------------------------------------- checks
 
@@ -167,9 +191,12 @@ def check_loss_power_law(results: Results) -> Verdict:
     slope, intercept = np.polyfit(x, y, 1)
     r2 = 1 - np.sum((y - (slope * x + intercept)) ** 2) / np.sum((y - y.mean()) ** 2)
     decades = math.log10(med["n_params"].max() / med["n_params"].min())
-    return verdict_in_range(float(r2), MIN_R2, 1.0, f"log-log fit of median per-token loss over "
-                                                   f"{decades:.2g} decades of parameters: slope "
-                                                   f"{slope:.3f}")
+    return verdict_in_range(
+        float(r2),
+        MIN_R2,
+        1.0,
+        f"log-log fit of median per-token loss over {decades:.2g} decades of parameters: slope {slope:.3f}",
+    )
 
 
 def em_transitions(results: Results) -> pd.DataFrame:
@@ -182,8 +209,13 @@ def em_transitions(results: Results) -> pd.DataFrame:
         med = _median_by_size(results, f"test_exact_match_L{L}")
         logn = np.log10(med["n_params"].to_numpy(float))
         em = med[f"test_exact_match_L{L}"].to_numpy(float)
-        rows.append({"L": L, "width_decades": transition_width(logn, em, 0.1, 0.9),
-                     "n_at_half": 10 ** transition_step(logn, em, 0.5)})
+        rows.append(
+            {
+                "L": L,
+                "width_decades": transition_width(logn, em, 0.1, 0.9),
+                "n_at_half": 10 ** transition_step(logn, em, 0.5),
+            }
+        )
     return pd.DataFrame(rows, columns=["L", "width_decades", "n_at_half"])
 
 
@@ -194,8 +226,7 @@ def check_sharpens(results: Results) -> Verdict:
         return Verdict("inconclusive", float("nan"), "[-1, -0.99]", "need >= 3 lengths with a rise")
     rho = float(sps.spearmanr(tr["L"], tr["width_decades"]).statistic)
     text = ", ".join(f"L={L}: {w:.2f}" for L, w in zip(tr["L"], tr["width_decades"]))
-    return verdict_in_range(rho, -1.0, -0.99, f"10-90% rise width of exact match in decades of N "
-                                              f"({text})")
+    return verdict_in_range(rho, -1.0, -0.99, f"10-90% rise width of exact match in decades of N ({text})")
 
 
 def check_onset_shifts(results: Results) -> Verdict:
@@ -203,8 +234,9 @@ def check_onset_shifts(results: Results) -> Verdict:
     tr = em_transitions(results)
     if len(tr) < 3 or tr["n_at_half"].isna().any():
         missing = ", ".join(str(L) for L in tr.loc[tr["n_at_half"].isna(), "L"])
-        return Verdict("inconclusive", float("nan"), "[0.99, 1]",
-                       f"exact match never reaches 0.5 for L = {missing or '?'}")
+        return Verdict(
+            "inconclusive", float("nan"), "[0.99, 1]", f"exact match never reaches 0.5 for L = {missing or '?'}"
+        )
     rho = float(sps.spearmanr(tr["L"], tr["n_at_half"]).statistic)
     text = ", ".join(f"L={L}: {n:.0f}" for L, n in zip(tr["L"], tr["n_at_half"]))
     return verdict_in_range(rho, 0.99, 1.0, f"parameters at which exact match reaches 0.5 ({text})")
@@ -223,40 +255,69 @@ def check_product(results: Results) -> Verdict:
     if not gaps:
         return Verdict("inconclusive", float("nan"), f"<= {MAX_GAP:g}", "no exact-match columns")
     worst = max(gaps)
-    return verdict_in_range(worst[0], 0.0, MAX_GAP,
-                            f"largest |exact match - product of per-position accuracies| is "
-                            f"{worst[1]:+.3f} at L = {worst[2]}, {worst[3]} parameters (positive: "
-                            f"token errors are positively correlated across positions)")
+    return verdict_in_range(
+        worst[0],
+        0.0,
+        MAX_GAP,
+        f"largest |exact match - product of per-position accuracies| is "
+        f"{worst[1]:+.3f} at L = {worst[2]}, {worst[3]} parameters (positive: "
+        f"token errors are positively correlated across positions)",
+    )
 
 
 ANCHOR = "Schaeffer, Miranda & Koyejo 2023, Sec. 2-3, Fig. 2-3; ANCHORS.md Emergence"
 
 HYPOTHESES = (
-    Hypothesis("per_token_loss_power_law", "Per-token loss is a smooth power law in model size",
-               ANCHOR, check_loss_power_law),
-    Hypothesis("exact_match_sharpens_with_L", "Exact match rises over a narrower range of model "
-               "sizes for longer answers", ANCHOR, check_sharpens),
-    Hypothesis("exact_match_onset_shifts_with_L", "Longer answers need larger models to reach "
-               "50% exact match", ANCHOR + " (p^L = exp(-L c N^-a))", check_onset_shifts),
-    Hypothesis("exact_match_is_product_of_token_accuracies", "Exact match ~ p^L: it equals the "
-               "product of per-position accuracies within 0.05", ANCHOR, check_product),
+    Hypothesis(
+        "per_token_loss_power_law", "Per-token loss is a smooth power law in model size", ANCHOR, check_loss_power_law
+    ),
+    Hypothesis(
+        "exact_match_sharpens_with_L",
+        "Exact match rises over a narrower range of model sizes for longer answers",
+        ANCHOR,
+        check_sharpens,
+    ),
+    Hypothesis(
+        "exact_match_onset_shifts_with_L",
+        "Longer answers need larger models to reach 50% exact match",
+        ANCHOR + " (p^L = exp(-L c N^-a))",
+        check_onset_shifts,
+    ),
+    Hypothesis(
+        "exact_match_is_product_of_token_accuracies",
+        "Exact match ~ p^L: it equals the product of per-position accuracies within 0.05",
+        ANCHOR,
+        check_product,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 16, "n_tokens": 8, "vocab": 4, "teacher_width": 16, "teacher_scale": 1.0,
-            "max_width": 256, "steps": 3000, "batch_size": 512, "n_train": 2 ** 15,
-            "n_test": 4096, "lr": 1e-2}
+SETTINGS = {
+    "d": 16,
+    "n_tokens": 8,
+    "vocab": 4,
+    "teacher_width": 16,
+    "teacher_scale": 1.0,
+    "max_width": 256,
+    "steps": 3000,
+    "batch_size": 512,
+    "n_train": 2**15,
+    "n_test": 4096,
+    "lr": 1e-2,
+}
 WIDTHS = logspace(2, 256, 8, integer=True)
 
 PRESETS = {
-    "tiny": Preset(product(width=[2, 8, 32], seed=[0]),
-                   {**SETTINGS, "max_width": 32, "steps": 200, "n_train": 2048, "n_test": 512},
-                   "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(product(width=WIDTHS, seed=[0]), {**SETTINGS, "steps": 2000},
-                   "widths 2..256, one seed, 2000 steps"),
-    "paper": Preset(product(width=WIDTHS, seed=range(3)), SETTINGS,
-                    "widths 2..256 (2.1 decades), three seeds, 3000 steps"),
+    "tiny": Preset(
+        product(width=[2, 8, 32], seed=[0]),
+        {**SETTINGS, "max_width": 32, "steps": 200, "n_train": 2048, "n_test": 512},
+        "seconds-long smoke test (no verdict expected)",
+    ),
+    "demo": Preset(product(width=WIDTHS, seed=[0]), {**SETTINGS, "steps": 2000}, "widths 2..256, one seed, 2000 steps"),
+    "paper": Preset(
+        product(width=WIDTHS, seed=range(3)), SETTINGS, "widths 2..256 (2.1 decades), three seeds, 3000 steps"
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -274,35 +335,39 @@ def plot(results: Results) -> dict:
     axes[0].plot(loss["n_params"], loss["test_token_loss"], "o-", label="median over seeds")
     x = loss["n_params"].to_numpy(float)
     slope, intercept = np.polyfit(np.log(x), np.log(loss["test_token_loss"].to_numpy(float)), 1)
-    plots.theory_curve(axes[0], x, np.exp(intercept) * x ** slope, f"power law, slope {slope:.2f}")
+    plots.theory_curve(axes[0], x, np.exp(intercept) * x**slope, f"power law, slope {slope:.2f}")
     plots.loglog(axes[0])
     axes[0].set(xlabel="parameters", ylabel="per-token test cross-entropy", title="smooth metric")
     axes[0].legend(fontsize=7)
     for L in _lengths(results):
         em = _median_by_size(results, f"test_exact_match_L{L}")
         prod = _median_by_size(results, f"token_product_L{L}")
-        line, = axes[1].plot(em["n_params"], em[f"test_exact_match_L{L}"], "o-", label=f"L = {L}")
+        (line,) = axes[1].plot(em["n_params"], em[f"test_exact_match_L{L}"], "o-", label=f"L = {L}")
         axes[1].plot(prod["n_params"], prod[f"token_product_L{L}"], ":", color=line.get_color())
         axes[2].plot(em["n_params"], em[f"test_exact_match_L{L}"], "o-", label=f"L = {L}")
-    axes[1].set(xscale="log", xlabel="parameters", ylabel="exact match",
-                title="nonlinear metric (dotted: prod. of token acc.)")
-    axes[2].set(xscale="log", yscale="log", xlabel="parameters", ylabel="exact match (log)",
-                title="same, log scale")
+    axes[1].set(
+        xscale="log", xlabel="parameters", ylabel="exact match", title="nonlinear metric (dotted: prod. of token acc.)"
+    )
+    axes[2].set(xscale="log", yscale="log", xlabel="parameters", ylabel="exact match (log)", title="same, log scale")
     axes[1].legend(fontsize=7)
     fig.suptitle("Mirage: the same models under two metrics")
     fig.tight_layout()
     return {"metrics_side_by_side": fig}
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"n_tokens": POSITIVE_INT, "vocab": Domain(low=2, integer=True), "teacher_scale": POSITIVE}
+
 EXPERIMENT = Experiment(
     name="mirage",
     question="On the same model outputs, is per-token loss a smooth power law in model size "
-             "while L-token exact match looks emergent, sharper for longer answers?",
+    "while L-token exact match looks emergent, sharper for longer answers?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC,
+    static=Static,
     max_shard_size=8,
+    domains=DOMAINS,
     doc=__doc__,
 )

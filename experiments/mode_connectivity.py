@@ -51,9 +51,11 @@ Results (2026-11-22, 2 CPU cores shared with other jobs; CPU = user + sys)
     on the test set the Bezier curve also removes most of the barrier (median 0.056
     vs 0.51 nats). 71 s wall, 20 s CPU.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -61,14 +63,25 @@ import numpy as np
 import optax
 import pandas as pd
 
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
-                    verdict_in_range)
-from physai import curricula, models
+import physai
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    curricula,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
-from physai.probes.landscape import (bezier_path_losses, linear_path_losses, path_barrier,
-                                     train_bezier_bend)
+from physai.domains import POSITIVE, POSITIVE_INT
+from physai.probes.landscape import bezier_path_losses, linear_path_losses, path_barrier, train_bezier_bend
 
-MAX_RATIO = 0.10         # Bezier barrier / linear barrier, median over pairs
+MAX_RATIO = 0.10  # Bezier barrier / linear barrier, median over pairs
 MIN_LINEAR_BARRIER = 0.1  # nats: "clearly above zero"
 MIN_BARRIER_OVER_ENDPOINT = 10.0  # and >= 10x the mean endpoint loss
 PATH_POINTS = 41
@@ -76,99 +89,129 @@ PATH_POINTS = 41
 # ----------------------------------------------------------------------------- run
 
 
-def _pieces(st):
-    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
-    classes, teacher_width = int(st["classes"]), int(st["teacher_width"])
-    model = models.MLP(width=int(st["width"]), depth=int(st["depth"]), out=classes,
-                       activation="relu")
+@dataclass(frozen=True)
+class Static(physai.Static):
+    d: int
+    n: int
+    n_test: int
+    classes: int
+    teacher_width: int
+    width: int
+    depth: int
+    steps: int
+    bezier_steps: int
+    bezier_lr: float
 
-    def dataset(data_seed):
-        return curricula.teacher_student_classification(
-            jax.random.key(data_seed), n, n_test, d, teacher_width, classes)
+
+ENDPOINTS = ("a", "b")
+
+
+def make_task(st: Static) -> trainer.Task:
+    """One trial trains one pair: both endpoints side by side (``params = {"a": ..., "b": ...}``,
+    each with its own Adam state and its own loss term), then its probe trains the Bezier
+    bend between them and measures the loss along both paths.
+
+    The pair's ``seed`` draws the data set (``key(seed)``); the endpoints are initialised
+    as the trials of seeds ``2 * seed`` and ``2 * seed + 1`` would be.
+    """
+    model = models.MLP(width=st.width, depth=st.depth, out=st.classes, activation="relu")
+    ts = jnp.linspace(0.0, 1.0, PATH_POINTS)
 
     def cross_entropy(params, x, y):
         logits = model.apply({"params": params}, x)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    return model, dataset, cross_entropy
+    def data(key, hp):  # both endpoints of a pair see the same data, keyed by the pair's seed
+        return curricula.teacher_student_classification(
+            jax.random.key(hp["seed"]), st.n, st.n_test, st.d, st.teacher_width, st.classes
+        )
+
+    def init(key, hp):
+        return {
+            e: models.init_mlp(model, trainer.trial_keys(2 * hp["seed"] + j)["init"], st.d)
+            for j, e in enumerate(ENDPOINTS)
+        }
+
+    def loss(params, batch, hp):
+        return sum(cross_entropy(params[e], batch["x_train"], batch["y_train"]) for e in ENDPOINTS)
+
+    def metrics(params, dat, hp):
+        out = {}
+        for e in ENDPOINTS:
+            out[f"train_loss_{e}"] = cross_entropy(params[e], dat["x_train"], dat["y_train"])
+            out[f"test_loss_{e}"] = cross_entropy(params[e], dat["x_test"], dat["y_test"])
+        return out
+
+    def probe(key, params, dat, hp):  # the bend's t-samples keep their own stream, fold_in(key(seed), 1)
+        train_loss = lambda p: cross_entropy(p, dat["x_train"], dat["y_train"])
+        test_loss = lambda p: cross_entropy(p, dat["x_test"], dat["y_test"])
+        a, b = params["a"], params["b"]
+        theta, _ = train_bezier_bend(
+            train_loss, a, b, st.bezier_steps, st.bezier_lr, jax.random.fold_in(jax.random.key(hp["seed"]), 1)
+        )
+        return {
+            "linear_train": linear_path_losses(train_loss, a, b, ts),
+            "bezier_train": bezier_path_losses(train_loss, a, theta, b, ts),
+            "linear_test": linear_path_losses(test_loss, a, b, ts),
+            "bezier_test": bezier_path_losses(test_loss, a, theta, b, ts),
+        }
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]), probe=probe)
+
+
+PATHS = ("linear_train", "bezier_train", "linear_test", "bezier_test")
+
+
+def barriers(out: dict) -> dict:
+    """Args: out: ``{path: (PATH_POINTS,) losses}`` of one pair. Returns: its barrier columns."""
+    lin, bez = path_barrier(out["linear_train"]), path_barrier(out["bezier_train"])
+    return {
+        "endpoint_loss": float(0.5 * (out["linear_train"][0] + out["linear_train"][-1])),
+        "endpoint_test_loss": float(0.5 * (out["linear_test"][0] + out["linear_test"][-1])),
+        "linear_barrier": float(lin),
+        "bezier_barrier": float(bez),
+        "barrier_ratio": float(bez / lin) if lin > 0 else math.nan,
+        "linear_test_barrier": float(path_barrier(out["linear_test"])),
+        "bezier_test_barrier": float(path_barrier(out["bezier_test"])),
+    }
 
 
 def run(shard) -> ShardResult:
-    """Trains both endpoints of every pair (one trainer call), then the paths of each pair.
+    """Trains both endpoints of every pair, then the paths of each pair (one compiled program).
 
     A trial is one pair: its ``seed`` draws the data set; the endpoints are
     initialised from seeds ``2 * seed`` and ``2 * seed + 1``.
     """
     st = shard.static
-    model, dataset, cross_entropy = _pieces(st)
-    d = int(st["d"])
+    frames = []
 
-    def data(key, hp):  # both endpoints of a pair see the same data: keyed by the pair
-        return dataset(hp["data_seed"])
-
-    def init(key, hp):
-        return models.init_mlp(model, key, d)
-
-    def loss(params, batch, hp):
-        return cross_entropy(params, batch["x_train"], batch["y_train"])
-
-    def metrics(params, dat, hp):
-        return {"train_loss": loss(params, dat, hp),
-                "test_loss": cross_entropy(params, dat["x_test"], dat["y_test"])}
-
-    task = trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]))
-    pair_seeds = [int(s) for s in shard.column("seed")]
-    hp = {"seed": [2 * s + e for s in pair_seeds for e in (0, 1)],
-          "data_seed": [s for s in pair_seeds for _ in (0, 1)],
-          "lr": [float(lr) for lr in shard.column("lr") for _ in (0, 1)]}
-    steps = int(st["steps"])
-    result = trainer.train(task, hp, steps=steps, log_every=max(1, steps // 10),
-                           strategy=shard.strategy, return_params=True)
-    ts = jnp.linspace(0.0, 1.0, PATH_POINTS)
-    bezier_steps, bezier_lr = int(st["bezier_steps"]), float(st["bezier_lr"])
-
-    @jax.jit
-    def paths(params_a, params_b, data_seed):
-        dat = dataset(data_seed)
-        train_loss = lambda p: cross_entropy(p, dat["x_train"], dat["y_train"])
-        test_loss = lambda p: cross_entropy(p, dat["x_test"], dat["y_test"])
-        theta, _ = train_bezier_bend(train_loss, params_a, params_b, bezier_steps, bezier_lr,
-                                     jax.random.fold_in(jax.random.key(data_seed), 1))
-        return {"linear_train": linear_path_losses(train_loss, params_a, params_b, ts),
-                "bezier_train": bezier_path_losses(train_loss, params_a, theta, params_b, ts),
-                "linear_test": linear_path_losses(test_loss, params_a, params_b, ts),
-                "bezier_test": bezier_path_losses(test_loss, params_a, theta, params_b, ts)}
-
-    rows, frames = [], []
-    for i, t in enumerate(shard.trials):
-        a, b = 2 * i, 2 * i + 1
-        if result.diverged[a] or result.diverged[b]:
-            rows.append({"status": "diverged"})
-            continue
-        take = lambda k: jax.tree.map(lambda x: x[k], result.params)
-        out = {k: np.asarray(v, float) for k, v in
-               jax.device_get(paths(take(a), take(b), pair_seeds[i])).items()}
-        lin, bez = path_barrier(out["linear_train"]), path_barrier(out["bezier_train"])
-        rows.append({
-            "endpoint_loss": float(0.5 * (out["linear_train"][0] + out["linear_train"][-1])),
-            "endpoint_test_loss": float(0.5 * (out["linear_test"][0] + out["linear_test"][-1])),
-            "linear_barrier": float(lin), "bezier_barrier": float(bez),
-            "barrier_ratio": float(bez / lin) if lin > 0 else math.nan,
-            "linear_test_barrier": float(path_barrier(out["linear_test"])),
-            "bezier_test_barrier": float(path_barrier(out["bezier_test"]))})
+    def pair(i, trial, result):
+        if result.diverged[i]:
+            return {}
+        out = {k: np.asarray(result.final[k][i], float) for k in PATHS}
         for name, values in out.items():
             path, split = name.split("_")
-            frames.append(pd.DataFrame({"trial_id": t.trial_id, "step": np.arange(PATH_POINTS),
-                                        "split": split, "metric": f"{path}_path_loss",
-                                        "value": values}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "trial_id": trial.trial_id,
+                        "step": np.arange(PATH_POINTS),
+                        "split": split,
+                        "metric": f"{path}_path_loss",
+                        "value": values,
+                    }
+                )
+            )
+        return barriers(out)
+
+    res = trainer.run_shard(
+        make_task(st), shard, ("seed", "lr"), steps=st.steps, log_every=max(1, st.steps // 10), columns=(), extra=pair
+    )
     # Curves: the training curves of the endpoints are summarised in the rows; the stored
     # curves are the loss profiles along the paths ("step" = index of t on the grid).
-    curves = pd.concat(frames, ignore_index=True) if frames else None
-    return ShardResult(rows, curves)
+    res.curves = pd.concat(frames, ignore_index=True) if frames else None
+    return res
 
-
-STATIC_KEYS = ("d", "n", "n_test", "classes", "teacher_width", "width", "depth", "steps",
-               "bezier_steps", "bezier_lr")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -178,36 +221,51 @@ def check_bezier_removes_barrier(results: Results) -> Verdict:
     ok = results.ok
     if ok.empty or "linear_barrier" not in ok.columns:
         return Verdict("inconclusive", math.nan, f"<= {MAX_RATIO:g}", "no stored pairs")
-    ratio = verdict_in_range(float(ok["barrier_ratio"].median()), 0.0, MAX_RATIO)
-    linear = verdict_in_range(float(ok["linear_barrier"].median()), MIN_LINEAR_BARRIER, math.inf)
     rel = float((ok["linear_barrier"] / ok["endpoint_loss"].clip(lower=1e-12)).median())
-    relative = verdict_in_range(rel, MIN_BARRIER_OVER_ENDPOINT, math.inf)
-    name = lambda v, n: Verdict(v.status, v.measured, v.expected, "", n)
-    return all_of([name(ratio, "bezier/linear"), name(linear, "linear barrier"),
-                   name(relative, "linear barrier/endpoint loss")],
-                  f"Medians over {len(ok)} pairs of train-loss barriers (max along the path "
-                  "minus the mean endpoint loss).")
+    return all_of(
+        [
+            verdict_in_range(float(ok["barrier_ratio"].median()), 0.0, MAX_RATIO, hypothesis="bezier/linear"),
+            verdict_in_range(
+                float(ok["linear_barrier"].median()), MIN_LINEAR_BARRIER, math.inf, hypothesis="linear barrier"
+            ),
+            verdict_in_range(rel, MIN_BARRIER_OVER_ENDPOINT, math.inf, hypothesis="linear barrier/endpoint loss"),
+        ],
+        f"Medians over {len(ok)} pairs of train-loss barriers (max along the path minus the mean endpoint loss).",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("bezier_removes_barrier",
-               "The trained quadratic Bezier path between two independently trained MLPs has a "
-               "barrier <= 10% of the straight line's (median over pairs), while the straight "
-               "line's barrier is clearly above zero.",
-               "Garipov et al. 2018 (NeurIPS), Fig. 1 / Table 1; Draxler et al. 2018 (ICML)",
-               check_bezier_removes_barrier),
+    Hypothesis(
+        "bezier_removes_barrier",
+        "The trained quadratic Bezier path between two independently trained MLPs has a "
+        "barrier <= 10% of the straight line's (median over pairs), while the straight "
+        "line's barrier is clearly above zero.",
+        "Garipov et al. 2018 (NeurIPS), Fig. 1 / Table 1; Draxler et al. 2018 (ICML)",
+        check_bezier_removes_barrier,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 10, "n": 1000, "n_test": 1000, "classes": 5, "teacher_width": 16, "width": 32,
-            "depth": 2, "steps": 1000, "bezier_steps": 500, "bezier_lr": 1e-2}
+SETTINGS = {
+    "d": 10,
+    "n": 1000,
+    "n_test": 1000,
+    "classes": 5,
+    "teacher_width": 16,
+    "width": 32,
+    "depth": 2,
+    "steps": 1000,
+    "bezier_steps": 500,
+    "bezier_lr": 1e-2,
+}
 
 PRESETS = {
-    "tiny": Preset(product(lr=[3e-3], seed=[0, 1]),
-                   {**SETTINGS, "n": 200, "n_test": 200, "width": 16, "steps": 200,
-                    "bezier_steps": 50},
-                   "seconds; for tests"),
+    "tiny": Preset(
+        product(lr=[3e-3], seed=[0, 1]),
+        {**SETTINGS, "n": 200, "n_test": 200, "width": 16, "steps": 200, "bezier_steps": 50},
+        "seconds; for tests",
+    ),
     "demo": Preset(product(lr=[3e-3], seed=list(range(4))), SETTINGS, "4 pairs"),
     "paper": Preset(product(lr=[3e-3], seed=list(range(12))), SETTINGS, "12 pairs"),
 }
@@ -225,37 +283,45 @@ def plot(results: Results) -> dict:
     fig, axes = plots.figure(ncols=2, width=5.2, height=4.0)
     c = results.curves[results.curves["trial_id"].isin(ok["trial_id"])]
     t_grid = np.linspace(0, 1, PATH_POINTS)
-    for metric, label, color in (("linear_path_loss", "straight line", "C3"),
-                                 ("bezier_path_loss", "trained Bezier curve", "C0")):
+    for metric, label, color in (
+        ("linear_path_loss", "straight line", "C3"),
+        ("bezier_path_loss", "trained Bezier curve", "C0"),
+    ):
         part = c[(c["metric"] == metric) & (c["split"] == "train")]
         for k, (_, g) in enumerate(part.groupby("trial_id")):
             g = g.sort_values("step")
-            axes[0].plot(t_grid[g["step"].to_numpy()], g["value"], color=color, lw=1, alpha=0.6,
-                         label=label if k == 0 else None)
+            axes[0].plot(
+                t_grid[g["step"].to_numpy()], g["value"], color=color, lw=1, alpha=0.6, label=label if k == 0 else None
+            )
     axes[0].set_yscale("log")
-    axes[0].set(xlabel="t (position along the path)", ylabel="train cross-entropy",
-                title=f"Paths between {len(ok)} pairs of independent solutions")
+    axes[0].set(
+        xlabel="t (position along the path)",
+        ylabel="train cross-entropy",
+        title=f"Paths between {len(ok)} pairs of independent solutions",
+    )
     axes[0].legend(fontsize=8)
     axes[1].scatter(ok["linear_barrier"], ok["bezier_barrier"], color="C0")
     lim = np.array([0.0, float(ok["linear_barrier"].max()) * 1.1])
-    axes[1].plot(lim, MAX_RATIO * lim, color="black", ls="--", lw=1,
-                 label=f"Bezier = {MAX_RATIO:g} x linear")
-    axes[1].set(xlabel="linear barrier (train loss)", ylabel="Bezier barrier (train loss)",
-                title="Barriers per pair")
+    axes[1].plot(lim, MAX_RATIO * lim, color="black", ls="--", lw=1, label=f"Bezier = {MAX_RATIO:g} x linear")
+    axes[1].set(xlabel="linear barrier (train loss)", ylabel="Bezier barrier (train loss)", title="Barriers per pair")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return {"paths": fig}
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"bezier_steps": POSITIVE_INT, "bezier_lr": POSITIVE}
+
 EXPERIMENT = Experiment(
     name="mode_connectivity",
     question="Are independently trained MLP solutions joined by a trained quadratic Bezier "
-             "curve of (almost) no barrier, while the straight line between them has one?",
+    "curve of (almost) no barrier, while the straight line between them has one?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC_KEYS,
+    static=Static,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

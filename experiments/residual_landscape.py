@@ -76,9 +76,11 @@ Results (2026-11-22, 2 CPU cores shared with other jobs; CPU = user + sys)
     (measured in the demo with depths 2 and 16: plain 16/2 = 3.5e-4). 452 s wall
     (load 10-15), 176 s CPU.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -86,17 +88,29 @@ import numpy as np
 import optax
 import pandas as pd
 
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
-                    verdict_in_range)
-from physai import curricula, models
+import physai
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    curricula,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
+from physai.domains import POSITIVE, Domain
 from physai.probes.hessian import top_eigenvalue_lanczos
 from physai.probes.landscape import filter_normalized_direction, loss_slice_2d
 
 SLICE_POINTS = 31
 SLICE_RADIUS = 1.0
-DEGRADE = 3.0            # plain: deepest / shallowest >= 3
-STABLE = 1.5             # residual: deepest / shallowest <= 1.5
+DEGRADE = 3.0  # plain: deepest / shallowest >= 3
+STABLE = 1.5  # residual: deepest / shallowest <= 1.5
 MIN_ROUGHNESS = 0.05
 ROUGHNESS_RATIO = 3.0
 # Smooth slices give roughness ~1e-17 (rounding); the ratio's denominator is floored here so
@@ -127,21 +141,38 @@ def excess_variation(surface) -> float:
     return float(np.mean(values))
 
 
-def run(shard) -> ShardResult:
-    """Trains the nets of one (depth, residual) pair, then slices and measures each."""
-    st = shard.static
-    d, n, n_test, width = int(st["d"]), int(st["n"]), int(st["n_test"]), int(st["width"])
-    depth, residual, gain = int(st["depth"]), bool(st["residual"]), float(st["init_gain"])
-    model = models.MLP(width=width, depth=depth, activation="tanh", residual=residual)
-    data_key = jax.random.key(int(st["data_seed"]))
+@dataclass(frozen=True)
+class Static(physai.Static):
+    """One (depth, residual) architecture per shard."""
+
+    d: int
+    n: int
+    n_test: int
+    teacher_width: int
+    data_seed: int
+    width: int
+    depth: int
+    residual: bool
+    init_gain: float
+    steps: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    """SGD with momentum on the teacher's data; the 2D slice and the top Hessian eigenvalue
+    on the final parameters as the probe."""
+    model = models.MLP(width=st.width, depth=st.depth, activation="tanh", residual=st.residual)
+    data_key = jax.random.key(st.data_seed)
+    grid = jnp.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
 
     def data(key, hp):  # the same data for every seed and architecture
-        return curricula.teacher_student(data_key, n, n_test, d, int(st["teacher_width"]), 0.0)
+        return curricula.teacher_student(data_key, st.n, st.n_test, st.d, st.teacher_width, 0.0)
 
     def init(key, hp):
-        params = models.init_mlp(model, key, d)
-        return {k: ({**v, "kernel": v["kernel"] * gain} if k.startswith("hidden_") else v)
-                for k, v in params.items()}
+        params = models.init_mlp(model, key, st.d)
+        return {
+            k: ({**v, "kernel": v["kernel"] * st.init_gain} if k.startswith("hidden_") else v)
+            for k, v in params.items()
+        }
 
     def mse(params, x, y):
         return jnp.mean((model.apply({"params": params}, x)[:, 0] - y) ** 2)
@@ -150,51 +181,62 @@ def run(shard) -> ShardResult:
         return mse(params, batch["x_train"], batch["y_train"])
 
     def metrics(params, dat, hp):
-        return {"train_rel_mse": loss(params, dat, hp) / jnp.var(dat["y_train"]),
-                "test_rel_mse": mse(params, dat["x_test"], dat["y_test"]) / jnp.var(dat["y_test"])}
+        return {
+            "train_rel_mse": loss(params, dat, hp) / jnp.var(dat["y_train"]),
+            "test_rel_mse": mse(params, dat["x_test"], dat["y_test"]) / jnp.var(dat["y_test"]),
+        }
 
-    task = trainer.Task(data, init, loss, metrics,
-                        lambda hp: optax.sgd(hp["lr"], momentum=0.9))
-    steps = int(st["steps"])
-    hp = {"seed": shard.column("seed"), "lr": shard.column("lr")}
-    result = trainer.train(task, hp, steps=steps, log_every=max(1, steps // 10),
-                           strategy=shard.strategy, return_params=True)
-    dat = data(None, None)
-    grid = jnp.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
-    train_loss = lambda p: loss(p, dat, None)
-
-    @jax.jit
-    def measure(params, seed):
-        k1, k2 = jax.random.split(jax.random.fold_in(jax.random.key(seed), 7))
+    def probe(key, params, dat, hp):
+        train_loss = lambda p: loss(p, dat, hp)
+        k1, k2 = jax.random.split(key)
         d1, d2 = filter_normalized_direction(params, k1), filter_normalized_direction(params, k2)
         surface = loss_slice_2d(train_loss, params, d1, d2, grid, grid)
         sharpness = top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
-        return surface, sharpness
+        return {"slice_loss": surface, "sharpness": sharpness}
 
-    rows, frames = [], []
-    for i, t in enumerate(shard.trials):
-        row = {k: float(result.final[k][i]) for k in ("train_rel_mse", "test_rel_mse")}
-        if result.diverged[i]:
-            rows.append({**row, "status": "diverged"})
-            continue
-        surface, sharpness = jax.device_get(
-            measure(jax.tree.map(lambda x: x[i], result.params), int(t.params["seed"])))
-        surface = np.asarray(surface, float)
-        row.update(sharpness=float(sharpness),
-                   roughness=excess_variation(np.log(np.maximum(surface, 1e-30))),
-                   slice_centre_loss=float(surface[SLICE_POINTS // 2, SLICE_POINTS // 2]))
-        rows.append(row)
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"], momentum=0.9), probe=probe)
+
+
+def run(shard) -> ShardResult:
+    """Trains the nets of one (depth, residual) pair, then slices and measures each."""
+    st = shard.static
+    frames = []
+
+    def extra(i, trial, result):
+        if result.diverged[i]:  # a diverged run has no slice
+            return {}
+        surface = np.asarray(result.final["slice_loss"][i], float)
         # The slice, stored in the curves table: "step" is the flat grid index (row-major,
         # alpha along rows, beta along columns).
-        frames.append(pd.DataFrame({"trial_id": t.trial_id, "step": np.arange(surface.size),
-                                    "split": "train", "metric": "slice_loss",
-                                    "value": surface.ravel()}))
-    curves = [trainer.curves_table([t.trial_id for t in shard.trials], result)] + frames
-    return ShardResult(rows, pd.concat(curves, ignore_index=True))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trial_id": trial.trial_id,
+                    "step": np.arange(surface.size),
+                    "split": "train",
+                    "metric": "slice_loss",
+                    "value": surface.ravel(),
+                }
+            )
+        )
+        return {
+            "sharpness": float(result.final["sharpness"][i]),
+            "roughness": excess_variation(np.log(np.maximum(surface, 1e-30))),
+            "slice_centre_loss": float(surface[SLICE_POINTS // 2, SLICE_POINTS // 2]),
+        }
 
+    res = trainer.run_shard(
+        make_task(st),
+        shard,
+        ("seed", "lr"),
+        steps=st.steps,
+        log_every=max(1, st.steps // 10),
+        columns=("train_rel_mse", "test_rel_mse"),
+        extra=extra,
+    )
+    res.curves = pd.concat([res.curves, *frames], ignore_index=True)
+    return res
 
-STATIC_KEYS = ("d", "n", "n_test", "teacher_width", "data_seed", "width", "depth", "residual",
-               "init_gain", "steps")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -213,8 +255,7 @@ def depth_table(results: Results, value: str) -> pd.DataFrame:
     if t.empty or value not in t.columns:
         return pd.DataFrame(columns=["residual", "depth", "median"])
     vals = t[value].where(t["status"] == "ok", math.inf)
-    out = (t.assign(v=vals).groupby(["residual", "depth"])["v"].median()
-           .rename("median").reset_index())
+    out = t.assign(v=vals).groupby(["residual", "depth"])["v"].median().rename("median").reset_index()
     return out.sort_values(["residual", "depth"]).reset_index(drop=True)
 
 
@@ -229,9 +270,15 @@ def _degradation(results: Results, value: str, what: str) -> Verdict:
             continue
         ratio = float(rows["median"].iloc[-1] / rows["median"].iloc[0])
         v = verdict_in_range(ratio, *expected)
-        parts.append(Verdict(v.status, v.measured, v.expected, "",
-                             f"{name} depth {int(rows['depth'].iloc[-1])}/"
-                             f"{int(rows['depth'].iloc[0])}"))
+        parts.append(
+            Verdict(
+                v.status,
+                v.measured,
+                v.expected,
+                "",
+                f"{name} depth {int(rows['depth'].iloc[-1])}/{int(rows['depth'].iloc[0])}",
+            )
+        )
     return all_of(parts, f"Median {what} over seeds at the deepest depth / at the shallowest.")
 
 
@@ -253,51 +300,73 @@ def check_plain_rougher(results: Results) -> Verdict:
     deepest = int(table["depth"].max())
     at = table[table["depth"] == deepest].set_index("residual")["median"]
     if False not in at.index or True not in at.index:
-        return Verdict("inconclusive", math.nan, "",
-                       "needs plain and residual at the deepest depth")
+        return Verdict("inconclusive", math.nan, "", "needs plain and residual at the deepest depth")
     plain, res = float(at.loc[False]), float(at.loc[True])
     absolute = verdict_in_range(plain, MIN_ROUGHNESS, math.inf)
     ratio = verdict_in_range(plain / max(res, ROUGHNESS_FLOOR), ROUGHNESS_RATIO, math.inf)
-    return all_of([Verdict(absolute.status, absolute.measured, absolute.expected, "",
-                           f"plain roughness (depth {deepest})"),
-                   Verdict(ratio.status, ratio.measured, ratio.expected, "", "plain/residual")],
-                  f"Excess variation of the 2D log-loss slice, median over seeds; residual "
-                  f"roughness {res:.3g} (floored at {ROUGHNESS_FLOOR:g} in the ratio).")
+    return all_of(
+        [
+            Verdict(absolute.status, absolute.measured, absolute.expected, "", f"plain roughness (depth {deepest})"),
+            Verdict(ratio.status, ratio.measured, ratio.expected, "", "plain/residual"),
+        ],
+        f"Excess variation of the 2D log-loss slice, median over seeds; residual "
+        f"roughness {res:.3g} (floored at {ROUGHNESS_FLOOR:g} in the ratio).",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("plain_test_loss_degrades",
-               "Plain MLPs' test loss grows >= 3x from the shallowest to the deepest net, "
-               "residual MLPs' stays within 1.5x.",
-               "Li et al. 2018 (NeurIPS), Fig. 5 and Table 1 (ResNet-56 vs -noshort: 8.2% vs "
-               "13.3% test error); He et al. 2016 (degradation)",
-               check_plain_test_loss_degrades),
-    Hypothesis("plain_trainability_degrades",
-               "Plain MLPs' final training loss grows >= 3x from the shallowest to the deepest "
-               "net, residual MLPs' stays within 1.5x.",
-               "He et al. 2016 (CVPR), Fig. 1 (deeper plain nets have higher training error)",
-               check_plain_trainability_degrades),
-    Hypothesis("plain_rougher_at_depth",
-               "At the deepest depth the filter-normalised 2D slice of plain nets is rough "
-               "(excess variation >= 0.05) and >= 3x rougher than residual nets'.",
-               "Li et al. 2018, Fig. 5; seed 003 ('very spiky' vs 'very smooth')",
-               check_plain_rougher),
+    Hypothesis(
+        "plain_test_loss_degrades",
+        "Plain MLPs' test loss grows >= 3x from the shallowest to the deepest net, residual MLPs' stays within 1.5x.",
+        "Li et al. 2018 (NeurIPS), Fig. 5 and Table 1 (ResNet-56 vs -noshort: 8.2% vs "
+        "13.3% test error); He et al. 2016 (degradation)",
+        check_plain_test_loss_degrades,
+    ),
+    Hypothesis(
+        "plain_trainability_degrades",
+        "Plain MLPs' final training loss grows >= 3x from the shallowest to the deepest "
+        "net, residual MLPs' stays within 1.5x.",
+        "He et al. 2016 (CVPR), Fig. 1 (deeper plain nets have higher training error)",
+        check_plain_trainability_degrades,
+    ),
+    Hypothesis(
+        "plain_rougher_at_depth",
+        "At the deepest depth the filter-normalised 2D slice of plain nets is rough "
+        "(excess variation >= 0.05) and >= 3x rougher than residual nets'.",
+        "Li et al. 2018, Fig. 5; seed 003 ('very spiky' vs 'very smooth')",
+        check_plain_rougher,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 10, "n": 500, "n_test": 500, "teacher_width": 8, "data_seed": 0, "width": 32,
-            "init_gain": 2.0, "steps": 1000}
+SETTINGS = {
+    "d": 10,
+    "n": 500,
+    "n_test": 500,
+    "teacher_width": 8,
+    "data_seed": 0,
+    "width": 32,
+    "init_gain": 2.0,
+    "steps": 1000,
+}
 
 PRESETS = {
-    "tiny": Preset(product(depth=[3], residual=[False, True], lr=[1e-2], seed=[0]),
-                   {**SETTINGS, "n": 100, "n_test": 100, "width": 8, "steps": 100},
-                   "seconds; for tests"),
-    "demo": Preset(product(depth=[2, 48], residual=[False, True], lr=[1e-2], seed=[0, 1]),
-                   SETTINGS, "depth 2 vs 48, plain vs residual, 2 seeds"),
-    "paper": Preset(product(depth=[2, 4, 8, 16, 32, 48], residual=[False, True], lr=[1e-2],
-                            seed=[0, 1, 2]),
-                    SETTINGS, "depths 2-48, plain vs residual, 3 seeds"),
+    "tiny": Preset(
+        product(depth=[3], residual=[False, True], lr=[1e-2], seed=[0]),
+        {**SETTINGS, "n": 100, "n_test": 100, "width": 8, "steps": 100},
+        "seconds; for tests",
+    ),
+    "demo": Preset(
+        product(depth=[2, 48], residual=[False, True], lr=[1e-2], seed=[0, 1]),
+        SETTINGS,
+        "depth 2 vs 48, plain vs residual, 2 seeds",
+    ),
+    "paper": Preset(
+        product(depth=[2, 4, 8, 16, 32, 48], residual=[False, True], lr=[1e-2], seed=[0, 1, 2]),
+        SETTINGS,
+        "depths 2-48, plain vs residual, 3 seeds",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -327,27 +396,32 @@ def plot(results: Results) -> dict:
                     continue
                 first = pick.sort_values("seed").iloc[0]
                 s = slices[slices["trial_id"] == first["trial_id"]].sort_values("step")
-                if len(s) != SLICE_POINTS ** 2:
+                if len(s) != SLICE_POINTS**2:
                     ax.set_axis_off()
                     continue
                 z = np.log10(s["value"].to_numpy().reshape(SLICE_POINTS, SLICE_POINTS))
                 cs = ax.contourf(grid, grid, z.T, levels=25, cmap="viridis")
                 fig.colorbar(cs, ax=ax, label="log10 train MSE")
-                ax.set_title(f"{'residual' if residual else 'plain'}, depth {depth}\n"
-                             f"roughness {first['roughness']:.3f}", fontsize=10)
+                ax.set_title(
+                    f"{'residual' if residual else 'plain'}, depth {depth}\nroughness {first['roughness']:.3f}",
+                    fontsize=10,
+                )
                 ax.set(xlabel="alpha (direction 1)", ylabel="beta (direction 2)")
                 ax.set_aspect("equal")
         fig.tight_layout()
         figures["slices"] = fig
 
     fig, axes = plots.figure(ncols=3, width=4.2, height=3.6)
-    for k, (value, label) in enumerate((("test_rel_mse", "test MSE / var(y)"),
-                                        ("train_rel_mse", "train MSE / var(y)"),
-                                        ("roughness", "slice roughness (excess variation)"))):
+    for k, (value, label) in enumerate(
+        (
+            ("test_rel_mse", "test MSE / var(y)"),
+            ("train_rel_mse", "train MSE / var(y)"),
+            ("roughness", "slice roughness (excess variation)"),
+        )
+    ):
         table = depth_table(results, value)
         for residual, g in table.groupby("residual"):
-            axes[k].plot(g["depth"], g["median"], marker="o",
-                         label="residual" if residual else "plain")
+            axes[k].plot(g["depth"], g["median"], marker="o", label="residual" if residual else "plain")
         if value != "roughness":
             axes[k].set_yscale("log")
         axes[k].set(xlabel="depth (hidden layers)", ylabel=f"{label}, median over seeds")
@@ -357,15 +431,20 @@ def plot(results: Results) -> dict:
     return figures
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"residual": Domain(choices=(False, True)), "init_gain": POSITIVE}
+
 EXPERIMENT = Experiment(
     name="residual_landscape",
     question="Do skip connections keep deep MLPs trainable and their loss landscape smooth "
-             "where plain MLPs degrade and turn rough?",
+    "where plain MLPs degrade and turn rough?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC_KEYS,
+    static=Static,
+    cost=lambda st, n_trials: n_trials * st.depth,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

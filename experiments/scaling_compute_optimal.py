@@ -57,46 +57,48 @@ Results (2 CPU cores shared with 4-8 other jobs; wall / user+sys CPU seconds)
         method); law fitted on the lower 2/3 predicts the 5 largest budgets within 11%.
         All supported.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pandas as pd
 
-from analysis.fits import (FitError, compute_optimal_exponent, extrapolation_error,
-                           fit_power_law, isoflop_minima)
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, logspace,
-                    product, verdict_in_range)
-from physai import models
+import physai
+from analysis.fits import FitError, compute_optimal_exponent, extrapolation_error, fit_power_law, isoflop_minima
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    logspace,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
 from physai.curricula import manifold
+from physai.domains import POSITIVE
+from physai.tasks import masked_mlp_regression
 
-FLOPS_PER_PARAM_EXAMPLE = 6   # forward + backward (Kaplan et al. 2020)
-SMOOTH_FACTOR = 1.15          # log-step window half-width for smoothing a logged curve
-MIN_WIDTHS_PER_BUDGET = 5     # an IsoFLOP curve needs this many widths to judge its shape
-U_MARGIN = 1.10               # both ends of a U must be >= 10% above its minimum
-EXTRAPOLATION_TOL = 0.20      # anchor: held-out largest runs within 20%
-N_LOGS = 150                  # logged points per run (linearly spaced)
-SKIP_LOGS = 2                 # the first logged points are the initial transient, not a law
-POOL_MAX = 2 ** 20            # examples held in memory per run (64 MB at D = 16)
-N_BUDGETS = 15                # log-spaced compute budgets
-TEACHER_SEED = 1234           # one teacher for every run (seeds redraw samples and inits)
+FLOPS_PER_PARAM_EXAMPLE = 6  # forward + backward (Kaplan et al. 2020)
+SMOOTH_FACTOR = 1.15  # log-step window half-width for smoothing a logged curve
+MIN_WIDTHS_PER_BUDGET = 5  # an IsoFLOP curve needs this many widths to judge its shape
+U_MARGIN = 1.10  # both ends of a U must be >= 10% above its minimum
+EXTRAPOLATION_TOL = 0.20  # anchor: held-out largest runs within 20%
+N_LOGS = 150  # logged points per run (linearly spaced)
+SKIP_LOGS = 2  # the first logged points are the initial transient, not a law
+POOL_MAX = 2**20  # examples held in memory per run (64 MB at D = 16)
+N_BUDGETS = 15  # log-spaced compute budgets
+TEACHER_SEED = 1234  # one teacher for every run (seeds redraw samples and inits)
 AMBIENT = 16
 
 # ----------------------------------------------------------------------------- run
-
-
-def width_bucket(width: int) -> int:
-    """Args: width: hidden units. Returns: the compiled width (16, 64 or 256, or the
-    next power of 4): widths within a factor 4 share a program and pay <= 4x its cost."""
-    bucket = 16
-    while bucket < width:
-        bucket *= 4
-    return bucket
 
 
 def steps_for(width: int, max_compute: float, batch: int) -> int:
@@ -115,51 +117,63 @@ def steps_for(width: int, max_compute: float, batch: int) -> int:
     return int(max(1, round(steps / N_LOGS)) * N_LOGS)
 
 
-def static(params) -> dict:
+@dataclass(frozen=True)
+class Static(physai.Static):
     """Shard per width: its steps (scan length) and compiled width bucket fix the program."""
-    steps = steps_for(int(params["width"]), float(params["max_compute"]), int(params["batch"]))
-    return {"bucket": width_bucket(int(params["width"])), "steps": steps,
-            **{k: params[k] for k in ("d", "batch", "n_test")}}
+
+    d: int
+    batch: int
+    n_test: int
+    bucket: int
+    steps: int
+
+    @classmethod
+    def derived(cls, params):
+        # Widths within a factor 4 share a program (16, 64, 256, ...) and pay <= 4x its cost.
+        return {
+            "bucket": models.width_bucket(int(params["width"])),
+            "steps": steps_for(int(params["width"]), float(params["max_compute"]), int(params["batch"])),
+        }
 
 
-def run(shard) -> ShardResult:
-    """Trains the shard's widths (masked to one compiled width) online; logs test MSE."""
-    st = shard.static
-    d, steps, batch, bucket = int(st["d"]), int(st["steps"]), int(st["batch"]), int(st["bucket"])
-    model = models.MLP(width=bucket)
+def make_task(st: Static) -> trainer.Task:
+    """Masked students of width <= ``bucket`` trained online on a manifold teacher."""
     teacher_key = jax.random.key(TEACHER_SEED)
 
     def data(key, hp):
         # The pool holds every example the run can see: online training, no epochs.
         # Up to POOL_MAX examples: the largest models see each once, the smallest (which
         # train longest and cannot memorise 10^6 points with < 300 parameters) a few times.
-        return manifold.manifold_teacher_student(key, min(steps * batch, POOL_MAX),
-                                                 int(st["n_test"]), d,
-                                                 AMBIENT, teacher_key=teacher_key)
+        return manifold.manifold_teacher_student(
+            key, min(st.steps * st.batch, POOL_MAX), st.n_test, st.d, AMBIENT, teacher_key=teacher_key
+        )
 
-    def init(key, hp):
-        return models.init_mlp(model, key, AMBIENT, hp["width"])
+    return masked_mlp_regression(data, AMBIENT, st.bucket, metrics=("test_mse",))
 
-    def predict(params, x, hp):
-        return model.apply({"params": params}, x, models.width_mask(hp["width"], bucket))[:, 0]
 
-    def loss(params, batch_, hp):
-        return jnp.mean((predict(params, batch_["x_train"], hp) - batch_["y_train"]) ** 2)
+def run(shard) -> ShardResult:
+    """Trains the shard's widths (masked to one compiled width) online; logs test MSE."""
+    st = shard.static
 
-    def metrics(params, dat, hp):
-        return {"test_mse": jnp.mean((predict(params, dat["x_test"], hp) - dat["y_test"]) ** 2)}
+    def counts(i, trial, result):
+        n_params = models.count_mlp_params(AMBIENT, int(trial.params["width"]))
+        return {"n_params": n_params, "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * st.steps * st.batch}
 
-    task = trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]))
-    hp = {k: shard.column(k) for k in ("seed", "width", "lr")}
-    result = trainer.train(task, hp, steps=steps, log_every=steps // N_LOGS,
-                           batch_size=batch, strategy=shard.strategy)
-    rows = []
-    for i, t in enumerate(shard.trials):
-        n_params = models.count_mlp_params(AMBIENT, int(t.params["width"]))
-        rows.append({"n_params": n_params, "test_mse": float(result.final["test_mse"][i]),
-                     "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * steps * batch,
-                     "status": "diverged" if result.diverged[i] else "ok"})
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        ("seed", "width", "lr"),
+        steps=st.steps,
+        log_every=st.steps // N_LOGS,
+        batch_size=st.batch,
+        extra=counts,
+    )
+
+
+def cost(st: Static, n_trials: int) -> float:
+    """Args: st: a shard's statics; n_trials: its trials. Returns: its relative cost
+    (steps x batch x compiled width per trial)."""
+    return float(n_trials * st.steps * st.batch * st.bucket)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -190,10 +204,16 @@ def smoothed_curves(results: Results) -> pd.DataFrame:
         steps, log_loss = per_step.index.to_numpy(float), per_step.to_numpy(float)
         for s in steps:
             window = (steps >= s / SMOOTH_FACTOR) & (steps <= s * SMOOTH_FACTOR)
-            rows.append({"width": int(width), "n_params": int(n_params), "step": s,
-                         "examples": s * batch,
-                         "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * s * batch,
-                         "loss": float(np.exp(log_loss[window].mean()))})
+            rows.append(
+                {
+                    "width": int(width),
+                    "n_params": int(n_params),
+                    "step": s,
+                    "examples": s * batch,
+                    "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * s * batch,
+                    "loss": float(np.exp(log_loss[window].mean())),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -226,9 +246,15 @@ def isoflop_table(smooth: pd.DataFrame, n_budgets: int = N_BUDGETS) -> pd.DataFr
             if c_lo <= budget <= c_hi:
                 loss = np.exp(np.interp(np.log(budget), np.log(g["compute"]), np.log(g["loss"])))
                 n_params = int(g["n_params"].iloc[0])
-                rows.append({"compute": float(budget), "width": width, "n_params": n_params,
-                             "examples": budget / (FLOPS_PER_PARAM_EXAMPLE * n_params),
-                             "loss": float(loss)})
+                rows.append(
+                    {
+                        "compute": float(budget),
+                        "width": width,
+                        "n_params": n_params,
+                        "examples": budget / (FLOPS_PER_PARAM_EXAMPLE * n_params),
+                        "loss": float(loss),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -238,7 +264,7 @@ def middle_budgets(iso: pd.DataFrame) -> list[float]:
     counts = iso.groupby("compute")["width"].nunique()
     full = sorted(counts[counts >= MIN_WIDTHS_PER_BUDGET].index)
     k = len(full)
-    return full[k // 3: k - k // 3] if k >= 3 else full
+    return full[k // 3 : k - k // 3] if k >= 3 else full
 
 
 def u_shape_summary(iso: pd.DataFrame) -> pd.DataFrame:
@@ -254,11 +280,16 @@ def u_shape_summary(iso: pd.DataFrame) -> pd.DataFrame:
         argmin = int(np.argmin(losses))
         left, right = losses[0] / losses[argmin], losses[-1] / losses[argmin]
         interior = 0 < argmin < len(losses) - 1
-        rows.append({"compute": budget, "is_interior": interior, "left_ratio": left,
-                     "right_ratio": right,
-                     "u_shaped": bool(interior and min(left, right) >= U_MARGIN)})
-    return pd.DataFrame(rows, columns=["compute", "is_interior", "left_ratio", "right_ratio",
-                                       "u_shaped"])
+        rows.append(
+            {
+                "compute": budget,
+                "is_interior": interior,
+                "left_ratio": left,
+                "right_ratio": right,
+                "u_shaped": bool(interior and min(left, right) >= U_MARGIN),
+            }
+        )
+    return pd.DataFrame(rows, columns=["compute", "is_interior", "left_ratio", "right_ratio", "u_shaped"])
 
 
 def frontier(iso: pd.DataFrame) -> pd.DataFrame:
@@ -310,11 +341,15 @@ def check_u_shape(results: Results) -> Verdict:
         return Verdict("inconclusive", math.nan, ">= 1", "no budget has enough widths")
     frac = float(summary["u_shaped"].mean())
     worst = summary.loc[summary[["left_ratio", "right_ratio"]].min(axis=1).idxmin()]
-    return verdict_in_range(frac, 1.0, 1.0,
-                            f"{int(summary['u_shaped'].sum())}/{len(summary)} middle budgets have an "
-                            f"interior minimum with both ends >= {U_MARGIN:g}x it (weakest: "
-                            f"ends {worst['left_ratio']:.2f}x / {worst['right_ratio']:.2f}x at "
-                            f"C = {worst['compute']:.3g})")
+    return verdict_in_range(
+        frac,
+        1.0,
+        1.0,
+        f"{int(summary['u_shaped'].sum())}/{len(summary)} middle budgets have an "
+        f"interior minimum with both ends >= {U_MARGIN:g}x it (weakest: "
+        f"ends {worst['left_ratio']:.2f}x / {worst['right_ratio']:.2f}x at "
+        f"C = {worst['compute']:.3g})",
+    )
 
 
 def check_exponent(results: Results) -> Verdict:
@@ -322,8 +357,7 @@ def check_exponent(results: Results) -> Verdict:
     front = frontier(_iso(results))
     interior = front[front["is_interior"].astype(bool)] if len(front) else front
     if len(interior) < 3:
-        return Verdict("inconclusive", math.nan, "(0, 1)",
-                       f"{len(interior)} interior IsoFLOP minima (need >= 3)")
+        return Verdict("inconclusive", math.nan, "(0, 1)", f"{len(interior)} interior IsoFLOP minima (need >= 3)")
     try:
         b, low, high = compute_optimal_exponent(interior["compute"], interior["n_opt"])
     except FitError as error:
@@ -331,9 +365,12 @@ def check_exponent(results: Results) -> Verdict:
     v_low = verdict_in_range(low, 1e-9, math.inf)
     v_high = verdict_in_range(high, -math.inf, 1 - 1e-9)
     status = "supported" if v_low.status == v_high.status == "supported" else "refuted"
-    return Verdict(status, float(b), "interval within (0, 1)",
-                   f"N*(C) ∝ C^{b:.2f}, 95% interval [{low:.2f}, {high:.2f}] from "
-                   f"{len(interior)} interior IsoFLOP minima")
+    return Verdict(
+        status,
+        float(b),
+        "interval within (0, 1)",
+        f"N*(C) ∝ C^{b:.2f}, 95% interval [{low:.2f}, {high:.2f}] from {len(interior)} interior IsoFLOP minima",
+    )
 
 
 def extrapolation_summary(results: Results):
@@ -358,36 +395,46 @@ def check_extrapolation(results: Results) -> Verdict:
     if out is None:
         return Verdict("inconclusive", math.nan, f"<= {EXTRAPOLATION_TOL}", "too few budgets")
     fit, err, n_fit, n_held = out
-    return verdict_in_range(err, 0.0, EXTRAPOLATION_TOL,
-                            f"L*(C) = {fit.E:.3g} + {fit.A:.3g} C^-{fit.alpha:.3f} fitted on {n_fit} "
-                            f"budgets (lower 2/3 of log C) predicts the best runs of the {n_held} "
-                            f"largest budgets within {100 * err:.0f}% (worst)")
+    return verdict_in_range(
+        err,
+        0.0,
+        EXTRAPOLATION_TOL,
+        f"L*(C) = {fit.E:.3g} + {fit.A:.3g} C^-{fit.alpha:.3f} fitted on {n_fit} "
+        f"budgets (lower 2/3 of log C) predicts the best runs of the {n_held} "
+        f"largest budgets within {100 * err:.0f}% (worst)",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("isoflop_u_shape",
-               "at fixed compute C = 6 N D, loss is U-shaped in N for the middle budgets "
-               "(interior minimum, both ends >= 10% higher)",
-               "Hoffmann et al. 2022 Fig. 3 (IsoFLOP profiles, Approach 2)",
-               check_u_shape),
-    Hypothesis("compute_optimal_exponent",
-               "the IsoFLOP minima follow N*(C) ∝ C^b with 0 < b < 1 (95% interval)",
-               "Hoffmann et al. 2022: b = 0.50; Kaplan et al. 2020: b = 0.73",
-               check_exponent),
-    Hypothesis("law_extrapolates",
-               "the compute law L*(C) = E + A C^-g, fitted on the budgets in the lower two "
-               "thirds of log compute, predicts the best held-out largest runs within 20%",
-               "Kaplan et al. 2020 Fig. 1 (L(C) power law); Hoffmann et al. 2022 (fits predict "
-               "the 70B run); ANCHORS: 20%",
-               check_extrapolation),
+    Hypothesis(
+        "isoflop_u_shape",
+        "at fixed compute C = 6 N D, loss is U-shaped in N for the middle budgets "
+        "(interior minimum, both ends >= 10% higher)",
+        "Hoffmann et al. 2022 Fig. 3 (IsoFLOP profiles, Approach 2)",
+        check_u_shape,
+    ),
+    Hypothesis(
+        "compute_optimal_exponent",
+        "the IsoFLOP minima follow N*(C) ∝ C^b with 0 < b < 1 (95% interval)",
+        "Hoffmann et al. 2022: b = 0.50; Kaplan et al. 2020: b = 0.73",
+        check_exponent,
+    ),
+    Hypothesis(
+        "law_extrapolates",
+        "the compute law L*(C) = E + A C^-g, fitted on the budgets in the lower two "
+        "thirds of log compute, predicts the best held-out largest runs within 20%",
+        "Kaplan et al. 2020 Fig. 1 (L(C) power law); Hoffmann et al. 2022 (fits predict the 70B run); ANCHORS: 20%",
+        check_extrapolation,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
 
 def _grid(widths, seeds, max_compute):
-    return product(d=[4], max_compute=[float(max_compute)], batch=[128], n_test=[1024],
-                   lr=[3e-3], seed=list(seeds), width=widths)
+    return product(
+        d=[4], max_compute=[float(max_compute)], batch=[128], n_test=[1024], lr=[3e-3], seed=list(seeds), width=widths
+    )
 
 
 def _compute(width: int, steps: int, batch: int = 128) -> float:
@@ -396,14 +443,21 @@ def _compute(width: int, steps: int, batch: int = 128) -> float:
 
 
 PRESETS = {
-    "tiny": Preset(_grid([4, 16, 64], range(1), _compute(64, 150)), {},
-                   "seconds: 3 widths, the widest trained 150 steps"),
-    "demo": Preset(_grid(logspace(8, 256, 6, integer=True), range(1), _compute(256, 600)), {},
-                   "6 widths (8-256, 1.5 decades), 1 seed, all trained to the same compute "
-                   "(the widest 600 steps, the narrowest ~19k)"),
-    "paper": Preset(_grid(logspace(8, 256, 8, integer=True), range(3), _compute(256, 1500)), {},
-                    "8 widths (8-256), 3 seeds, all trained to the compute of 1500 steps of the "
-                    "widest (paper: 70M-16B parameters, budgets 6e18-3e21 FLOPs)"),
+    "tiny": Preset(
+        _grid([4, 16, 64], range(1), _compute(64, 150)), {}, "seconds: 3 widths, the widest trained 150 steps"
+    ),
+    "demo": Preset(
+        _grid(logspace(8, 256, 6, integer=True), range(1), _compute(256, 600)),
+        {},
+        "6 widths (8-256, 1.5 decades), 1 seed, all trained to the same compute "
+        "(the widest 600 steps, the narrowest ~19k)",
+    ),
+    "paper": Preset(
+        _grid(logspace(8, 256, 8, integer=True), range(3), _compute(256, 1500)),
+        {},
+        "8 widths (8-256), 3 seeds, all trained to the compute of 1500 steps of the "
+        "widest (paper: 70M-16B parameters, budgets 6e18-3e21 FLOPs)",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -423,19 +477,18 @@ def plot(results: Results) -> dict:
     figs = {}
     fig, axes = plots.figure(ncols=2, width=5.5, height=4.2)
     import matplotlib as mpl
+
     budgets = sorted(iso["compute"].unique())
     cmap = mpl.colormaps["viridis"]
     for i, budget in enumerate(budgets):
         curve = iso[iso["compute"] == budget].sort_values("n_params")
-        axes[0].plot(curve["n_params"], curve["loss"], "o-", ms=3, lw=1,
-                     color=cmap(i / max(1, len(budgets) - 1)))
+        axes[0].plot(curve["n_params"], curve["loss"], "o-", ms=3, lw=1, color=cmap(i / max(1, len(budgets) - 1)))
     interior = front[front["is_interior"].astype(bool)] if len(front) else front
     axes[0].plot(interior["n_opt"], interior["loss_opt"], "r*", ms=9, label="IsoFLOP minima")
     sm = mpl.cm.ScalarMappable(norm=mpl.colors.LogNorm(budgets[0], budgets[-1]), cmap=cmap)
     fig.colorbar(sm, ax=axes[0], label="compute C = 6 N D (FLOPs)")
     plots.loglog(axes[0])
-    axes[0].set(xlabel="parameters N", ylabel="test MSE (smoothed, median over seeds)",
-                title="IsoFLOP curves")
+    axes[0].set(xlabel="parameters N", ylabel="test MSE (smoothed, median over seeds)", title="IsoFLOP curves")
     axes[0].legend(fontsize=7)
     ax = axes[1]
     if interior.empty:  # nothing to put on log axes (e.g. the tiny preset)
@@ -447,11 +500,10 @@ def plot(results: Results) -> dict:
         b, low, high = compute_optimal_exponent(interior["compute"], interior["n_opt"])
         xs = np.geomspace(interior["compute"].min(), interior["compute"].max(), 20)
         c0 = np.exp(np.mean(np.log(interior["n_opt"]) - b * np.log(interior["compute"])))
-        ax.plot(xs, c0 * xs ** b, "k--", lw=1, label=f"fit: b = {b:.2f} [{low:.2f}, {high:.2f}]")
+        ax.plot(xs, c0 * xs**b, "k--", lw=1, label=f"fit: b = {b:.2f} [{low:.2f}, {high:.2f}]")
     if not interior.empty:
         ax.legend(fontsize=7)
-    ax.set(xlabel="compute C (FLOPs)", ylabel="compute-optimal parameters N*",
-           title="Compute-optimal frontier")
+    ax.set(xlabel="compute C (FLOPs)", ylabel="compute-optimal parameters N*", title="Compute-optimal frontier")
     fig.tight_layout()
     figs["isoflop"] = fig
 
@@ -468,27 +520,40 @@ def plot(results: Results) -> dict:
         ax.plot(fit_pts["compute"], fit_pts["loss"], "ko", ms=4, label="best run per budget (fit)")
         ax.plot(held["compute"], held["loss"], "rs", ms=5, label="held out")
         xs = np.geomspace(fit_pts["compute"].min(), held["compute"].max(), 50)
-        ax.plot(xs, fit.predict(xs), "k--", lw=1,
-                label=f"L*(C) ∝ C^-{fit.alpha:.2f} (worst held-out error {100 * err:.0f}%)")
+        ax.plot(
+            xs,
+            fit.predict(xs),
+            "k--",
+            lw=1,
+            label=f"L*(C) ∝ C^-{fit.alpha:.2f} (worst held-out error {100 * err:.0f}%)",
+        )
         ax.axvline(fit_pts["compute"].max(), color="grey", ls=":", lw=1)
     plots.loglog(ax)
-    ax.set(xlabel="compute C = 6 N D (FLOPs)", ylabel="test MSE",
-           title="Loss vs compute per width; law fitted on the lower 2/3")
+    ax.set(
+        xlabel="compute C = 6 N D (FLOPs)",
+        ylabel="test MSE",
+        title="Loss vs compute per width; law fitted on the lower 2/3",
+    )
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     figs["loss_vs_compute"] = fig
     return figs
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"max_compute": POSITIVE}
+
 EXPERIMENT = Experiment(
     name="scaling_compute_optimal",
     question="At fixed compute, is there an optimal model size, growing as a power of compute, "
-             "and does a law fitted at small compute predict larger runs?",
+    "and does a law fitted at small compute predict larger runs?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=static,
+    static=Static,
+    cost=cost,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

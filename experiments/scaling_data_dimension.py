@@ -80,9 +80,11 @@ Results (2 CPU cores shared with other jobs, load 5-10; wall / user+sys CPU seco
   The d = 2 exponent needs the longest training (1.31 at 4000 steps, 1.45-1.49 at
   10000, 1.62 at 30000): steep exponents need precise fits (Sharma & Kaplan).
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -90,23 +92,37 @@ import numpy as np
 import optax
 import pandas as pd
 
+import physai
 from analysis.stats import aggregate, loglog_slope
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
-                    logspace, product, verdict_in_range)
-from physai import models
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    chain,
+    logspace,
+    models,
+    product,
+    tasks,
+    verdict_in_range,
+)
 from physai import train as trainer
 from physai.curricula import manifold
+from physai.domains import Domain
 
 AMBIENT = 16
 DIMENSIONS = (2, 4, 8)
-TOLERANCE = 0.5          # 4/alpha within +-50% of d
-ARCH_TOL = 0.1           # healthy exponents within +-0.1
-OFFSET_MIN = 1.2         # healthy offsets differ by >= 20%
+TOLERANCE = 0.5  # 4/alpha within +-50% of d
+ARCH_TOL = 0.1  # healthy exponents within +-0.1
+OFFSET_MIN = 1.2  # healthy offsets differ by >= 20%
 SICK_MAX_EXPONENT = 0.1  # a plateau: |slope| <= 0.1
-SICK_GAP = 5.0           # and >= 5x the healthy loss at the largest N
-COMPARE_D = 4            # architectures are compared at this intrinsic dimension
-POOL = 2 ** 16
-TEACHER_SEED = 100       # teacher key = TEACHER_SEED + d (one teacher per d)
+SICK_GAP = 5.0  # and >= 5x the healthy loss at the largest N
+COMPARE_D = 4  # architectures are compared at this intrinsic dimension
+POOL = 2**16
+TEACHER_SEED = 100  # teacher key = TEACHER_SEED + d (one teacher per d)
 LRS = (3e-3, 1e-2, 3e-2)  # paper: Adam peak rates tried per (arch, d, width, seed)
 
 ARCHS = {  # name -> (depth, input bottleneck)
@@ -119,14 +135,6 @@ ARCHS = {  # name -> (depth, input bottleneck)
 # ----------------------------------------------------------------------------- run
 
 
-def width_bucket(width: int) -> int:
-    """Args: width. Returns: the compiled width (16, 64, 256, ...), shared within 4x."""
-    bucket = 16
-    while bucket < width:
-        bucket *= 4
-    return bucket
-
-
 def n_params(arch: str, width: int) -> int:
     """Args: arch: key of ARCHS; width: hidden units. Returns: trainable parameters."""
     depth, bottleneck = ARCHS[arch]
@@ -135,26 +143,33 @@ def n_params(arch: str, width: int) -> int:
     return models.count_mlp_params(AMBIENT, width, depth)
 
 
-def static(params) -> dict:
+@dataclass(frozen=True)
+class Static(physai.Static):
     """Shard per architecture, compiled width, d and steps."""
-    return {"arch": params["arch"], "bucket": width_bucket(int(params["width"])),
-            **{k: params[k] for k in ("d", "steps", "batch", "n_test")}}
+
+    arch: str
+    bucket: int
+    d: int
+    steps: int
+    batch: int
+    n_test: int
+
+    @classmethod
+    def derived(cls, params):
+        return {"bucket": models.width_bucket(int(params["width"]))}
 
 
-def run(shard) -> ShardResult:
-    """Trains the shard's students (widths masked to the compiled width) on one manifold."""
-    st = shard.static
-    d, steps, batch, bucket = int(st["d"]), int(st["steps"]), int(st["batch"]), int(st["bucket"])
-    depth, bottleneck = ARCHS[st["arch"]]
-    model = models.MLP(width=bucket, depth=depth)
+def make_task(st: Static) -> trainer.Task:
+    """The students of one architecture (widths masked to the compiled width) on one manifold."""
+    depth, bottleneck = ARCHS[st.arch]
+    model = models.MLP(width=st.bucket, depth=depth)
     in_dim = 1 if bottleneck else AMBIENT
-    teacher_key = jax.random.key(TEACHER_SEED + d)
+    teacher_key = jax.random.key(TEACHER_SEED + st.d)
 
     def data(key, hp):
         # n_test fresh points: the first half validates (selects the learning rate),
         # the second half is the test set the exponents are measured on.
-        return manifold.manifold_teacher_student(key, POOL, int(st["n_test"]), d, AMBIENT,
-                                                 teacher_key=teacher_key)
+        return manifold.manifold_teacher_student(key, POOL, st.n_test, st.d, AMBIENT, teacher_key=teacher_key)
 
     def init(key, hp):
         k_mlp, k_proj = jax.random.split(key)
@@ -165,31 +180,28 @@ def run(shard) -> ShardResult:
 
     def predict(params, x, hp):
         h = x @ params["proj"] if bottleneck else x
-        return model.apply({"params": params["mlp"]}, h, models.width_mask(hp["width"], bucket))[:, 0]
-
-    def loss(params, b, hp):
-        return jnp.mean((predict(params, b["x_train"], hp) - b["y_train"]) ** 2)
-
-    def metrics(params, dat, hp):
-        sq = (predict(params, dat["x_test"], hp) - dat["y_test"]) ** 2
-        half = sq.shape[0] // 2
-        return {"val_mse": jnp.mean(sq[:half]), "test_mse": jnp.mean(sq[half:])}
+        return model.apply({"params": params["mlp"]}, h, models.width_mask(hp["width"], st.bucket))[:, 0]
 
     def optimizer(hp):
         # Cosine decay to lr/100: the end of training is free of minibatch noise.
-        return optax.adam(optax.cosine_decay_schedule(hp["lr"], steps, alpha=0.01))
+        return optax.adam(optax.cosine_decay_schedule(hp["lr"], st.steps, alpha=0.01))
 
-    task = trainer.Task(data, init, loss, metrics, optimizer)
-    hp = {k: shard.column(k) for k in ("seed", "width", "lr")}
-    result = trainer.train(task, hp, steps=steps, log_every=steps // 10, batch_size=batch,
-                           strategy=shard.strategy)
-    rows = []
-    for i, t in enumerate(shard.trials):
-        rows.append({"n_params": n_params(st["arch"], int(t.params["width"])),
-                     "test_mse": float(result.final["test_mse"][i]),
-                     "val_mse": float(result.final["val_mse"][i]),
-                     "status": "diverged" if result.diverged[i] else "ok"})
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    return tasks.regression(data, init, predict, metrics=("val_mse", "test_mse"), validation=True, optimizer=optimizer)
+
+
+def run(shard) -> ShardResult:
+    """Trains the shard's students and records each one's parameter count."""
+    st = shard.static
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        hparams=("seed", "width", "lr"),
+        steps=st.steps,
+        log_every=st.steps // 10,
+        batch_size=st.batch,
+        columns=("test_mse", "val_mse"),
+        extra=lambda i, t, res: {"n_params": n_params(st.arch, int(t.params["width"]))},
+    )
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -243,15 +255,26 @@ def check_exponent_vs_dimension(results: Results) -> Verdict:
     if any(math.isnan(a[0]) for a in alphas.values()):
         return Verdict("inconclusive", math.nan, "", "needs relu1 trials for d = 2, 4, 8")
     parts = []
-    for d, (a, low, high) in alphas.items():
-        v = verdict_in_range(4 / a if a > 0 else math.inf, d * (1 - TOLERANCE), d * (1 + TOLERANCE))
-        parts.append(Verdict(v.status, v.measured, v.expected, "", f"4/alpha (d={d})"))
+    for d, (a, _, _) in alphas.items():
+        parts.append(
+            verdict_in_range(
+                4 / a if a > 0 else math.inf, d * (1 - TOLERANCE), d * (1 + TOLERANCE), hypothesis=f"4/alpha (d={d})"
+            )
+        )
     values = [alphas[d][0] for d in DIMENSIONS]
     falls = all(x > y for x, y in zip(values, values[1:]))
-    parts.append(Verdict("supported" if falls else "refuted", "; ".join(f"{v:.2f}" for v in values),
-                         "decreasing", "", "alpha(d=2,4,8)"))
-    text = ", ".join(f"d = {d}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})"
-                     for d, (a, lo, hi) in alphas.items())
+    parts.append(
+        Verdict(
+            "supported" if falls else "refuted",
+            "; ".join(f"{v:.2f}" for v in values),
+            "decreasing",
+            "",
+            "alpha(d=2,4,8)",
+        )
+    )
+    text = ", ".join(
+        f"d = {d}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})" for d, (a, lo, hi) in alphas.items()
+    )
     return all_of(parts, f"ReLU students: {text}")
 
 
@@ -283,12 +306,14 @@ def check_architecture_universal(results: Results) -> Verdict:
         return Verdict("inconclusive", math.nan, "", f"needs relu1 and relu2 trials at d = {COMPARE_D}")
     ratio = offset_ratio(a1, a2)
     spread = max(ratio, 1 / ratio) if ratio > 0 else math.nan
-    v1 = verdict_in_range(abs(e1 - e2), 0.0, ARCH_TOL)
-    v2 = verdict_in_range(spread, OFFSET_MIN, math.inf)
-    return all_of([Verdict(v1.status, v1.measured, v1.expected, "", "|alpha1 - alpha2|"),
-                   Verdict(v2.status, v2.measured, v2.expected, "", "offset ratio")],
-                  f"d = {COMPARE_D}: ReLU depth 1 alpha = {e1:.2f} [{lo1:.2f}, {hi1:.2f}], depth 2 "
-                  f"alpha = {e2:.2f} [{lo2:.2f}, {hi2:.2f}]; loss ratio at equal N {ratio:.2f}")
+    return all_of(
+        [
+            verdict_in_range(abs(e1 - e2), 0.0, ARCH_TOL, hypothesis="|alpha1 - alpha2|"),
+            verdict_in_range(spread, OFFSET_MIN, math.inf, hypothesis="offset ratio"),
+        ],
+        f"d = {COMPARE_D}: ReLU depth 1 alpha = {e1:.2f} [{lo1:.2f}, {hi1:.2f}], depth 2 "
+        f"alpha = {e2:.2f} [{lo2:.2f}, {hi2:.2f}]; loss ratio at equal N {ratio:.2f}",
+    )
 
 
 def check_sick_plateaus(results: Results) -> Verdict:
@@ -301,30 +326,38 @@ def check_sick_plateaus(results: Results) -> Verdict:
     n_top = min(cs["n_params"].max(), ch["n_params"].max())
     ls = np.exp(np.interp(np.log(n_top), np.log(cs["n_params"]), np.log(cs["median"])))
     lh = np.exp(np.interp(np.log(n_top), np.log(ch["n_params"]), np.log(ch["median"])))
-    v1 = verdict_in_range(e, -math.inf, SICK_MAX_EXPONENT)
-    v2 = verdict_in_range(ls / lh, SICK_GAP, math.inf)
-    return all_of([Verdict(v1.status, v1.measured, v1.expected, "", "bottleneck alpha"),
-                   Verdict(v2.status, v2.measured, v2.expected, "", "loss / healthy")],
-                  f"bottleneck alpha = {e:.2f} [{lo:.2f}, {hi:.2f}]; at N = {n_top:.0f} its loss "
-                  f"{ls:.3g} vs {lh:.3g} for the healthy ReLU student")
+    return all_of(
+        [
+            verdict_in_range(e, -math.inf, SICK_MAX_EXPONENT, hypothesis="bottleneck alpha"),
+            verdict_in_range(ls / lh, SICK_GAP, math.inf, hypothesis="loss / healthy"),
+        ],
+        f"bottleneck alpha = {e:.2f} [{lo:.2f}, {hi:.2f}]; at N = {n_top:.0f} its loss "
+        f"{ls:.3g} vs {lh:.3g} for the healthy ReLU student",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("exponent_vs_dimension",
-               "ReLU students: the exponent of L ∝ N^-alpha falls as the intrinsic dimension "
-               "d grows, and 4/alpha lies within +-50% of d for d in {2, 4, 8}",
-               "Sharma & Kaplan 2022 (alpha ≈ 4/d); ANCHORS: 4/alpha within +-50% of d",
-               check_exponent_vs_dimension),
-    Hypothesis("architecture_universal",
-               "two healthy students (ReLU depth 1 and 2) share the exponent (within +-0.1) "
-               "but not the offset (>= 20% apart at equal N)",
-               "Sharma & Kaplan 2022 Sec. 4 (exponent set by the data); seeds 001/003",
-               check_architecture_universal),
-    Hypothesis("sick_plateaus",
-               "a bottleneck student (input projected to 1 dimension) plateaus: exponent <= "
-               "0.1 and >= 5x the healthy loss at the largest N",
-               "seed 001 (scaling laws hold while the architecture 'isn't sick')",
-               check_sick_plateaus),
+    Hypothesis(
+        "exponent_vs_dimension",
+        "ReLU students: the exponent of L ∝ N^-alpha falls as the intrinsic dimension "
+        "d grows, and 4/alpha lies within +-50% of d for d in {2, 4, 8}",
+        "Sharma & Kaplan 2022 (alpha ≈ 4/d); ANCHORS: 4/alpha within +-50% of d",
+        check_exponent_vs_dimension,
+    ),
+    Hypothesis(
+        "architecture_universal",
+        "two healthy students (ReLU depth 1 and 2) share the exponent (within +-0.1) "
+        "but not the offset (>= 20% apart at equal N)",
+        "Sharma & Kaplan 2022 Sec. 4 (exponent set by the data); seeds 001/003",
+        check_architecture_universal,
+    ),
+    Hypothesis(
+        "sick_plateaus",
+        "a bottleneck student (input projected to 1 dimension) plateaus: exponent <= "
+        "0.1 and >= 5x the healthy loss at the largest N",
+        "seed 001 (scaling laws hold while the architecture 'isn't sick')",
+        check_sick_plateaus,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
@@ -340,17 +373,28 @@ def _grid(seeds, steps, relu1_widths, relu2_widths, sick_widths, dims=DIMENSIONS
 
 
 PRESETS = {
-    "tiny": Preset(_grid(range(1), 100, [4, 8, 16], [4, 8, 16], [4, 8, 16]), {},
-                   "seconds: 3 widths per student, 100 steps"),
-    "demo": Preset(_grid(range(1), 1500, logspace(8, 256, 5, integer=True),
-                         logspace(8, 64, 4, integer=True), [8, 64, 256]), {},
-                   "ReLU students over 1.5 decades for d = 2, 4, 8, one seed, 1500 steps"),
-    "paper": Preset(_grid(range(3), 30000, logspace(8, 256, 6, integer=True),
-                          logspace(8, 64, 5, integer=True), logspace(8, 256, 4, integer=True),
-                          lrs=LRS), {},
-                    "ReLU depth 1 (widths 8-256) for d = 2, 4, 8; depth 2 and bottleneck at "
-                    "d = 4; 3 seeds, 30000 steps, lr tuned per size over 3e-3, 1e-2, 3e-2 "
-                    "(paper: up to ~1e6 parameters)"),
+    "tiny": Preset(
+        _grid(range(1), 100, [4, 8, 16], [4, 8, 16], [4, 8, 16]), {}, "seconds: 3 widths per student, 100 steps"
+    ),
+    "demo": Preset(
+        _grid(range(1), 1500, logspace(8, 256, 5, integer=True), logspace(8, 64, 4, integer=True), [8, 64, 256]),
+        {},
+        "ReLU students over 1.5 decades for d = 2, 4, 8, one seed, 1500 steps",
+    ),
+    "paper": Preset(
+        _grid(
+            range(3),
+            30000,
+            logspace(8, 256, 6, integer=True),
+            logspace(8, 64, 5, integer=True),
+            logspace(8, 256, 4, integer=True),
+            lrs=LRS,
+        ),
+        {},
+        "ReLU depth 1 (widths 8-256) for d = 2, 4, 8; depth 2 and bottleneck at "
+        "d = 4; 3 seeds, 30000 steps, lr tuned per size over 3e-3, 1e-2, 3e-2 "
+        "(paper: up to ~1e6 parameters)",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -371,28 +415,33 @@ def plot(results: Results) -> dict:
             continue
         med = _median_curve(df)
         a, lo, hi = exponent(df)
-        line, = axes[0].plot(med["n_params"], med["median"], "o", ms=4, label=f"d = {d}")
+        (line,) = axes[0].plot(med["n_params"], med["median"], "o", ms=4, label=f"d = {d}")
         if not math.isnan(a):
             xs = np.geomspace(med["n_params"].min(), med["n_params"].max(), 20)
             c = np.exp(np.mean(np.log(df["test_mse"]) + a * np.log(df["n_params"])))
-            axes[0].plot(xs, c * xs ** -a, "--", color=line.get_color(), lw=1,
-                         label=f"fit alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})")
+            axes[0].plot(
+                xs,
+                c * xs**-a,
+                "--",
+                color=line.get_color(),
+                lw=1,
+                label=f"fit alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})",
+            )
     plots.loglog(axes[0])
     axes[0].set(xlabel="parameters N", ylabel="test MSE", title="ReLU students, intrinsic dimension d")
     axes[0].legend(fontsize=6.5)
-    for arch, label in (("relu1", "ReLU depth 1"), ("relu2", "ReLU depth 2"),
-                        ("bottleneck", "bottleneck (sick)")):
+    for arch, label in (("relu1", "ReLU depth 1"), ("relu2", "ReLU depth 2"), ("bottleneck", "bottleneck (sick)")):
         df = _select(results, arch, COMPARE_D)
         if df.empty:
             continue
         med = _median_curve(df)
         a, lo, hi = exponent(df)
-        axes[1].plot(med["n_params"], med["median"], "o-", ms=4,
-                     label=f"{label}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}]")
+        axes[1].plot(med["n_params"], med["median"], "o-", ms=4, label=f"{label}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}]")
     plots.loglog(axes[1])
     axes[1].set(xlabel="parameters N", title=f"architectures at d = {COMPARE_D}")
     axes[1].legend(fontsize=6.5)
     from matplotlib.ticker import NullFormatter
+
     for ax in axes:  # minor tick labels of a short log axis overlap
         ax.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
@@ -404,12 +453,24 @@ def plot(results: Results) -> dict:
         fig, ax = plots.figure(width=4.8, height=3.8)
         ds = np.array([r[0] for r in rows], float)
         a = np.array([r[1] for r in rows])
-        ax.errorbar(ds, a, yerr=[a - np.array([r[2] for r in rows]), np.array([r[3] for r in rows]) - a],
-                    fmt="o", capsize=3, label="fitted alpha (95% interval)")
+        ax.errorbar(
+            ds,
+            a,
+            yerr=[a - np.array([r[2] for r in rows]), np.array([r[3] for r in rows]) - a],
+            fmt="o",
+            capsize=3,
+            label="fitted alpha (95% interval)",
+        )
         grid = np.linspace(1.5, 10, 100)
         plots.theory_curve(ax, grid, 4 / grid, "4/d (Sharma & Kaplan)")
-        ax.fill_between(grid, 4 / (grid * (1 + TOLERANCE)), 4 / (grid * (1 - TOLERANCE)),
-                        color="grey", alpha=0.15, label="4/alpha within +-50% of d")
+        ax.fill_between(
+            grid,
+            4 / (grid * (1 + TOLERANCE)),
+            4 / (grid * (1 - TOLERANCE)),
+            color="grey",
+            alpha=0.15,
+            label="4/alpha within +-50% of d",
+        )
         ax.set(xlabel="intrinsic dimension d", ylabel="exponent alpha", title="Exponent vs dimension")
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -417,15 +478,19 @@ def plot(results: Results) -> dict:
     return figs
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"arch": Domain(choices=tuple(ARCHS))}
+
 EXPERIMENT = Experiment(
     name="scaling_data_dimension",
     question="Does the intrinsic dimension of the data set the scaling exponent (alpha ≈ 4/d), "
-             "independently of a healthy architecture?",
+    "independently of a healthy architecture?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=static,
+    static=Static,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

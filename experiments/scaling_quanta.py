@@ -55,9 +55,9 @@ Setup (scaled to 2 CPU cores, as close to the anchor as the budget allows)
     with 16 tasks this tail is truncated (its log-log slope over n = 1..8 is 0.85
     instead of 0.44 for an infinite Zipf), with 64 it is 0.55, close to the law.
   * A pool of 2^20 samples, close to online training: with 2^18 (47 passes) the
-    widest nets memorised the pool's few samples of the rare, unlearned tasks, their test cross-entropy on them rose above ln 2, and the width-512 loss
-    ended *above* the width-256 loss (0.171 vs 0.149, 2 seeds) although it had learned
-    more tasks (12 vs 10).
+    widest nets memorised the pool's few samples of the rare, unlearned tasks, their test
+    cross-entropy on them rose above ln 2, and the width-512 loss ended *above* the
+    width-256 loss (0.171 vs 0.149, 2 seeds) although it had learned more tasks (12 vs 10).
   * Batch 1024 (Michaud: 20000): a rare task's gradient per step is ∝ batch * p_t; at
     batch 256 the rarest learned tasks had ~2 samples per batch. At batch 1024 each
     quantum is reached ~2.5x sooner in steps (width 256: task 8 at step ~2500 instead
@@ -103,9 +103,11 @@ History (the design before this one; 2 cores)
   old design's 0.37 came from two compensating distortions (budget-limited widths,
   truncated tail); a 4x bigger pool then gave 0.685.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -114,21 +116,31 @@ import optax
 import pandas as pd
 from scipy import stats as sps
 
-from analysis.fits import transition_step
+import physai
 from analysis.stats import loglog_slope
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
-                    verdict_in_range)
-from physai import models
+from analysis.transitions import transition_step
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
-from physai.curricula.parity import (multitask_sparse_parity, multitask_sparse_parity_with_subsets,
-                                     packed_subsets)
+from physai.curricula.parity import multitask_sparse_parity, multitask_sparse_parity_with_subsets, packed_subsets
+from physai.domains import NON_NEGATIVE, POSITIVE_INT, Domain
 
 # ----------------------------------------------------------------------------- constants
 
-LEARNED_ACC = 0.9      # a task counts as learned if its final test accuracy is >= this
-ONSET_ACC = 0.75       # onset: half-way from chance (0.5) to 1
-RISE_LOW, RISE_HIGH = 0.1, 0.9   # rise window, as fractions of the way from 0.5 to 1
-MIN_LEARNED = 4        # runs with fewer learned tasks say nothing about order
+LEARNED_ACC = 0.9  # a task counts as learned if its final test accuracy is >= this
+ONSET_ACC = 0.75  # onset: half-way from chance (0.5) to 1
+RISE_LOW, RISE_HIGH = 0.1, 0.9  # rise window, as fractions of the way from 0.5 to 1
+MIN_LEARNED = 4  # runs with fewer learned tasks say nothing about order
 MIN_TAU = 0.9
 EXPONENT_TOL = 0.15
 MAX_WIDTH_RATIO = 0.25  # median rise width / onset spread
@@ -142,20 +154,38 @@ def acc_metric(task: int) -> str:
 # ----------------------------------------------------------------------------- run
 
 
-def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: int,
-          n_test_per_task: int, max_overlap: int = -1) -> trainer.Task:
+@dataclass(frozen=True)
+class Static(physai.Static):
+    """One shard per width and task set-up (every setting changes shapes or the data)."""
+
+    n_tasks: int
+    n_bits: int
+    k: int
+    alpha: float
+    width: int
+    steps: int
+    log_every: int
+    batch_size: int
+    n_train: int
+    n_test_per_task: int
+    max_overlap: int
+
+
+def make_task(st: Static) -> trainer.Task:
     """The training task; ``max_overlap >= 0`` draws the tasks' subsets as a random packing
     (no two sharing more than ``max_overlap`` bits, ``packed_subsets``), ``-1`` independently."""
-    model = models.MLP(width=width, out=2)
+    n_tasks, n_bits, max_overlap = st.n_tasks, st.n_bits, st.max_overlap
+    model = models.MLP(width=st.width, out=2)
 
     def data(key, hp):
         if max_overlap < 0:
-            out = multitask_sparse_parity(key, n_tasks, n_bits, k, alpha, n_train, n_test_per_task)
+            out = multitask_sparse_parity(key, n_tasks, n_bits, st.k, st.alpha, st.n_train, st.n_test_per_task)
             return {**out, "subsets_found": jnp.int32(n_tasks)}
         k_sub, k_rest = jax.random.split(key)
-        subsets, found = packed_subsets(k_sub, n_bits, k, n_tasks, max_overlap)
-        out = multitask_sparse_parity_with_subsets(k_rest, subsets, n_bits, alpha, n_train,
-                                                   n_test_per_task, dtype=jnp.int8)
+        subsets, found = packed_subsets(k_sub, n_bits, st.k, n_tasks, max_overlap)
+        out = multitask_sparse_parity_with_subsets(
+            k_rest, subsets, n_bits, st.alpha, st.n_train, st.n_test_per_task, dtype=jnp.int8
+        )
         return {**out, "subsets_found": found}
 
     def init(key, hp):
@@ -166,8 +196,7 @@ def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: 
         # is rebuilt from the +-1 target (label = (1 - y) / 2, as in the curriculum).
         logits = model.apply({"params": params}, x.astype(jnp.float32))
         label = ((1 - y.astype(jnp.float32)) / 2).astype(jnp.int32)
-        return (optax.softmax_cross_entropy_with_integer_labels(logits, label),
-                jnp.argmax(logits, -1) == label)
+        return (optax.softmax_cross_entropy_with_integer_labels(logits, label), jnp.argmax(logits, -1) == label)
 
     def loss(params, batch, hp):
         return per_sample(params, batch["x_train"], batch["y_train"])[0].mean()
@@ -177,19 +206,21 @@ def _task(n_tasks: int, n_bits: int, k: int, alpha: float, width: int, n_train: 
         # The test set is task-major with n_test_per_task samples of each task.
         task_loss = ce.reshape(n_tasks, -1).mean(axis=1)
         task_acc = correct.reshape(n_tasks, -1).mean(axis=1)
-        out = {"test_loss": jnp.sum(d["task_probs"] * task_loss),
-               "subsets_found": d["subsets_found"]}
+        out = {"test_loss": jnp.sum(d["task_probs"] * task_loss)}
         out.update({"test_" + acc_metric(t): task_acc[t] for t in range(n_tasks)})
         return out
 
-    return trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]))
+    def probe(key, params, d, hp):  # how many subsets the packing found (a check, not a curve)
+        return {"subsets_found": d["subsets_found"]}
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]), probe=probe)
 
 
 def rise_window(steps: np.ndarray, acc: np.ndarray) -> tuple[float, float, float]:
     """Onset and 10% -> 90% rise width of one task's accuracy curve.
 
     The levels are fixed fractions of the way from chance (0.5) to 1, not of the
-    curve's observed range (``analysis.fits.transition_width``): the noisy plateau
+    curve's observed range (``analysis.transitions.transition_width``): the noisy plateau
     at chance dips below 0.5, which would put the 10% level inside the noise and
     start the window at step 0. The start is the *last* log below the low level
     before the high level is reached, so noise excursions above it during the
@@ -214,7 +245,9 @@ def rise_window(steps: np.ndarray, acc: np.ndarray) -> tuple[float, float, float
     i = below[-1]
     # Interpolate the crossing of the low level between log i and the next one.
     a0, a1 = float(acc[i]), float(acc[i + 1])
-    start = float(steps[i] + (low - a0) / (a1 - a0) * (steps[i + 1] - steps[i])) if a1 > a0 else float(steps[i])
+    if a1 <= a0:
+        return onset, float(steps[i]), end
+    start = float(steps[i] + (low - a0) / (a1 - a0) * (steps[i + 1] - steps[i]))
     return onset, start, end
 
 
@@ -237,46 +270,51 @@ def run_summary(steps: np.ndarray, task_acc: np.ndarray, mean_loss: np.ndarray) 
     windows = np.array([rise_window(steps, task_acc[t]) for t in learned]).reshape(-1, 3)
     onset, rise = windows[:, 0], windows[:, 2] - windows[:, 1]
     ok = np.isfinite(onset)
-    tau = (float(sps.kendalltau(learned[ok], onset[ok]).statistic) if ok.sum() >= 2
-           else float("nan"))
+    tau = float(sps.kendalltau(learned[ok], onset[ok]).statistic) if ok.sum() >= 2 else float("nan")
     spread = float(np.nanmax(onset) - np.nanmin(onset)) if ok.sum() >= 2 else float("nan")
     median_rise = float(np.nanmedian(rise)) if np.isfinite(rise).any() else float("nan")
     drops = -np.diff(mean_loss)
     total = float(mean_loss[0] - mean_loss.min())
-    return {"n_learned": int(learned.size), "order_tau": tau, "median_rise": median_rise,
-            "onset_spread": spread,
-            "width_ratio": median_rise / spread if spread and spread > 0 else float("nan"),
-            "loss_max_drop_share": float(drops.max() / total) if total > 0 else float("nan")}
+    return {
+        "n_learned": int(learned.size),
+        "order_tau": tau,
+        "median_rise": median_rise,
+        "onset_spread": spread,
+        "width_ratio": median_rise / spread if spread and spread > 0 else float("nan"),
+        "loss_max_drop_share": float(drops.max() / total) if total > 0 else float("nan"),
+    }
 
 
 def run(shard) -> ShardResult:
     """Trains the shard's seeds at one width and summarises each run."""
     st = shard.static
-    n_tasks, n_bits = int(st["n_tasks"]), int(st["n_bits"])
-    width = int(st["width"])
-    task = _task(n_tasks, n_bits, int(st["k"]), float(st["alpha"]), width, int(st["n_train"]),
-                 int(st["n_test_per_task"]), int(st.get("max_overlap", -1)))
-    result = trainer.train(task, {k: shard.column(k) for k in ("seed", "lr")},
-                           steps=int(st["steps"]), log_every=int(st["log_every"]),
-                           batch_size=int(st["batch_size"]), strategy=shard.strategy)
-    found = result.curves.pop("subsets_found")
-    if (found < n_tasks).any():
-        raise RuntimeError(f"the subset packing found only {int(found.min())} of {n_tasks} subsets "
-                           f"with <= {st['max_overlap']} shared bits; lower n_tasks or raise n_bits")
-    n_params = models.count_mlp_params(n_tasks + n_bits, width, 1, 2)
-    rows = []
-    for i in range(len(shard.trials)):
-        acc = np.stack([result.curves["test_" + acc_metric(t)][i] for t in range(n_tasks)])
-        row = {"n_params": n_params, "test_loss": float(result.final["test_loss"][i]),
-               "mean_acc": float(acc[:, -1].mean())}
-        row.update(run_summary(result.steps, acc, np.asarray(result.curves["test_loss"][i])))
-        row["status"] = "diverged" if result.diverged[i] else "ok"
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    n_params = models.count_mlp_params(st.n_tasks + st.n_bits, st.width, 1, 2)
 
+    def summary(i, trial, result):
+        found = int(result.final["subsets_found"][i])
+        if found < st.n_tasks:
+            raise RuntimeError(
+                f"the subset packing found only {found} of {st.n_tasks} subsets "
+                f"with <= {st.max_overlap} shared bits; lower n_tasks or raise n_bits"
+            )
+        acc = np.stack([result.curves["test_" + acc_metric(t)][i] for t in range(st.n_tasks)])
+        return {
+            "n_params": n_params,
+            "mean_acc": float(acc[:, -1].mean()),
+            **run_summary(result.steps, acc, np.asarray(result.curves["test_loss"][i])),
+        }
 
-STATIC = ("n_tasks", "n_bits", "k", "alpha", "width", "steps", "log_every", "batch_size",
-          "n_train", "n_test_per_task", "max_overlap")
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        hparams=("seed", "lr"),
+        steps=st.steps,
+        log_every=st.log_every,
+        batch_size=st.batch_size,
+        columns=("test_loss",),
+        extra=summary,
+    )
+
 
 # ----------------------------------------------------------------------------- checks
 
@@ -292,14 +330,17 @@ def check_learning_order(results: Results) -> Verdict:
     """Median over runs (>= MIN_LEARNED learned tasks) of Kendall tau(onset, rank) >= 0.9."""
     runs = _ordered_runs(results)
     if runs.empty:
-        return Verdict("inconclusive", float("nan"), f">= {MIN_TAU:g}",
-                       f"no run learned >= {MIN_LEARNED} tasks")
+        return Verdict("inconclusive", float("nan"), f">= {MIN_TAU:g}", f"no run learned >= {MIN_LEARNED} tasks")
     tau = float(runs["order_tau"].median())
     exact = float((runs["order_tau"] >= 1 - 1e-9).mean())
-    return verdict_in_range(tau, MIN_TAU, 1.0,
-                            f"over {len(runs)} runs learning {int(runs['n_learned'].min())}-"
-                            f"{int(runs['n_learned'].max())} tasks, onsets follow frequency rank "
-                            f"(median Kendall tau {tau:.3f}; {exact:.0%} in exact order)")
+    return verdict_in_range(
+        tau,
+        MIN_TAU,
+        1.0,
+        f"over {len(runs)} runs learning {int(runs['n_learned'].min())}-"
+        f"{int(runs['n_learned'].max())} tasks, onsets follow frequency rank "
+        f"(median Kendall tau {tau:.3f}; {exact:.0%} in exact order)",
+    )
 
 
 def loss_vs_params(df: pd.DataFrame) -> pd.DataFrame:
@@ -317,10 +358,14 @@ def check_loss_exponent(results: Results) -> Verdict:
     if len(med) < 3:
         return Verdict("inconclusive", float("nan"), "", "need >= 3 widths")
     slope, lo, hi = loglog_slope(med["n_params"], med["test_loss"])
-    return verdict_in_range(-slope, alpha - EXPONENT_TOL, alpha + EXPONENT_TOL,
-                            f"mean loss ∝ N^-{-slope:.3f} (95% CI [{-hi:.3f}, {-lo:.3f}]) over "
-                            f"N = {int(med['n_params'].min())}..{int(med['n_params'].max())}, "
-                            f"predicted L ∝ N^-alpha with alpha = {alpha:g}")
+    return verdict_in_range(
+        -slope,
+        alpha - EXPONENT_TOL,
+        alpha + EXPONENT_TOL,
+        f"mean loss ∝ N^-{-slope:.3f} (95% CI [{-hi:.3f}, {-lo:.3f}]) over "
+        f"N = {int(med['n_params'].min())}..{int(med['n_params'].max())}, "
+        f"predicted L ∝ N^-alpha with alpha = {alpha:g}",
+    )
 
 
 def check_emerge_abruptly(results: Results) -> Verdict:
@@ -332,50 +377,80 @@ def check_emerge_abruptly(results: Results) -> Verdict:
     ratio = float(runs["width_ratio"].median())
     tau = float(runs["order_tau"].median())
     drop = float(runs["loss_max_drop_share"].median())
-    parts = [Verdict(*_status(ratio, 0.0, MAX_WIDTH_RATIO), hypothesis="width_over_spread"),
-             Verdict(*_status(tau, MIN_TAU, 1.0), hypothesis="onset_order_tau")]
-    return all_of(parts, f"each task rises over a median {runs['median_rise'].median():.0f} steps "
-                         f"while onsets spread over {runs['onset_spread'].median():.0f} steps "
-                         f"(ratio {ratio:.3f}); the mean loss's largest single-log drop is "
-                         f"{drop:.0%} of its total drop")
-
-
-def _status(value: float, low: float, high: float) -> tuple:
-    v = verdict_in_range(value, low, high)
-    return v.status, v.measured, v.expected
+    parts = [
+        verdict_in_range(ratio, 0.0, MAX_WIDTH_RATIO, hypothesis="width_over_spread"),
+        verdict_in_range(tau, MIN_TAU, 1.0, hypothesis="onset_order_tau"),
+    ]
+    return all_of(
+        parts,
+        f"each task rises over a median {runs['median_rise'].median():.0f} steps "
+        f"while onsets spread over {runs['onset_spread'].median():.0f} steps "
+        f"(ratio {ratio:.3f}); the mean loss's largest single-log drop is "
+        f"{drop:.0%} of its total drop",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("quanta_learning_order",
-               "Tasks (quanta) are learned in order of their frequency",
-               "Michaud et al. 2023 Sec. 3 / Fig. 3; ANCHORS.md Quantization model: "
-               "Kendall tau >= 0.9", check_learning_order),
-    Hypothesis("quanta_loss_exponent",
-               "The frequency-weighted mean loss falls as N^-alpha in the parameter count",
-               "Michaud et al. 2023 Eq. 3 / Fig. 2 (L ∝ N^-alpha); ANCHORS.md Quantization "
-               "model: within +-0.15 (seen -0.39 vs -0.5)", check_loss_exponent),
-    Hypothesis("quanta_emerge_abruptly",
-               "Each quantum's accuracy rises over a window short relative to the spread of "
-               "onsets, in frequency order, while the mean loss falls gradually",
-               "Michaud et al. 2023 Fig. 3; ANCHORS.md Emergence c", check_emerge_abruptly),
+    Hypothesis(
+        "quanta_learning_order",
+        "Tasks (quanta) are learned in order of their frequency",
+        "Michaud et al. 2023 Sec. 3 / Fig. 3; ANCHORS.md Quantization model: Kendall tau >= 0.9",
+        check_learning_order,
+    ),
+    Hypothesis(
+        "quanta_loss_exponent",
+        "The frequency-weighted mean loss falls as N^-alpha in the parameter count",
+        "Michaud et al. 2023 Eq. 3 / Fig. 2 (L ∝ N^-alpha); ANCHORS.md Quantization "
+        "model: within +-0.15 (seen -0.39 vs -0.5)",
+        check_loss_exponent,
+    ),
+    Hypothesis(
+        "quanta_emerge_abruptly",
+        "Each quantum's accuracy rises over a window short relative to the spread of "
+        "onsets, in frequency order, while the mean loss falls gradually",
+        "Michaud et al. 2023 Fig. 3; ANCHORS.md Emergence c",
+        check_emerge_abruptly,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"n_tasks": 64, "n_bits": 24, "k": 3, "alpha": 0.5, "lr": 3e-3, "batch_size": 1024,
-            "steps": 12000, "log_every": 200, "n_train": 2 ** 20, "n_test_per_task": 256,
-            "max_overlap": 1}
+SETTINGS = {
+    "n_tasks": 64,
+    "n_bits": 24,
+    "k": 3,
+    "alpha": 0.5,
+    "lr": 3e-3,
+    "batch_size": 1024,
+    "steps": 12000,
+    "log_every": 200,
+    "n_train": 2**20,
+    "n_test_per_task": 256,
+    "max_overlap": 1,
+}
 WIDTHS = [8, 16, 32, 64, 128, 256]
 
 PRESETS = {
-    "tiny": Preset(product(width=[8, 32, 128], seed=[0]),
-                   {**SETTINGS, "n_tasks": 8, "n_bits": 10, "batch_size": 256, "steps": 1000,
-                    "log_every": 50, "n_train": 4096, "n_test_per_task": 256},
-                   "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(product(width=WIDTHS, seed=[0]), SETTINGS,
-                   "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, one seed"),
-    "paper": Preset(product(width=WIDTHS, seed=range(5)), SETTINGS,
-                    "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, 5 seeds"),
+    "tiny": Preset(
+        product(width=[8, 32, 128], seed=[0]),
+        {
+            **SETTINGS,
+            "n_tasks": 8,
+            "n_bits": 10,
+            "batch_size": 256,
+            "steps": 1000,
+            "log_every": 50,
+            "n_train": 4096,
+            "n_test_per_task": 256,
+        },
+        "seconds-long smoke test (no verdict expected)",
+    ),
+    "demo": Preset(
+        product(width=WIDTHS, seed=[0]), SETTINGS, "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, one seed"
+    ),
+    "paper": Preset(
+        product(width=WIDTHS, seed=range(5)), SETTINGS, "64 tasks, n = 24, k = 3, alpha = 0.5, widths 8..256, 5 seeds"
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -395,20 +470,23 @@ def plot(results: Results) -> dict:
     alpha = float(df["alpha"].iloc[0])
     med = loss_vs_params(df)
     fig, ax = plots.figure(width=5, height=3.8)
-    sns.scatterplot(df, x="n_params", y="test_loss", ax=ax, color="grey", alpha=0.5,
-                    label="runs")
+    sns.scatterplot(df, x="n_params", y="test_loss", ax=ax, color="grey", alpha=0.5, label="runs")
     ax.plot(med["n_params"], med["test_loss"], "o", color="C0", label="median over seeds")
     if len(med) >= 3:
         slope, lo, hi = loglog_slope(med["n_params"], med["test_loss"])
         n = np.geomspace(med["n_params"].min(), med["n_params"].max(), 50)
         c = np.exp(np.mean(np.log(med["test_loss"]) - slope * np.log(med["n_params"])))
-        ax.plot(n, c * n ** slope, color="C0",
-                label=f"fit: N^-{-slope:.2f} [{-hi:.2f}, {-lo:.2f}]")
+        ax.plot(n, c * n**slope, color="C0", label=f"fit: N^-{-slope:.2f} [{-hi:.2f}, {-lo:.2f}]")
         # The prediction's prefactor is free: anchor it at the data's log-mean.
         c_pred = np.exp(np.mean(np.log(med["test_loss"]) + alpha * np.log(med["n_params"])))
-        ax.plot(n, c_pred * n ** -alpha, color="C3", ls="--", label=f"prediction N^-{alpha:g}")
-    ax.set(xscale="log", yscale="log", xlabel="parameters N",
-           ylabel="frequency-weighted test loss", title="Multitask sparse parity")
+        ax.plot(n, c_pred * n**-alpha, color="C3", ls="--", label=f"prediction N^-{alpha:g}")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters N",
+        ylabel="frequency-weighted test loss",
+        title="Multitask sparse parity",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     figures["loss_vs_params"] = fig
@@ -416,17 +494,17 @@ def plot(results: Results) -> dict:
     curves = results.curves
     if not curves.empty:
         acc = curves[(curves["split"] == "test") & curves["metric"].str.startswith("acc_task_")]
-        acc = acc.assign(task=acc["metric"].str[len("acc_task_"):].astype(int))
+        acc = acc.assign(task=acc["metric"].str[len("acc_task_") :].astype(int))
         acc = acc.merge(df[["trial_id", "width", "seed"]], on="trial_id")
         acc = acc[acc["seed"] == acc["seed"].min()]
         widths = sorted(acc["width"].unique())
         shown = widths[-3:]
         fig, axes = plots.figure(ncols=len(shown), width=4.2, height=3.4, squeeze=False)
         for ax, w in zip(axes[0], shown):
-            sns.lineplot(acc[acc["width"] == w], x="step", y="value", hue="task",
-                         palette="viridis", ax=ax, lw=1, legend=False)
-            ax.set(ylabel="test accuracy" if ax is axes[0][0] else "", title=f"width {w}",
-                   ylim=(0.4, 1.02))
+            sns.lineplot(
+                acc[acc["width"] == w], x="step", y="value", hue="task", palette="viridis", ax=ax, lw=1, legend=False
+            )
+            ax.set(ylabel="test accuracy" if ax is axes[0][0] else "", title=f"width {w}", ylim=(0.4, 1.02))
         n_tasks = int(acc["task"].max()) + 1
         sm = mpl.cm.ScalarMappable(cmap="viridis", norm=mpl.colors.Normalize(1, n_tasks))
         fig.colorbar(sm, ax=axes[0].tolist(), label="frequency rank")
@@ -435,23 +513,33 @@ def plot(results: Results) -> dict:
         loss = curves[(curves["split"] == "test") & (curves["metric"] == "loss")]
         loss = loss.merge(df[["trial_id", "width", "seed"]], on="trial_id")
         fig, ax = plots.figure(width=5, height=3.6)
-        sns.lineplot(loss, x="step", y="value", hue="width", units="seed", estimator=None,
-                     palette="magma", ax=ax, lw=1)
+        sns.lineplot(loss, x="step", y="value", hue="width", units="seed", estimator=None, palette="magma", ax=ax, lw=1)
         ax.set(yscale="log", ylabel="frequency-weighted test loss", title="Mean loss vs step")
         fig.tight_layout()
         figures["mean_loss_curves"] = fig
     return figures
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {
+    "n_tasks": POSITIVE_INT,
+    "n_bits": POSITIVE_INT,
+    "k": Domain(low=1, integer=True, at_most="n_bits"),
+    "alpha": NON_NEGATIVE,
+    "n_test_per_task": POSITIVE_INT,
+    "max_overlap": Domain(low=0, integer=True),
+}
+
 EXPERIMENT = Experiment(
     name="scaling_quanta",
     question="On multitask sparse parity with Zipf task frequencies, are tasks learned one by "
-             "one in frequency order, and does the mean loss fall as N^-alpha?",
+    "one in frequency order, and does the mean loss fall as N^-alpha?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC,
+    static=Static,
     max_shard_size=5,
+    domains=DOMAINS,
     doc=__doc__,
 )

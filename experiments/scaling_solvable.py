@@ -57,9 +57,11 @@ Results (2 CPU cores shared with 4-8 other jobs; wall / user+sys CPU seconds)
         sigma^2). All supported. The alpha = 1 exponent sits 0.06 below 1: the finite-M
         cut-off already bends the curve inside [4, M/16] (it was 0.99 at M = 4000).
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -67,19 +69,32 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from physai.runtime import single_threaded_blas
+import physai
 from analysis.stats import aggregate, loglog_slope
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of,
-                    chain, logspace, product, verdict_in_range)
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    chain,
+    logspace,
+    product,
+    verdict_in_range,
+)
 from physai.curricula import spectra
+from physai.domains import NON_NEGATIVE, POSITIVE, POSITIVE_INT, Domain
+from physai.runtime import single_threaded_blas
 
 ALPHAS = (0.5, 1.0)
-EXPONENT_TOL = 0.10     # anchor: fitted exponent within +-0.10 of alpha
-FIT_MIN = 4             # smallest N or P used in the exponent fit
+EXPONENT_TOL = 0.10  # anchor: fitted exponent within +-0.10 of alpha
+FIT_MIN = 4  # smallest N or P used in the exponent fit
 FIT_MAX_OVER_M = 1 / 16  # fit range ends at M/16: beyond it the finite-M cut-off bends the curve
 PLATEAU_FEATURES = 1.0  # features: plateau checked at N >= M (the span is then complete)
-PLATEAU_DATA = 4.0      # data: at P >= 4M (OLS variance sigma^2 M / (P - M) <= sigma^2 / 3)
-PLATEAU_MAX = 1.5       # loss / sigma^2 on the plateau at most this
+PLATEAU_DATA = 4.0  # data: at P >= 4M (OLS variance sigma^2 M / (P - M) <= sigma^2 / 3)
+PLATEAU_MAX = 1.5  # loss / sigma^2 on the plateau at most this
 EXTRAPOLATION_MIN = 2.0  # the power law extrapolated to the plateau predicts >= this x sigma^2
 
 # ----------------------------------------------------------------------------- solvers
@@ -137,28 +152,37 @@ def data_loss(x: np.ndarray, lam: np.ndarray, noise_var: float, ridge: float) ->
     c_diag = np.einsum("ij,i,ij->j", v, lam, v)  # diag(V^T Lambda V)
     h = s2 / (s2 + ridge)
     # tr((I - V H V^T) Lambda (I - V H V^T)) with V^T V = I.
-    bias = lam.sum() - np.sum((2 * h - h ** 2) * c_diag)
+    bias = lam.sum() - np.sum((2 * h - h**2) * c_diag)
     variance = noise_var * np.sum(s2 / (s2 + ridge) ** 2 * c_diag)
     return float(noise_var + bias + variance)
 
 
+@dataclass(frozen=True)
+class Static(physai.Static):
+    """One shard per part and latent dimension (numpy solves; no compiled shapes)."""
+
+    part: str
+    M: int
+
+
 def run(shard) -> ShardResult:
     """Solves every trial of a shard (one part, one M) exactly in float64."""
+    st = shard.static
+    M = st.M
     rows = []
     with single_threaded_blas():
         for trial in shard.trials:
             prm = trial.params
-            M, alpha, size = int(prm["M"]), float(prm["alpha"]), int(prm["size"])
+            alpha, size = float(prm["alpha"]), int(prm["size"])
             with jax.enable_x64():
                 lam = np.asarray(spectra.power_law_spectrum(M, alpha, jnp.float64))
-            if prm["part"] == "features":
+            if st.part == "features":
                 a = _whitened_samples(prm["seed"], 0, size, M, alpha)
                 loss = features_loss(a, lam, prm["noise_var"])
             else:
                 x = _whitened_samples(prm["seed"], 1, size, M, alpha)
                 loss = data_loss(x, lam, prm["noise_var"], prm["ridge"] * size)
-            rows.append({"loss": loss, "excess_loss": loss - prm["noise_var"],
-                         "size_over_M": size / M})
+            rows.append({"loss": loss, "excess_loss": loss - prm["noise_var"], "size_over_M": size / M})
     return ShardResult(rows)
 
 
@@ -195,12 +219,21 @@ def _exponent_check(part: str, symbol: str):
         parts = []
         for alpha in ALPHAS:
             slope, low, high = exponent(_curve(results, part, alpha))
-            v = verdict_in_range(-slope, alpha - EXPONENT_TOL, alpha + EXPONENT_TOL,
-                                 f"alpha = {alpha}: slope {slope:.3f} [{low:.3f}, {high:.3f}]")
-            parts.append(Verdict(v.status, v.measured, v.expected, v.explanation,
-                                 f"alpha={alpha}"))
-        return all_of(parts, f"fitted -d log L_excess / d log {symbol} over {symbol} in "
-                             f"[{FIT_MIN}, M/16]: " + "; ".join(p.explanation for p in parts))
+            parts.append(
+                verdict_in_range(
+                    -slope,
+                    alpha - EXPONENT_TOL,
+                    alpha + EXPONENT_TOL,
+                    f"alpha = {alpha}: slope {slope:.3f} [{low:.3f}, {high:.3f}]",
+                    f"alpha={alpha}",
+                )
+            )
+        return all_of(
+            parts,
+            f"fitted -d log L_excess / d log {symbol} over {symbol} in "
+            f"[{FIT_MIN}, M/16]: " + "; ".join(p.explanation for p in parts),
+        )
+
     check.__name__ = f"check_{part}_exponent"
     check.__doc__ = f"-slope of excess loss vs {symbol} within +-{EXPONENT_TOL} of alpha, each alpha."
     return check
@@ -244,33 +277,40 @@ def check_plateau(results: Results) -> Verdict:
         for alpha in ALPHAS:
             measured, predicted = plateau_summary(_curve(results, part, alpha), start)
             name = f"{part} alpha={alpha}"
-            v1 = verdict_in_range(measured, 0.0, PLATEAU_MAX)
-            v2 = verdict_in_range(predicted, EXTRAPOLATION_MIN, math.inf)
-            parts.append(Verdict(v1.status, v1.measured, v1.expected, "", f"{name} L/sigma^2"))
-            parts.append(Verdict(v2.status, v2.measured, v2.expected, "",
-                                 f"{name} power law/sigma^2"))
-    return all_of(parts, "beyond M the loss sits on its floor sigma^2 while the power law fitted "
-                         "below M would still predict a loss well above it")
+            parts.append(verdict_in_range(measured, 0.0, PLATEAU_MAX, hypothesis=f"{name} L/sigma^2"))
+            parts.append(
+                verdict_in_range(predicted, EXTRAPOLATION_MIN, math.inf, hypothesis=f"{name} power law/sigma^2")
+            )
+    return all_of(
+        parts,
+        "beyond M the loss sits on its floor sigma^2 while the power law fitted "
+        "below M would still predict a loss well above it",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("features_exponent",
-               "with unlimited data the excess test loss of linear random features falls as "
-               "N^-alpha: fitted exponent within +-0.10 of alpha (alpha in {0.5, 1})",
-               "Maloney, Roberts, Sully 2022 Sec. 4 (L ∝ N^-alpha for N << P, M); Bahri et al. "
-               "2021 (resolution-limited variance scaling); ANCHORS: +-0.10",
-               check_features_exponent),
-    Hypothesis("data_exponent",
-               "with unlimited features the near-ridgeless excess test loss falls as P^-alpha: "
-               "fitted exponent within +-0.10 of alpha",
-               "Maloney et al. 2022 Sec. 4 (L ∝ P^-alpha for P << N, M; N <-> P duality)",
-               check_data_exponent),
-    Hypothesis("plateau_at_M",
-               "the power law ends at the latent dimension: for N >= M (P >= 4M) the loss is "
-               "within 1.5x of its floor, where the extrapolated power law predicts >= 2x",
-               "Maloney et al. 2022 Sec. 5 (breakdown: performance plateaus once N or P "
-               "reaches M)",
-               check_plateau),
+    Hypothesis(
+        "features_exponent",
+        "with unlimited data the excess test loss of linear random features falls as "
+        "N^-alpha: fitted exponent within +-0.10 of alpha (alpha in {0.5, 1})",
+        "Maloney, Roberts, Sully 2022 Sec. 4 (L ∝ N^-alpha for N << P, M); Bahri et al. "
+        "2021 (resolution-limited variance scaling); ANCHORS: +-0.10",
+        check_features_exponent,
+    ),
+    Hypothesis(
+        "data_exponent",
+        "with unlimited features the near-ridgeless excess test loss falls as P^-alpha: "
+        "fitted exponent within +-0.10 of alpha",
+        "Maloney et al. 2022 Sec. 4 (L ∝ P^-alpha for P << N, M; N <-> P duality)",
+        check_data_exponent,
+    ),
+    Hypothesis(
+        "plateau_at_M",
+        "the power law ends at the latent dimension: for N >= M (P >= 4M) the loss is "
+        "within 1.5x of its floor, where the extrapolated power law predicts >= 2x",
+        "Maloney et al. 2022 Sec. 5 (breakdown: performance plateaus once N or P reaches M)",
+        check_plateau,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
@@ -283,28 +323,28 @@ def _grid(M: int, n_sizes: int, seeds, alphas=ALPHAS, max_over_M: float = 4.0):
     data_sizes = [s for s in sizes if not (M / 2 < s < 2 * M)] + [int(PLATEAU_DATA * M)]
     feature_sizes = [s for s in sizes if s <= 2 * M] + [M]
     return chain(
-        product(part=["features"], M=[M], alpha=list(alphas), seed=list(seeds),
-                size=sorted(set(feature_sizes))),
-        product(part=["data"], M=[M], alpha=list(alphas), seed=list(seeds),
-                size=sorted(set(data_sizes))),
+        product(part=["features"], M=[M], alpha=list(alphas), seed=list(seeds), size=sorted(set(feature_sizes))),
+        product(part=["data"], M=[M], alpha=list(alphas), seed=list(seeds), size=sorted(set(data_sizes))),
     )
 
 
 SETTINGS = {"noise_var": 1e-4, "ridge": 1e-8}
 
 PRESETS = {
-    "tiny": Preset(_grid(M=128, n_sizes=8, seeds=range(1)), SETTINGS,
-                   "seconds: M = 128, one seed (smoke test; fit range too short for verdicts)"),
-    "demo": Preset(_grid(M=1000, n_sizes=14, seeds=range(2)), SETTINGS,
-                   "M = 1000, alpha in {0.5, 1}, 2 seeds: both power laws and the plateau"),
-    "paper": Preset(_grid(M=2000, n_sizes=20, seeds=range(5)), SETTINGS,
-                    "M = 2000, 5 seeds, N and P from 4 to 4M (paper: M ~ 1e5)"),
+    "tiny": Preset(
+        _grid(M=128, n_sizes=8, seeds=range(1)),
+        SETTINGS,
+        "seconds: M = 128, one seed (smoke test; fit range too short for verdicts)",
+    ),
+    "demo": Preset(
+        _grid(M=1000, n_sizes=14, seeds=range(2)),
+        SETTINGS,
+        "M = 1000, alpha in {0.5, 1}, 2 seeds: both power laws and the plateau",
+    ),
+    "paper": Preset(
+        _grid(M=2000, n_sizes=20, seeds=range(5)), SETTINGS, "M = 2000, 5 seeds, N and P from 4 to 4M (paper: M ~ 1e5)"
+    ),
 }
-
-
-def static(params) -> dict:
-    """One shard per part and latent dimension (numpy solves; no compiled shapes)."""
-    return {"part": params["part"], "M": params["M"]}
 
 
 # ----------------------------------------------------------------------------- plots
@@ -326,20 +366,30 @@ def plot(results: Results) -> dict:
         for alpha in sorted(sub["alpha"].unique()):
             df = sub[np.isclose(sub["alpha"], alpha)]
             med = aggregate(df, "size", "loss", n_resamples=200)
-            line, = ax.plot(med["size"], med["median"], "o", ms=4,
-                            label=f"alpha = {alpha:g} (median of {df['seed'].nunique()} seeds)")
+            (line,) = ax.plot(
+                med["size"],
+                med["median"],
+                "o",
+                ms=4,
+                label=f"alpha = {alpha:g} (median of {df['seed'].nunique()} seeds)",
+            )
             slope, low, high = exponent(df)
             if not math.isnan(slope):
                 fit = df[(df["size"] >= FIT_MIN) & (df["size"] <= M * FIT_MAX_OVER_M)]
                 xs = np.geomspace(FIT_MIN, M * 2, 50)
                 c = np.exp(np.median(np.log(fit["excess_loss"]) - slope * np.log(fit["size"])))
-                ax.plot(xs, noise_var + c * xs ** slope, "--", color=line.get_color(), lw=1,
-                        label=f"fit: exponent {slope:.2f} [{low:.2f}, {high:.2f}] (theory -{alpha:g})")
+                ax.plot(
+                    xs,
+                    noise_var + c * xs**slope,
+                    "--",
+                    color=line.get_color(),
+                    lw=1,
+                    label=f"fit: exponent {slope:.2f} [{low:.2f}, {high:.2f}] (theory -{alpha:g})",
+                )
         ax.axhline(noise_var, color="grey", ls="-.", lw=1, label="floor sigma^2")
         plots.mark_threshold(ax, M, f"latent dimension M = {M}")
         plots.loglog(ax)
-        ax.set(xlabel=symbol, title=("P -> infinity" if part == "features" else
-                                     "N -> infinity, near-ridgeless"))
+        ax.set(xlabel=symbol, title=("P -> infinity" if part == "features" else "N -> infinity, near-ridgeless"))
         ax.legend(fontsize=6.5)
     axes[0].set_ylabel("test loss (expected over teacher and noise)")
     fig.suptitle("Solvable model: power-law spectrum, linear random features")
@@ -347,15 +397,25 @@ def plot(results: Results) -> dict:
     return {"loss_vs_size": fig}
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {
+    "part": Domain(choices=("features", "data")),
+    "M": POSITIVE_INT,
+    "alpha": POSITIVE,
+    "size": POSITIVE_INT,
+    "noise_var": NON_NEGATIVE,
+}
+
 EXPERIMENT = Experiment(
     name="scaling_solvable",
     question="Does a power-law data spectrum i^-(1+alpha) make the loss of linear random "
-             "features scale as N^-alpha and P^-alpha, with a plateau at the latent dimension M?",
+    "features scale as N^-alpha and P^-alpha, with a plateau at the latent dimension M?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=static,
+    static=Static,
     max_shard_size=16,
+    domains=DOMAINS,
     doc=__doc__,
 )

@@ -60,9 +60,11 @@ Results (2026-11-22, 2 CPU cores shared with other jobs; CPU = user + sys)
     so the correlation mixes the batch and the lr effects (the noise scale lr/B).
     115 s wall, 31 s CPU.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -70,84 +72,105 @@ import numpy as np
 import optax
 import pandas as pd
 
+import physai
 from analysis.stats import rank_correlation
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
-                    verdict_in_range)
-from physai import curricula, models
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    curricula,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
 from physai.probes.hessian import top_eigenvalue_lanczos
 
-MIN_SHARPNESS_RATIO = 1.2   # large-batch / small-batch median sharpness at each lr
+MIN_SHARPNESS_RATIO = 1.2  # large-batch / small-batch median sharpness at each lr
 LANCZOS_ITERS = 30
 BOOTSTRAP = 2000
 
 # ----------------------------------------------------------------------------- run
 
 
-def _pieces(st):
-    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
-    classes = int(st["classes"])
-    model = models.MLP(width=int(st["width"]), depth=int(st["depth"]), out=classes,
-                       activation="relu")
-    data_key = jax.random.key(int(st["data_seed"]))
+@dataclass(frozen=True)
+class Static(physai.Static):
+    """Values that fix shapes: the data set, the network and the batch (the minibatch shape)."""
 
-    def dataset():
-        return curricula.teacher_student_classification(data_key, n, n_test, d,
-                                                        int(st["teacher_width"]), classes)
+    d: int
+    n: int
+    n_test: int
+    classes: int
+    teacher_width: int
+    data_seed: int
+    width: int
+    depth: int
+    steps: int
+    batch: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    """SGD on the squared error to one-hot targets; the probe is the sharpness (top Hessian
+    eigenvalue of the full training loss) at the final parameters."""
+    model = models.MLP(width=st.width, depth=st.depth, out=st.classes, activation="relu")
+    data_key = jax.random.key(st.data_seed)  # one data set for every run: seeds vary the rest
+
+    def data(key, hp):
+        return curricula.teacher_student_classification(data_key, st.n, st.n_test, st.d, st.teacher_width, st.classes)
 
     def squared_error(params, x, y):
         out = model.apply({"params": params}, x)
-        return 0.5 * jnp.mean(jnp.sum((out - jax.nn.one_hot(y, classes)) ** 2, axis=-1))
-
-    def accuracy(params, x, y):
-        return jnp.mean(jnp.argmax(model.apply({"params": params}, x), -1) == y)
-
-    return model, dataset, squared_error, accuracy
-
-
-def run(shard) -> ShardResult:
-    """SGD runs of one batch size (a static value: it fixes the minibatch shape)."""
-    st = shard.static
-    model, dataset, squared_error, accuracy = _pieces(st)
-    d, n, batch = int(st["d"]), int(st["n"]), int(st["batch"])
+        return 0.5 * jnp.mean(jnp.sum((out - jax.nn.one_hot(y, st.classes)) ** 2, axis=-1))
 
     def loss(params, b, hp):
         return squared_error(params, b["x_train"], b["y_train"])
 
     def metrics(params, dat, hp):
-        return {"train_loss": loss(params, dat, hp),
-                "test_loss": squared_error(params, dat["x_test"], dat["y_test"]),
-                "test_acc": accuracy(params, dat["x_test"], dat["y_test"])}
+        acc = jnp.mean(jnp.argmax(model.apply({"params": params}, dat["x_test"]), -1) == dat["y_test"])
+        return {
+            "train_loss": loss(params, dat, hp),
+            "test_loss": squared_error(params, dat["x_test"], dat["y_test"]),
+            "test_acc": acc,
+        }
 
-    task = trainer.Task(lambda key, hp: dataset(), lambda key, hp: models.init_mlp(model, key, d),
-                        loss, metrics, lambda hp: optax.sgd(hp["lr"]))
-    steps = int(st["steps"])
-    hp = {"seed": shard.column("seed"), "lr": shard.column("lr")}
+    def probe(key, params, dat, hp):
+        # A fixed Lanczos start vector for every run (not the trial's probe key).
+        train_loss = lambda p: squared_error(p, dat["x_train"], dat["y_train"])
+        return {"sharpness": top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]}
+
+    return trainer.Task(
+        data,
+        lambda key, hp: models.init_mlp(model, key, st.d),
+        loss,
+        metrics,
+        lambda hp: optax.sgd(hp["lr"]),
+        probe=probe,
+    )
+
+
+def run(shard) -> ShardResult:
+    """SGD runs of one batch size (a static value: it fixes the minibatch shape)."""
+    st = shard.static
+    role = "large" if st.batch >= st.n else "small"
+
+    def extra(i, trial, result):
+        return {"batch_role": role, **({"sharpness": math.nan} if result.diverged[i] else {})}
+
     # A batch as large as the training set is full-batch GD (no resampling noise).
-    result = trainer.train(task, hp, steps=steps, log_every=max(1, steps // 20),
-                           batch_size=None if batch >= n else batch, strategy=shard.strategy,
-                           return_params=True)
-    data = dataset()
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        hparams=("seed", "lr"),
+        steps=st.steps,
+        log_every=max(1, st.steps // 20),
+        batch_size=None if st.batch >= st.n else st.batch,
+        extra=extra,
+    )
 
-    @jax.jit
-    def sharpness(params):
-        train_loss = lambda p: squared_error(p, data["x_train"], data["y_train"])
-        return top_eigenvalue_lanczos(train_loss, params, LANCZOS_ITERS, jax.random.key(1))[0]
-
-    rows = []
-    for i in range(len(shard.trials)):
-        row = {k: float(result.final[k][i]) for k in ("train_loss", "test_loss", "test_acc")}
-        row["batch_role"] = "large" if batch >= n else "small"
-        if result.diverged[i]:
-            row["status"] = "diverged"
-        else:
-            row["sharpness"] = float(sharpness(jax.tree.map(lambda x: x[i], result.params)))
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
-
-
-STATIC_KEYS = ("d", "n", "n_test", "classes", "teacher_width", "data_seed", "width", "depth",
-               "steps", "batch")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -179,15 +202,21 @@ def _per_lr(results: Results, value: str, compare, expected: str, name: str) -> 
 
 def check_large_batch_sharper(results: Results) -> Verdict:
     """Per lr: median sharpness of the largest batch / of the smallest >= 1.2."""
-    return _per_lr(results, "sharpness",
-                   lambda g, s: verdict_in_range(g / s, MIN_SHARPNESS_RATIO, math.inf),
-                   f">= {MIN_SHARPNESS_RATIO:g}", "Ratio of median sharpness")
+    return _per_lr(
+        results,
+        "sharpness",
+        lambda g, s: verdict_in_range(g / s, MIN_SHARPNESS_RATIO, math.inf),
+        f">= {MIN_SHARPNESS_RATIO:g}",
+        "Ratio of median sharpness",
+    )
 
 
 def check_large_batch_worse_test(results: Results) -> Verdict:
     """Per lr: median test loss of the largest batch - of the smallest > 0."""
+
     def compare(g, s):
         return Verdict("supported" if g > s else "refuted", g - s, "> 0")
+
     return _per_lr(results, "test_loss", compare, "> 0", "Difference of median test loss")
 
 
@@ -200,42 +229,67 @@ def check_sharpness_orders_test_loss(results: Results) -> Verdict:
     status = "supported" if rho > 0 and low > 0 else "refuted"
     if math.isnan(low):
         status = "inconclusive"
-    return Verdict(status, float(rho), "> 0, 95% CI above 0",
-                   f"Spearman rho over {len(ok)} runs, 95% paired-bootstrap interval "
-                   f"[{low:.2f}, {high:.2f}].")
+    return Verdict(
+        status,
+        float(rho),
+        "> 0, 95% CI above 0",
+        f"Spearman rho over {len(ok)} runs, 95% paired-bootstrap interval [{low:.2f}, {high:.2f}].",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("large_batch_sharper",
-               "At each learning rate, large-batch training ends at a minimum >= 1.2x sharper "
-               "(median top Hessian eigenvalue) than small-batch SGD.",
-               "Keskar et al. 2017 (ICLR), Fig. 4 / Table 3",
-               check_large_batch_sharper),
-    Hypothesis("large_batch_worse_test",
-               "At each learning rate, large-batch solutions have a higher median test loss.",
-               "Keskar et al. 2017, Table 2 (generalisation gap of large batches)",
-               check_large_batch_worse_test),
-    Hypothesis("sharpness_orders_test_loss",
-               "Across all runs, sharpness and test loss are positively rank-correlated "
-               "(Spearman rho > 0, bootstrap interval above 0).",
-               "Keskar et al. 2017; ANCHORS.md: report rank correlation of sharpness with "
-               "test loss",
-               check_sharpness_orders_test_loss),
+    Hypothesis(
+        "large_batch_sharper",
+        "At each learning rate, large-batch training ends at a minimum >= 1.2x sharper "
+        "(median top Hessian eigenvalue) than small-batch SGD.",
+        "Keskar et al. 2017 (ICLR), Fig. 4 / Table 3",
+        check_large_batch_sharper,
+    ),
+    Hypothesis(
+        "large_batch_worse_test",
+        "At each learning rate, large-batch solutions have a higher median test loss.",
+        "Keskar et al. 2017, Table 2 (generalisation gap of large batches)",
+        check_large_batch_worse_test,
+    ),
+    Hypothesis(
+        "sharpness_orders_test_loss",
+        "Across all runs, sharpness and test loss are positively rank-correlated "
+        "(Spearman rho > 0, bootstrap interval above 0).",
+        "Keskar et al. 2017; ANCHORS.md: report rank correlation of sharpness with test loss",
+        check_sharpness_orders_test_loss,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 20, "n": 256, "n_test": 2000, "classes": 4, "teacher_width": 4, "data_seed": 0,
-            "width": 128, "depth": 2, "steps": 4000}
+SETTINGS = {
+    "d": 20,
+    "n": 256,
+    "n_test": 2000,
+    "classes": 4,
+    "teacher_width": 4,
+    "data_seed": 0,
+    "width": 128,
+    "depth": 2,
+    "steps": 4000,
+}
 
 PRESETS = {
-    "tiny": Preset(product(batch=[8, 64], lr=[0.2], seed=[0, 1]),
-                   {**SETTINGS, "n": 64, "n_test": 200, "width": 32, "steps": 200},
-                   "seconds; for tests"),
-    "demo": Preset(product(batch=[8, 256], lr=[0.05, 0.2], seed=[0, 1]), SETTINGS,
-                   "batch 8 vs full batch, lr 0.05 and 0.2, 2 seeds"),
-    "paper": Preset(product(batch=[8, 32, 256], lr=[0.05, 0.2], seed=list(range(6))), SETTINGS,
-                    "batch 8 / 32 / full, lr 0.05 and 0.2, 6 seeds"),
+    "tiny": Preset(
+        product(batch=[8, 64], lr=[0.2], seed=[0, 1]),
+        {**SETTINGS, "n": 64, "n_test": 200, "width": 32, "steps": 200},
+        "seconds; for tests",
+    ),
+    "demo": Preset(
+        product(batch=[8, 256], lr=[0.05, 0.2], seed=[0, 1]),
+        SETTINGS,
+        "batch 8 vs full batch, lr 0.05 and 0.2, 2 seeds",
+    ),
+    "paper": Preset(
+        product(batch=[8, 32, 256], lr=[0.05, 0.2], seed=list(range(6))),
+        SETTINGS,
+        "batch 8 / 32 / full, lr 0.05 and 0.2, 6 seeds",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -253,18 +307,23 @@ def plot(results: Results) -> dict:
         return {}
     fig, axes = plots.figure(ncols=2, width=5.2, height=4.0)
     data = ok.assign(batch=ok["batch"].astype(int).astype(str), lr=ok["lr"].map("{:g}".format))
-    sns.scatterplot(data=data, x="sharpness", y="test_loss", hue="batch", style="lr", s=60,
-                    ax=axes[0])
+    sns.scatterplot(data=data, x="sharpness", y="test_loss", hue="batch", style="lr", s=60, ax=axes[0])
     axes[0].set_xscale("log")
-    rho, low, high = (rank_correlation(ok["sharpness"], ok["test_loss"], n_resamples=BOOTSTRAP)
-                      if len(ok) >= 4 else (math.nan,) * 3)
-    axes[0].set(xlabel="sharpness (top Hessian eigenvalue, train loss)", ylabel="test loss",
-                title=f"Spearman rho = {rho:.2f} [{low:.2f}, {high:.2f}]")
-    sns.pointplot(data=data, x="batch", y="sharpness", hue="lr", ax=axes[1], estimator="median",
-                  errorbar=None, native_scale=False)
+    rho, low, high = (
+        rank_correlation(ok["sharpness"], ok["test_loss"], n_resamples=BOOTSTRAP) if len(ok) >= 4 else (math.nan,) * 3
+    )
+    axes[0].set(
+        xlabel="sharpness (top Hessian eigenvalue, train loss)",
+        ylabel="test loss",
+        title=f"Spearman rho = {rho:.2f} [{low:.2f}, {high:.2f}]",
+    )
+    sns.pointplot(
+        data=data, x="batch", y="sharpness", hue="lr", ax=axes[1], estimator="median", errorbar=None, native_scale=False
+    )
     axes[1].set_yscale("log")
-    axes[1].set(xlabel="batch size", ylabel="sharpness (median over seeds)",
-                title="Larger batches end in sharper minima")
+    axes[1].set(
+        xlabel="batch size", ylabel="sharpness (median over seeds)", title="Larger batches end in sharper minima"
+    )
     for axis in (axes[0].xaxis, axes[1].yaxis):  # plain numbers on the log axes
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(ScalarFormatter())
@@ -276,12 +335,12 @@ def plot(results: Results) -> dict:
 EXPERIMENT = Experiment(
     name="sharp_flat",
     question="Do large-batch runs end in sharper minima that generalise worse, and does "
-             "sharpness order test loss across runs?",
+    "sharpness order test loss across runs?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC_KEYS,
+    static=Static,
     max_shard_size=64,
     doc=__doc__,
 )

@@ -61,9 +61,11 @@ wall times were measured on 2 cores shared with ~15 other jobs, so they say litt
   * hidden_progress: supported. Spearman(step, A) over the plateau: median 0.977;
     A at the end of the plateau / at its midpoint: median 6.6.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
@@ -71,31 +73,56 @@ import optax
 import pandas as pd
 from scipy import stats as sps
 
-from analysis.fits import transition_step
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, chain,
-                    product, verdict_in_range)
-from physai import models
+import physai
+from analysis.transitions import transition_step
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    chain,
+    models,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
 from physai.curricula.parity import sparse_parity
+from physai.domains import POSITIVE_INT, Domain
 
 # ----------------------------------------------------------------------------- constants
 
 SOLVED_ACC = 0.99
-BAND = 0.03            # plateau: |test accuracy - 0.5| <= BAND
-MIN_PLATEAU = 0.5      # plateau lasts >= this share of the time to solve
-MAX_JUMP = 0.2         # the climb takes <= this share of the time to solve
-MIN_SOLVED = 0.9       # share of runs that must solve within the budget
+BAND = 0.03  # plateau: |test accuracy - 0.5| <= BAND
+MIN_PLATEAU = 0.5  # plateau lasts >= this share of the time to solve
+MAX_JUMP = 0.2  # the climb takes <= this share of the time to solve
+MIN_SOLVED = 0.9  # share of runs that must solve within the budget
 MIN_PROGRESS_RHO = 0.8  # Spearman(step, movement ratio) over the plateau
 MIN_PROGRESS_GROWTH = 1.5
 
 # ----------------------------------------------------------------------------- run
 
 
-def _task(n_bits: int, k: int, width: int, n_train: int, n_test: int) -> trainer.Task:
-    model = models.MLP(width=width)
+@dataclass(frozen=True)
+class Static(physai.Static):
+    n_bits: int
+    k: int
+    width: int
+    steps: int
+    log_every: int
+    batch_size: int
+    n_train: int
+    n_test: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    n_bits = st.n_bits
+    model = models.MLP(width=st.width)
 
     def data(key, hp):
-        return sparse_parity(key, n_bits, k, n_train, n_test)
+        return sparse_parity(key, n_bits, st.k, st.n_train, st.n_test)
 
     def init(key, hp):
         net = models.init_mlp(model, key, n_bits)
@@ -117,8 +144,10 @@ def _task(n_bits: int, k: int, width: int, n_train: int, n_test: int) -> trainer
         along = jnp.mean((params["net"]["hidden_0"]["kernel"] - w0) * jnp.sign(w0), axis=1)
         rel = d["relevant_mask"]
         gap = jnp.sum(along * rel) / jnp.sum(rel) - jnp.sum(along * (1 - rel)) / jnp.sum(1 - rel)
-        return {"test_acc": jnp.mean(jnp.sign(predict(params, d["x_test"])) == d["y_test"]),
-                "relevant_amplification": gap / jnp.mean(jnp.abs(w0))}
+        return {
+            "test_acc": jnp.mean(jnp.sign(predict(params, d["x_test"])) == d["y_test"]),
+            "relevant_amplification": gap / jnp.mean(jnp.abs(w0)),
+        }
 
     return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]))
 
@@ -142,8 +171,13 @@ def trial_events(steps: np.ndarray, acc: np.ndarray, ratio: np.ndarray) -> dict:
     t_solve = transition_step(steps, acc, SOLVED_ACC)
     out = {"steps_to_solve": t_solve, "solved": not math.isnan(t_solve)}
     if math.isnan(t_solve) or t_solve <= 0:
-        return {**out, "plateau_share": float("nan"), "jump_share": float("nan"),
-                "progress_rho": float("nan"), "progress_growth": float("nan")}
+        return {
+            **out,
+            "plateau_share": float("nan"),
+            "jump_share": float("nan"),
+            "progress_rho": float("nan"),
+            "progress_growth": float("nan"),
+        }
     inside = np.abs(acc - 0.5) <= BAND
     outside = np.flatnonzero(~inside)
     first_exit = float(steps[outside[0]]) if outside.size else float(steps[-1])
@@ -158,31 +192,33 @@ def trial_events(steps: np.ndarray, acc: np.ndarray, ratio: np.ndarray) -> dict:
         growth = end / mid if mid > 0 else (math.inf if end > 0 else 0.0)
     else:
         rho, growth = float("nan"), float("nan")
-    return {**out, "plateau_share": first_exit / t_solve,
-            "jump_share": (t_solve - t_last_in) / t_solve,
-            "progress_rho": rho, "progress_growth": growth}
+    return {
+        **out,
+        "plateau_share": first_exit / t_solve,
+        "jump_share": (t_solve - t_last_in) / t_solve,
+        "progress_rho": rho,
+        "progress_growth": growth,
+    }
 
 
 def run(shard) -> ShardResult:
     """Trains the shard's runs (same n, k) with online-style minibatch SGD."""
     st = shard.static
-    task = _task(int(st["n_bits"]), int(st["k"]), int(st["width"]), int(st["n_train"]),
-                 int(st["n_test"]))
-    result = trainer.train(task, {k: shard.column(k) for k in ("seed", "lr")},
-                           steps=int(st["steps"]), log_every=int(st["log_every"]),
-                           batch_size=int(st["batch_size"]), strategy=shard.strategy)
-    rows = []
-    for i in range(len(shard.trials)):
-        row = {"test_acc": float(result.final["test_acc"][i]),
-               "relevant_amplification": float(result.final["relevant_amplification"][i])}
-        row.update(trial_events(result.steps, result.curves["test_acc"][i],
-                                result.curves["relevant_amplification"][i]))
-        row["status"] = "diverged" if result.diverged[i] else "ok"
-        rows.append(row)
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
 
+    def events(i, trial, result):
+        return trial_events(result.steps, result.curves["test_acc"][i], result.curves["relevant_amplification"][i])
 
-STATIC = ("n_bits", "k", "width", "steps", "log_every", "batch_size", "n_train", "n_test")
+    return trainer.run_shard(
+        make_task(st),
+        shard,
+        ("seed", "lr"),
+        steps=st.steps,
+        log_every=st.log_every,
+        batch_size=st.batch_size,
+        columns=("test_acc", "relevant_amplification"),
+        extra=events,
+    )
+
 
 # ----------------------------------------------------------------------------- checks
 
@@ -194,17 +230,20 @@ def check_abrupt(results: Results) -> Verdict:
         return Verdict("inconclusive", float("nan"), "", "no runs")
     solved = df[df["solved"].astype(bool)]
     rate = float(df["solved"].astype(bool).mean())
-    parts = [verdict_in_range(rate, MIN_SOLVED, 1.0)]
     if solved.empty:
         return Verdict("refuted", rate, f">= {MIN_SOLVED:g}", "no run solved the task")
-    parts += [verdict_in_range(float(solved["plateau_share"].median()), MIN_PLATEAU, math.inf),
-              verdict_in_range(float(solved["jump_share"].median()), 0.0, MAX_JUMP)]
-    names = ("solved_rate", "plateau_share", "jump_share")
-    parts = [Verdict(v.status, v.measured, v.expected, v.explanation, n) for v, n in zip(parts, names)]
+    parts = [
+        verdict_in_range(rate, MIN_SOLVED, 1.0, hypothesis="solved_rate"),
+        verdict_in_range(float(solved["plateau_share"].median()), MIN_PLATEAU, math.inf, hypothesis="plateau_share"),
+        verdict_in_range(float(solved["jump_share"].median()), 0.0, MAX_JUMP, hypothesis="jump_share"),
+    ]
     each = float(((solved["plateau_share"] >= MIN_PLATEAU) & (solved["jump_share"] <= MAX_JUMP)).mean())
-    return all_of(parts, f"{rate:.0%} of runs solve; of those, {each:.0%} individually show the "
-                         f"plateau (0.5 +- {BAND:g} for >= {MIN_PLATEAU:.0%} of the time) and "
-                         f"the jump (<= {MAX_JUMP:.0%} of the time)")
+    return all_of(
+        parts,
+        f"{rate:.0%} of runs solve; of those, {each:.0%} individually show the "
+        f"plateau (0.5 +- {BAND:g} for >= {MIN_PLATEAU:.0%} of the time) and "
+        f"the jump (<= {MAX_JUMP:.0%} of the time)",
+    )
 
 
 def _medians(df: pd.DataFrame) -> pd.DataFrame:
@@ -225,21 +264,16 @@ def check_time_grows(results: Results) -> Verdict:
         if len(g) < 3:
             continue
         rho = float(sps.spearmanr(g["n_bits"], g["t"]).statistic)
-        parts.append(Verdict(*_status(rho, 1.0 - 1e-9, 1.0), hypothesis=f"rho_n(k={k})"))
+        parts.append(verdict_in_range(rho, 1.0 - 1e-9, 1.0, hypothesis=f"rho_n(k={k})"))
         text.append(f"k={k}: " + ", ".join(f"n={n}: {t:.0f}" for n, t in zip(g["n_bits"], g["t"])))
     wide = med.pivot(index="n_bits", columns="k", values="t")
     if wide.shape[1] >= 2:
         ks = sorted(wide.columns)
         share = float((wide[ks[-1]] > wide[ks[0]]).mean())
-        parts.append(Verdict(*_status(share, 1.0, 1.0), hypothesis=f"share_n(k={ks[-1]}>k={ks[0]})"))
+        parts.append(verdict_in_range(share, 1.0, 1.0, hypothesis=f"share_n(k={ks[-1]}>k={ks[0]})"))
     if not parts:
         return Verdict("inconclusive", float("nan"), "", "need >= 3 values of n")
     return all_of(parts, "median steps to solve: " + "; ".join(text))
-
-
-def _status(value: float, low: float, high: float) -> tuple:
-    v = verdict_in_range(value, low, high)
-    return v.status, v.measured, v.expected
 
 
 def check_hidden_progress(results: Results) -> Verdict:
@@ -249,41 +283,63 @@ def check_hidden_progress(results: Results) -> Verdict:
     solved = solved[np.isfinite(solved["progress_rho"])] if len(solved) else solved
     if solved.empty:
         return Verdict("inconclusive", float("nan"), "", "no solved run with a plateau")
-    parts = [Verdict(*_status(float(solved["progress_rho"].median()), MIN_PROGRESS_RHO, 1.0),
-                     hypothesis="spearman_rho"),
-             Verdict(*_status(float(solved["progress_growth"].median()), MIN_PROGRESS_GROWTH,
-                              math.inf), hypothesis="growth")]
-    return all_of(parts, f"over {len(solved)} solved runs, while test accuracy is flat at chance "
-                         "the relevant coordinates' amplification grows (median growth end/mid plateau "
-                         f"{solved['progress_growth'].median():.3g})")
+    parts = [
+        verdict_in_range(float(solved["progress_rho"].median()), MIN_PROGRESS_RHO, 1.0, hypothesis="spearman_rho"),
+        verdict_in_range(float(solved["progress_growth"].median()), MIN_PROGRESS_GROWTH, math.inf, hypothesis="growth"),
+    ]
+    return all_of(
+        parts,
+        f"over {len(solved)} solved runs, while test accuracy is flat at chance "
+        "the relevant coordinates' amplification grows (median growth end/mid plateau "
+        f"{solved['progress_growth'].median():.3g})",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("abrupt_learning", "Test accuracy sits at chance for most of training, then jumps "
-               "to >= 0.99 quickly", "Barak et al. 2022 Fig. 1; ANCHORS.md Emergence",
-               check_abrupt),
-    Hypothesis("time_grows_with_n_and_k", "The time to learn grows with n and with k",
-               "Barak et al. 2022 (n^O(k) steps); ANCHORS.md: 950 -> 3400 steps for n = 20 -> 60",
-               check_time_grows),
-    Hypothesis("hidden_progress", "The first layer's weights on the relevant coordinates grow "
-               "along their initial signs (beyond the others) steadily during the plateau", "Barak et al. 2022 Sec. 4 (hidden progress)",
-               check_hidden_progress),
+    Hypothesis(
+        "abrupt_learning",
+        "Test accuracy sits at chance for most of training, then jumps to >= 0.99 quickly",
+        "Barak et al. 2022 Fig. 1; ANCHORS.md Emergence",
+        check_abrupt,
+    ),
+    Hypothesis(
+        "time_grows_with_n_and_k",
+        "The time to learn grows with n and with k",
+        "Barak et al. 2022 (n^O(k) steps); ANCHORS.md: 950 -> 3400 steps for n = 20 -> 60",
+        check_time_grows,
+    ),
+    Hypothesis(
+        "hidden_progress",
+        "The first layer's weights on the relevant coordinates grow "
+        "along their initial signs (beyond the others) steadily during the plateau",
+        "Barak et al. 2022 Sec. 4 (hidden progress)",
+        check_hidden_progress,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-BARAK = {"width": 1000, "lr": 0.1, "batch_size": 32, "log_every": 50, "n_train": 2 ** 16,
-         "n_test": 8192}
+BARAK = {"width": 1000, "lr": 0.1, "batch_size": 32, "log_every": 50, "n_train": 2**16, "n_test": 8192}
 
 PRESETS = {
-    "tiny": Preset(product(k=[3], n_bits=[10, 12, 14], steps=[1000], seed=[0]),
-                   {**BARAK, "width": 128, "n_train": 4096, "n_test": 1024},
-                   "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(product(k=[3], n_bits=[20, 30, 40, 50], steps=[6000], seed=[0]), BARAK,
-                   "k = 3, n in {20, 30, 40, 50}, one seed, width 1000"),
-    "paper": Preset(chain(product(k=[3], n_bits=[20, 30, 40, 50], steps=[8000], seed=range(3)),
-                          product(k=[4], n_bits=[20, 30, 40, 50], steps=[12000], seed=range(3))),
-                    BARAK, "k in {3, 4}, n in {20, 30, 40, 50}, 3 seeds, width 1000"),
+    "tiny": Preset(
+        product(k=[3], n_bits=[10, 12, 14], steps=[1000], seed=[0]),
+        {**BARAK, "width": 128, "n_train": 4096, "n_test": 1024},
+        "seconds-long smoke test (no verdict expected)",
+    ),
+    "demo": Preset(
+        product(k=[3], n_bits=[20, 30, 40, 50], steps=[6000], seed=[0]),
+        BARAK,
+        "k = 3, n in {20, 30, 40, 50}, one seed, width 1000",
+    ),
+    "paper": Preset(
+        chain(
+            product(k=[3], n_bits=[20, 30, 40, 50], steps=[8000], seed=range(3)),
+            product(k=[4], n_bits=[20, 30, 40, 50], steps=[12000], seed=range(3)),
+        ),
+        BARAK,
+        "k in {3, 4}, n in {20, 30, 40, 50}, 3 seeds, width 1000",
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -300,15 +356,25 @@ def plot(results: Results) -> dict:
         return {}
     df = curves.merge(results.ok[["trial_id", "k", "n_bits", "seed"]], on="trial_id")
     figures = {}
-    for metric, label, name in (("acc", "test accuracy", "accuracy"),
-                                ("relevant_amplification",
-                                 "relevant amplification A(t)", "hidden_progress")):
+    for metric, label, name in (
+        ("acc", "test accuracy", "accuracy"),
+        ("relevant_amplification", "relevant amplification A(t)", "hidden_progress"),
+    ):
         sub = df[df["metric"] == metric]
         ks = sorted(sub["k"].unique())
         fig, axes = plots.figure(ncols=len(ks), width=4.8, height=3.6, squeeze=False)
         for ax, k in zip(axes[0], ks):
-            sns.lineplot(sub[sub["k"] == k], x="step", y="value", hue="n_bits", units="seed",
-                         estimator=None, ax=ax, lw=1, palette="viridis")
+            sns.lineplot(
+                sub[sub["k"] == k],
+                x="step",
+                y="value",
+                hue="n_bits",
+                units="seed",
+                estimator=None,
+                ax=ax,
+                lw=1,
+                palette="viridis",
+            )
             ax.set(xscale="log", ylabel=label, title=f"k = {k}")
             if metric != "acc":
                 ax.set_yscale("symlog", linthresh=1e-3)
@@ -320,15 +386,19 @@ def plot(results: Results) -> dict:
     return figures
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {"n_bits": POSITIVE_INT, "k": Domain(low=1, integer=True, at_most="n_bits")}
+
 EXPERIMENT = Experiment(
     name="sparse_parity",
     question="Does SGD learn sparse parities abruptly after a plateau at chance whose length "
-             "grows with n and k, while a hidden progress measure grows steadily?",
+    "grows with n and k, while a hidden progress measure grows steadily?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC,
+    static=Static,
     max_shard_size=3,
+    domains=DOMAINS,
     doc=__doc__,
 )

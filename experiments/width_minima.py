@@ -49,22 +49,33 @@ Results (2026-11-22, 2 CPU cores shared with other jobs; CPU = user + sys)
     and 1.5e-3, just above the threshold and still descending (slow, not stuck).
     127 s wall, 35 s CPU.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pandas as pd
 
-from physai import (Experiment, Hypothesis, Preset, Results, ShardResult, Verdict, all_of, product,
-                    verdict_in_range)
-from physai import curricula, models
+import physai
+from physai import (
+    Experiment,
+    Hypothesis,
+    Preset,
+    Results,
+    ShardResult,
+    Verdict,
+    all_of,
+    curricula,
+    product,
+    verdict_in_range,
+)
 from physai import train as trainer
+from physai.tasks import masked_mlp_regression
 
-NEAR_ZERO = 1e-3        # "near-zero" training loss: MSE below 1e-3 of var(y_train)
+NEAR_ZERO = 1e-3  # "near-zero" training loss: MSE below 1e-3 of var(y_train)
 MAX_SUCCESS_AT_TEACHER = 0.7  # at the teacher's width a sizeable fraction of seeds fails
 MIN_SUCCESS_WIDE = 0.9  # "~1" at every width >= WIDE_FACTOR x the teacher's
 WIDE_FACTOR = 4
@@ -73,49 +84,42 @@ MAX_SPREAD_RATIO = 0.1  # IQR at the widest width / IQR at the teacher's width
 # ----------------------------------------------------------------------------- run
 
 
+@dataclass(frozen=True)
+class Static(physai.Static):
+    d: int
+    n: int
+    n_test: int
+    teacher_width: int
+    teacher_seed: int
+    max_width: int
+    steps: int
+
+
+def make_task(st: Static) -> trainer.Task:
+    """Masked students of every width up to ``max_width`` on one fixed teacher data set."""
+    teacher_key = jax.random.key(st.teacher_seed)
+
+    def data(key, hp):  # the same data for every seed: only the student's init varies
+        return curricula.teacher_student(
+            teacher_key, st.n, st.n_test, st.d, st.teacher_width, 0.0, activation=jax.nn.relu
+        )
+
+    return masked_mlp_regression(
+        data, st.d, st.max_width, depth=1, activation="relu", metrics=("train_rel_mse", "test_rel_mse")
+    )
+
+
 def run(shard) -> ShardResult:
     """Students of every width of the shard (masked to one compiled width), full-batch Adam."""
     st = shard.static
-    d, n, n_test = int(st["d"]), int(st["n"]), int(st["n_test"])
-    teacher_width, max_width = int(st["teacher_width"]), int(st["max_width"])
-    model = models.MLP(width=max_width, depth=1, activation="relu")
-    teacher_key = jax.random.key(int(st["teacher_seed"]))
 
-    def data(key, hp):  # the same data for every seed: only the student's init varies
-        return curricula.teacher_student(teacher_key, n, n_test, d, teacher_width, 0.0,
-                                         activation=jax.nn.relu)
+    def near_zero(i, trial, result):
+        return {"near_zero": float(result.final["train_rel_mse"][i]) < NEAR_ZERO}
 
-    def init(key, hp):
-        return models.init_mlp(model, key, d, hp["width"])
+    return trainer.run_shard(
+        make_task(st), shard, ("seed", "width", "lr"), steps=st.steps, log_every=max(1, st.steps // 20), extra=near_zero
+    )
 
-    def predict(params, x, hp):
-        return model.apply({"params": params}, x, models.width_mask(hp["width"], max_width))[:, 0]
-
-    def loss(params, batch, hp):
-        return jnp.mean((predict(params, batch["x_train"], hp) - batch["y_train"]) ** 2)
-
-    def metrics(params, dat, hp):
-        train = loss(params, dat, hp)
-        test = jnp.mean((predict(params, dat["x_test"], hp) - dat["y_test"]) ** 2)
-        return {"train_rel_mse": train / jnp.var(dat["y_train"]),
-                "test_rel_mse": test / jnp.var(dat["y_test"])}
-
-    task = trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]))
-    hp = {k: shard.column(k) for k in ("seed", "width", "lr")}
-    steps = int(st["steps"])
-    result = trainer.train(task, hp, steps=steps, log_every=max(1, steps // 20),
-                           strategy=shard.strategy)
-    rows = []
-    for i in range(len(shard.trials)):
-        train_rel = float(result.final["train_rel_mse"][i])
-        rows.append({"train_rel_mse": train_rel,
-                     "test_rel_mse": float(result.final["test_rel_mse"][i]),
-                     "near_zero": bool(train_rel < NEAR_ZERO),
-                     "status": "diverged" if result.diverged[i] else "ok"})
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
-
-
-STATIC_KEYS = ("d", "n", "n_test", "teacher_width", "teacher_seed", "max_width", "steps")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -139,10 +143,15 @@ def width_table(results: Results) -> pd.DataFrame:
         ok = g[g["status"] == "ok"]
         loss = ok["train_rel_mse"].to_numpy(float)
         q75, q25 = np.percentile(loss, [75, 25]) if len(loss) else (math.nan, math.nan)
-        rows.append({"width": int(width), "n_seeds": len(g),
-                     "success": float((ok["train_rel_mse"] < NEAR_ZERO).sum() / len(g)),
-                     "median": float(np.median(loss)) if len(loss) else math.nan,
-                     "iqr": float(q75 - q25)})
+        rows.append(
+            {
+                "width": int(width),
+                "n_seeds": len(g),
+                "success": float((ok["train_rel_mse"] < NEAR_ZERO).sum() / len(g)),
+                "median": float(np.median(loss)) if len(loss) else math.nan,
+                "iqr": float(q75 - q25),
+            }
+        )
     return pd.DataFrame(rows).sort_values("width").reset_index(drop=True)
 
 
@@ -157,15 +166,17 @@ def check_success_rises(results: Results) -> Verdict:
     at_teacher = table[table["width"] == k] if k else table.iloc[0:0]
     wide = table[table["width"] >= WIDE_FACTOR * k] if k else table.iloc[0:0]
     if at_teacher.empty or wide.empty:
-        return Verdict("inconclusive", math.nan, "",
-                       "needs students of the teacher's width and of >= 4x it")
+        return Verdict("inconclusive", math.nan, "", "needs students of the teacher's width and of >= 4x it")
     low = verdict_in_range(float(at_teacher["success"].iloc[0]), 0.0, MAX_SUCCESS_AT_TEACHER)
     high = verdict_in_range(float(wide["success"].min()), MIN_SUCCESS_WIDE, 1.0)
-    return all_of([Verdict(low.status, low.measured, low.expected, "", f"width {k}"),
-                   Verdict(high.status, high.measured, high.expected, "",
-                           f"widths >= {WIDE_FACTOR * k} (min)")],
-                  f"Fraction of seeds with train MSE < {NEAR_ZERO:g} var(y): at the teacher's "
-                  "width, and the lowest over widths >= 4x the teacher's.")
+    return all_of(
+        [
+            Verdict(low.status, low.measured, low.expected, "", f"width {k}"),
+            Verdict(high.status, high.measured, high.expected, "", f"widths >= {WIDE_FACTOR * k} (min)"),
+        ],
+        f"Fraction of seeds with train MSE < {NEAR_ZERO:g} var(y): at the teacher's "
+        "width, and the lowest over widths >= 4x the teacher's.",
+    )
 
 
 def check_spread_falls(results: Results) -> Verdict:
@@ -173,44 +184,53 @@ def check_spread_falls(results: Results) -> Verdict:
     table, k = width_table(results), _teacher_width(results)
     at_teacher = table[table["width"] == k] if k else table.iloc[0:0]
     if at_teacher.empty or len(table) < 2:
-        return Verdict("inconclusive", math.nan, f"<= {MAX_SPREAD_RATIO:g}",
-                       "needs the teacher's width and a wider one")
+        return Verdict(
+            "inconclusive", math.nan, f"<= {MAX_SPREAD_RATIO:g}", "needs the teacher's width and a wider one"
+        )
     base = float(at_teacher["iqr"].iloc[0])
     widest = float(table["iqr"].iloc[-1])
     ratio = widest / base if base > 0 else math.inf
     v = verdict_in_range(ratio, 0.0, MAX_SPREAD_RATIO)
-    return Verdict(v.status, v.measured, v.expected,
-                   f"IQR over seeds of the final train MSE / var(y): width "
-                   f"{int(table['width'].iloc[-1])} ({widest:.3g}) over width {k} ({base:.3g}).")
+    return Verdict(
+        v.status,
+        v.measured,
+        v.expected,
+        f"IQR over seeds of the final train MSE / var(y): width "
+        f"{int(table['width'].iloc[-1])} ({widest:.3g}) over width {k} ({base:.3g}).",
+    )
 
 
 HYPOTHESES = (
-    Hypothesis("success_rises_with_width",
-               "The fraction of seeds reaching near-zero training loss is <= 0.7 at the "
-               "teacher's width and >= 0.9 at every width >= 4x the teacher's.",
-               "Safran & Shamir 2018 (ICML), Table 1; seed 003: width removes bad minima",
-               check_success_rises),
-    Hypothesis("spread_falls_with_width",
-               "The seed-to-seed spread (IQR) of the final training loss at the widest "
-               "student is <= 1/10 of that at the teacher's width.",
-               "seed 003: minima found by wide nets are 'not very far away from the global "
-               "minimum'",
-               check_spread_falls),
+    Hypothesis(
+        "success_rises_with_width",
+        "The fraction of seeds reaching near-zero training loss is <= 0.7 at the "
+        "teacher's width and >= 0.9 at every width >= 4x the teacher's.",
+        "Safran & Shamir 2018 (ICML), Table 1; seed 003: width removes bad minima",
+        check_success_rises,
+    ),
+    Hypothesis(
+        "spread_falls_with_width",
+        "The seed-to-seed spread (IQR) of the final training loss at the widest "
+        "student is <= 1/10 of that at the teacher's width.",
+        "seed 003: minima found by wide nets are 'not very far away from the global minimum'",
+        check_spread_falls,
+    ),
 )
 
 # ----------------------------------------------------------------------------- presets
 
-SETTINGS = {"d": 10, "n": 1000, "n_test": 1000, "teacher_width": 4, "teacher_seed": 0,
-            "max_width": 64, "steps": 3000}
+SETTINGS = {"d": 10, "n": 1000, "n_test": 1000, "teacher_width": 4, "teacher_seed": 0, "max_width": 64, "steps": 3000}
 
 PRESETS = {
-    "tiny": Preset(product(width=[4, 16], lr=[1e-2], seed=list(range(3))),
-                   {**SETTINGS, "n": 200, "n_test": 200, "max_width": 16, "steps": 300},
-                   "seconds; for tests"),
-    "demo": Preset(product(width=[4, 8, 16, 64], lr=[1e-2], seed=list(range(16))), SETTINGS,
-                   "4 widths x 16 seeds"),
-    "paper": Preset(product(width=[4, 5, 6, 8, 12, 16, 32, 64], lr=[1e-2],
-                            seed=list(range(24))), SETTINGS, "8 widths x 24 seeds"),
+    "tiny": Preset(
+        product(width=[4, 16], lr=[1e-2], seed=list(range(3))),
+        {**SETTINGS, "n": 200, "n_test": 200, "max_width": 16, "steps": 300},
+        "seconds; for tests",
+    ),
+    "demo": Preset(product(width=[4, 8, 16, 64], lr=[1e-2], seed=list(range(16))), SETTINGS, "4 widths x 16 seeds"),
+    "paper": Preset(
+        product(width=[4, 5, 6, 8, 12, 16, 32, 64], lr=[1e-2], seed=list(range(24))), SETTINGS, "8 widths x 24 seeds"
+    ),
 }
 
 # ----------------------------------------------------------------------------- plots
@@ -233,17 +253,21 @@ def plot(results: Results) -> dict:
     k = _teacher_width(results)
     for ax in axes:
         plots.mark_threshold(ax, k, f"teacher width {k}")
-    axes[0].set(xlabel="student width",
-                ylabel=f"fraction of seeds with train MSE < {NEAR_ZERO:g} var(y)",
-                title=f"{int(table['n_seeds'].min())}+ seeds per width")
+    axes[0].set(
+        xlabel="student width",
+        ylabel=f"fraction of seeds with train MSE < {NEAR_ZERO:g} var(y)",
+        title=f"{int(table['n_seeds'].min())}+ seeds per width",
+    )
     axes[0].legend(fontsize=8)
     data = ok.assign(width=ok["width"].astype(int))
     with plots.fixed_jitter():  # the same figure each time it is drawn
-        sns.stripplot(data=data, x="width", y="train_rel_mse", ax=axes[1], native_scale=True,
-                      log_scale=(2, 10), alpha=0.6, size=4)
+        sns.stripplot(
+            data=data, x="width", y="train_rel_mse", ax=axes[1], native_scale=True, log_scale=(2, 10), alpha=0.6, size=4
+        )
     axes[1].axhline(NEAR_ZERO, color="grey", ls="-.", lw=1, label="near-zero threshold")
-    axes[1].set(xlabel="student width", ylabel="final train MSE / var(y) (one dot per seed)",
-                title="Final losses over seeds")
+    axes[1].set(
+        xlabel="student width", ylabel="final train MSE / var(y) (one dot per seed)", title="Final losses over seeds"
+    )
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return {"width_minima": fig}
@@ -252,12 +276,12 @@ def plot(results: Results) -> dict:
 EXPERIMENT = Experiment(
     name="width_minima",
     question="Does widening a student beyond its teacher's width make every random "
-             "initialisation reach a global minimum?",
+    "initialisation reach a global minimum?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,
     plot=plot,
-    static=STATIC_KEYS,
+    static=Static,
     max_shard_size=256,
     doc=__doc__,
 )

@@ -6,11 +6,15 @@ grid into trials, groups them into shards that share static shapes, calls
 ``experiment.run(shard)`` for each and stores the rows; ``Hypothesis.check``
 then turns the stored tidy tables into a ``Verdict``.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
 
@@ -43,14 +47,19 @@ class Verdict:
         if self.status not in STATUSES:
             raise ValueError(f"verdict status must be one of {STATUSES}, got {self.status!r}")
 
+    def named(self, hypothesis: str) -> Verdict:
+        """Args: hypothesis: a name. Returns: this verdict under that name (for ``all_of`` parts)."""
+        return dataclasses.replace(self, hypothesis=hypothesis)
 
-def verdict_in_range(measured: float, low: float, high: float, explanation: str = "") -> Verdict:
+
+def verdict_in_range(measured: float, low: float, high: float, explanation: str = "", hypothesis: str = "") -> Verdict:
     """A ``Verdict`` that is supported when ``low <= measured <= high``.
 
     Args:
       measured: the value (NaN gives ``inconclusive``).
       low, high: the closed expected range (use +-inf for one-sided ranges).
       explanation: one sentence.
+      hypothesis: a name, for a part of an ``all_of`` verdict.
 
     Returns:
       The verdict, with the range written as text.
@@ -62,9 +71,9 @@ def verdict_in_range(measured: float, low: float, high: float, explanation: str 
     else:
         expected = f"[{low:g}, {high:g}]"
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):
-        return Verdict("inconclusive", float("nan"), expected, explanation or "no measurement")
+        return Verdict("inconclusive", float("nan"), expected, explanation or "no measurement", hypothesis)
     status: Status = "supported" if low <= measured <= high else "refuted"
-    return Verdict(status, float(measured), expected, explanation)
+    return Verdict(status, float(measured), expected, explanation, hypothesis)
 
 
 def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
@@ -78,8 +87,9 @@ def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
       One verdict whose measured/expected fields list the parts.
     """
     statuses = [v.status for v in verdicts]
-    status: Status = ("inconclusive" if "inconclusive" in statuses
-                      else "refuted" if "refuted" in statuses else "supported")
+    status: Status = (
+        "inconclusive" if "inconclusive" in statuses else "refuted" if "refuted" in statuses else "supported"
+    )
     fmt = lambda x: f"{x:.3g}" if isinstance(x, float) else str(x)
     measured = "; ".join(f"{v.hypothesis or i}: {fmt(v.measured)}" for i, v in enumerate(verdicts))
     expected = "; ".join(f"{v.hypothesis or i}: {v.expected}" for i, v in enumerate(verdicts))
@@ -111,20 +121,44 @@ class Results:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a hypothesis and its threshold come from, traceable without leaving the project.
+
+    Attributes:
+      paper: authors, year and venue (``Nakkiran et al. 2021, ICLR``).
+      where: the figure, table, theorem or section (``Fig. 4``, ``Thm 1``).
+      statement: the paper's own number or statement the check tests.
+      tolerance: why the expected range is what it is: derived from theory (say
+        how), the seed-to-seed spread of a stated pilot, or stated by the paper.
+        Never a range fitted to the measurement it judges.
+    """
+
+    paper: str
+    where: str
+    statement: str
+    tolerance: str
+
+    def __str__(self) -> str:
+        return f"{self.paper}, {self.where}: {self.statement}"
+
+
+@dataclass(frozen=True)
 class Hypothesis:
-    """A claim with its anchor and a check.
+    """A claim with its source and a check.
 
     Attributes:
       name: short identifier (``rf_peak_location``).
-      claim: the claim in words.
-      anchor: paper, figure and number it comes from.
+      claim: the claim in words, with its expected range.
+      anchor: a one-line citation (shown in lists and reports).
       check: pure function ``Results -> Verdict``.
+      source: the paper, figure or theorem, its number and the tolerance's reason.
     """
 
     name: str
     claim: str
     anchor: str
     check: Callable[[Results], Verdict]
+    source: Source | None = None
 
     def evaluate(self, results: Results) -> Verdict:
         """Runs the check; an empty table gives ``inconclusive``.
@@ -158,6 +192,60 @@ class Preset:
     description: str = ""
 
 
+_COERCE = {int: int, float: float, str: str, bool: bool}
+
+
+@dataclass(frozen=True)
+class Static:
+    """Base class of an experiment's typed static values (the shard key).
+
+    Static values change array shapes or code paths (n, widths, steps, ...):
+    trials equal on them share one compiled program and form a shard. Declare
+    them once as a frozen dataclass whose fields name trial parameters::
+
+        @dataclass(frozen=True)
+        class Static(physai.Static):
+            d: int
+            n: int
+            steps: int
+
+    ``from_params`` builds it from a trial's parameters, casting each value to
+    its declared type; a field that is no parameter is an error naming it (a
+    misspelt key never becomes ``None``). Values computed from parameters
+    (a compiled width bucket, a step count) come from overriding ``derived``.
+    """
+
+    @classmethod
+    def derived(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Args: params: a trial's parameters. Returns: static fields that are not
+        parameters themselves, computed from them (default: none)."""
+        return {}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Static:
+        """Args: params: a trial's parameters. Returns: the typed static values.
+        Raises: PhysaiError naming a field that is neither a parameter nor derived."""
+        values = {**params, **cls.derived(params)}
+        hints = typing.get_type_hints(cls)
+        out = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in values:
+                raise PhysaiError(
+                    f"static value {f.name!r} of {cls.__module__}.{cls.__qualname__} "
+                    "is not a parameter of this preset (nor derived)"
+                )
+            kind, value = hints.get(f.name), values[f.name]
+            cast = _COERCE.get(kind)
+            if cast is int and not float(value).is_integer():
+                raise PhysaiError(f"static value {f.name!r} must be an integer, got {value!r}")
+            out[f.name] = cast(value) if cast is not None else value
+        return cls(**out)
+
+    def asdict(self) -> dict[str, Any]:
+        """Returns: the field values by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
 @dataclass(frozen=True)
 class Trial:
     """One model to train or solve: its stable id and all its parameters."""
@@ -173,7 +261,7 @@ class Shard:
     Attributes:
       experiment, preset: names.
       shard_id: stable hash of the member trial ids.
-      static: the shared static values.
+      static: the shared static values, typed (the experiment's ``Static``).
       trials: the trials, in grid order.
       strategy: batching strategy for the trainer (``auto``, ``sequential``, ``vmap``, ``shard``).
     """
@@ -181,7 +269,7 @@ class Shard:
     experiment: str
     preset: str
     shard_id: str
-    static: Mapping[str, Any]
+    static: Any
     trials: tuple[Trial, ...]
     strategy: str = "auto"
 
@@ -212,16 +300,23 @@ class Experiment:
       name: module name (``double_descent``).
       question: the question, one sentence.
       hypotheses: claims with anchors and checks.
-      presets: at least ``demo`` and ``paper``.
-      static: parameter names whose values change shapes or code paths, or a
-        function ``params -> dict`` of derived static values (e.g. width buckets).
-        Trials equal on them form a shard.
+      presets: at least ``tiny`` (seconds; the end-to-end tests run it), ``demo``
+        (about a minute on 2 CPU cores) and ``paper``.
+      static: a ``Static`` subclass: the typed values that change shapes or code
+        paths. Trials equal on them form a shard. ``None``: one shard group.
       run: ``Shard -> ShardResult``.
       plot: ``Results -> {name: matplotlib Figure}``.
       max_shard_size: cap on trials per shard (resume and progress granularity).
+      cost: ``(static, n_trials) -> relative cost`` of a shard; the sweep starts
+        the costliest shards first so parallel workers finish together
+        (default: the number of trials).
       tolerances: relative change per metric beyond which ``physai compare``
         reports a metric as moved (default 5%, ``physai.report.DEFAULT_TOLERANCE``).
       doc: the module docstring (shown in reports).
+      domains: allowed values of this experiment's own parameters, added to (or
+        replacing) ``physai.domains.COMMON``; a trial outside them is refused.
+      module: the importable module that defines it (``physai.registry`` fills
+        it in; worker processes import it to get the experiment back).
     """
 
     name: str
@@ -230,25 +325,35 @@ class Experiment:
     presets: Mapping[str, Preset]
     run: Callable[[Shard], ShardResult]
     plot: Callable[[Results], dict[str, Any]] | None = None
-    static: Sequence[str] | Callable[[Mapping[str, Any]], Mapping[str, Any]] = ()
+    static: type[Static] | None = None
     max_shard_size: int = 64
+    cost: Callable[[Any, int], float] | None = None
     tolerances: Mapping[str, float] = field(default_factory=dict)
     doc: str = ""
+    domains: Mapping[str, Any] = field(default_factory=dict)
+    module: str = ""
+
+    REQUIRED_PRESETS: ClassVar[tuple[str, ...]] = ("tiny", "demo", "paper")
 
     def __post_init__(self):
-        for required in ("demo", "paper"):
+        if self.static is not None and not (isinstance(self.static, type) and issubclass(self.static, Static)):
+            raise TypeError(f"experiment {self.name!r}: static must be a physai.Static subclass")
+        for required in self.REQUIRED_PRESETS:
             if required not in self.presets:
                 raise ValueError(f"experiment {self.name!r} needs a {required!r} preset")
 
     def preset(self, name: str) -> Preset:
         """Args: name: preset name. Returns: the preset. Raises: PhysaiError if unknown."""
         if name not in self.presets:
-            raise PhysaiError(f"unknown preset {name!r} for {self.name}; choose from: "
-                              + ", ".join(self.presets))
+            raise PhysaiError(f"unknown preset {name!r} for {self.name}; choose from: " + ", ".join(self.presets))
         return self.presets[name]
 
-    def static_values(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Args: params: a trial's parameters. Returns: its static values."""
-        if callable(self.static):
-            return dict(self.static(params))
-        return {k: params.get(k) for k in self.static}
+    def static_values(self, params: Mapping[str, Any]) -> Static:
+        """Args: params: a trial's parameters. Returns: its typed static values."""
+        return (self.static or Static).from_params(params)
+
+    def shard_cost(self, shard: Shard) -> float:
+        """Args: shard: a shard of this experiment. Returns: its estimated relative cost."""
+        if self.cost is None:
+            return float(len(shard.trials))
+        return float(self.cost(shard.static, len(shard.trials)))

@@ -14,12 +14,14 @@ The order of points is part of the contract: ``product`` varies its last axis
 fastest (like nested for-loops), ``chain`` concatenates, ``zipped`` walks axes
 in lockstep.
 """
+
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 
 class GridError(ValueError):
@@ -39,7 +41,7 @@ class Grid:
         Every axis name mapped to the union of its values (first-seen order)."""
         raise NotImplementedError
 
-    def override(self, name: str, values: Sequence[Any]) -> "Grid":
+    def override(self, name: str, values: Sequence[Any]) -> Grid:
         """Replaces the values of every axis called ``name``.
 
         Args:
@@ -51,8 +53,12 @@ class Grid:
         """
         raise NotImplementedError
 
+    def size(self) -> int:
+        """Returns: the number of points, counted without building them."""
+        raise NotImplementedError
+
     def __len__(self) -> int:
-        return len(self.points())
+        return self.size()
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class Axis(Grid):
 
     def points(self):
         return [{self.name: v} for v in self.values]
+
+    def size(self):
+        return len(self.values)
 
     def axes(self):
         return {self.name: list(self.values)}
@@ -103,6 +112,9 @@ class _Product(Grid):
             out.append(point)
         return out
 
+    def size(self):
+        return math.prod(p.size() for p in self.parts)
+
     def axes(self):
         return _merge_axes(self.parts)
 
@@ -116,17 +128,23 @@ class _Zipped(Grid):
 
     def points(self):
         lists = [p.points() for p in self.parts]
-        lengths = {len(l) for l in lists}
+        lengths = {len(points) for points in lists}
         if len(lengths) > 1:
             raise GridError(f"zipped axes have different lengths {sorted(lengths)}")
         return [{k: v for d in combo for k, v in d.items()} for combo in zip(*lists)]
+
+    def size(self):
+        lengths = {p.size() for p in self.parts}
+        if len(lengths) > 1:
+            raise GridError(f"zipped axes have different lengths {sorted(lengths)}")
+        return lengths.pop() if lengths else 0
 
     def axes(self):
         return _merge_axes(self.parts)
 
     def override(self, name, values):
         new = _Zipped(tuple(p.override(name, values) for p in self.parts))
-        new.points()  # fail now, with the axis name in hand, if lengths no longer match
+        new.size()  # fail now, with the axis name in hand, if lengths no longer match
         return new
 
 
@@ -136,6 +154,9 @@ class _Chain(Grid):
 
     def points(self):
         return [pt for p in self.parts for pt in p.points()]
+
+    def size(self):
+        return sum(p.size() for p in self.parts)
 
     def axes(self):
         return _merge_axes(self.parts)

@@ -1,4 +1,5 @@
 """Where a number came from: commit, versions, device, flags, host and times."""
+
 from __future__ import annotations
 
 import functools
@@ -18,11 +19,18 @@ def git_state() -> tuple[str, bool]:
     """Returns: ``(commit, dirty)`` of the checkout holding physai, or ``("unknown", False)``."""
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                     "--untracked-files=no"], capture_output=True, text=True,
-                                    timeout=10, check=True).stdout.strip())
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+        )
         return commit, dirty
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
@@ -48,8 +56,9 @@ def device() -> str:
     return f"{devs[0].platform}:{devs[0].device_kind} x{len(devs)}"
 
 
-def record(shard_id: str, n_trials: int, compile_s: float, run_s: float, start: float,
-           end: float, strategy: str) -> dict:
+def record(
+    shard_id: str, n_trials: int, compile_s: float, run_s: float, start: float, end: float, strategy: str
+) -> dict:
     """Builds one provenance row for a shard.
 
     Args:

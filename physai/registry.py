@@ -1,7 +1,16 @@
-"""Finds experiments: every module in the ``experiments`` package that defines
-``EXPERIMENT``, plus any registered under the ``physai.experiments`` entry-point group."""
+"""Finds experiments: the modules and packages of the ``experiments`` package,
+plus any registered under the ``physai.experiments`` entry-point group.
+
+An experiment is a module (``experiments/width_minima.py``) or a package
+(``experiments/robustness_law/``, its parts beside ``__init__.py``) that defines
+``EXPERIMENT``. A package may instead group several experiments that share a
+phenomenon: its ``__init__.py`` lists their submodules in ``EXPERIMENTS``, and
+each is named ``<package>.<submodule>`` (``double_descent.linear``).
+"""
+
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import pkgutil
@@ -10,45 +19,64 @@ from physai.errors import PhysaiError
 from physai.experiment import Experiment
 
 
-def names() -> list[str]:
-    """Returns: sorted names of the available experiments (modules are not imported)."""
-    found = set()
+def _builtin() -> dict[str, str]:
+    """Returns: ``{experiment name: module path}`` of the ``experiments`` package."""
     try:
         package = importlib.import_module("experiments")
-        found |= {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
     except ModuleNotFoundError:
-        pass
-    found |= {ep.name for ep in importlib.metadata.entry_points(group="physai.experiments")}
-    return sorted(found)
+        return {}
+    found = {}
+    for m in pkgutil.iter_modules(package.__path__):
+        if m.name.startswith("_"):
+            continue
+        if m.ispkg:
+            group = importlib.import_module(f"experiments.{m.name}")
+            members = getattr(group, "EXPERIMENTS", None)
+            if members is not None:
+                found.update({f"{m.name}.{sub}": f"experiments.{m.name}.{sub}" for sub in members})
+                continue
+        found[m.name] = f"experiments.{m.name}"
+    return found
+
+
+def names() -> list[str]:
+    """Returns: sorted names of the available experiments."""
+    eps = {ep.name for ep in importlib.metadata.entry_points(group="physai.experiments")}
+    return sorted(set(_builtin()) | eps)
+
+
+def _from_module(path: str) -> Experiment:
+    experiment = getattr(importlib.import_module(path), "EXPERIMENT", None)
+    if not isinstance(experiment, Experiment):
+        raise PhysaiError(f"{path} defines no EXPERIMENT")
+    # Workers get the experiment back by importing this module.
+    return experiment if experiment.module else dataclasses.replace(experiment, module=path)
 
 
 def load(name: str) -> Experiment:
     """Imports an experiment by name.
 
     Args:
-      name: module name in ``experiments/``, an entry-point name, or a dotted
-        module path (``mypkg.my_experiment``) of a module defining ``EXPERIMENT``.
+      name: a name from ``names()`` (a module or package in ``experiments/``, a
+        member of an experiment group such as ``double_descent.linear``, or an
+        entry-point name), or a dotted module path (``mypkg.my_experiment``) of
+        an importable module of the user's that defines ``EXPERIMENT``.
 
     Returns:
       Its ``EXPERIMENT``. Raises PhysaiError for an unknown name.
     """
-    if "." in name:  # a module path of the user's own: ``physai run mypkg.my_experiment``
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            raise PhysaiError(f"cannot import experiment module {name!r}: {e}") from None
-        experiment = getattr(module, "EXPERIMENT", None)
-        if not isinstance(experiment, Experiment):
-            raise PhysaiError(f"{name} defines no EXPERIMENT")
-        return experiment
-    available = names()
-    if name not in available:
-        raise PhysaiError(f"unknown experiment {name!r}; choose from: {', '.join(available) or '(none)'}")
+    builtin = _builtin()
+    if name in builtin:
+        return _from_module(builtin[name])
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="physai.experiments")}
     if name in eps:
         experiment = eps[name].load()
-    else:
-        experiment = getattr(importlib.import_module(f"experiments.{name}"), "EXPERIMENT", None)
-    if not isinstance(experiment, Experiment):
-        raise PhysaiError(f"experiments.{name} defines no EXPERIMENT")
-    return experiment
+        if not isinstance(experiment, Experiment):
+            raise PhysaiError(f"entry point {name!r} is no Experiment")
+        return experiment if experiment.module else dataclasses.replace(experiment, module=eps[name].module)
+    if "." in name:  # a module path of the user's own: ``physai run mypkg.my_experiment``
+        try:
+            return _from_module(name)
+        except ModuleNotFoundError as e:
+            raise PhysaiError(f"cannot import experiment module {name!r}: {e}") from None
+    raise PhysaiError(f"unknown experiment {name!r}; choose from: {', '.join(names()) or '(none)'}")

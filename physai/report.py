@@ -5,6 +5,7 @@ Nothing here is specific to one experiment: everything comes from the
 experiment's declaration (question, hypotheses, anchors, presets) and its
 stored tables, so a new experiment gets a report for free.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,8 @@ import json
 import math
 import os
 import shlex
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,9 +70,11 @@ def commands(plan_, overrides: Sequence[str] = ()) -> list[str]:
     """Args: plan_: the plan; overrides: ``--set`` values used. Returns: the shell commands that reproduce it."""
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
     name, preset = plan_.experiment.name, plan_.preset
-    return [f"physai verify {name} --preset {preset}{sets}",
-            f"physai plot {name} --preset {preset}{sets}",
-            f"physai report {name} --preset {preset}{sets}"]
+    return [
+        f"physai verify {name} --preset {preset}{sets}",
+        f"physai plot {name} --preset {preset}{sets}",
+        f"physai report {name} --preset {preset}{sets}",
+    ]
 
 
 CSS = """
@@ -84,8 +87,9 @@ figcaption{font-size:.85rem;color:#555} .muted{color:#666;font-size:.9rem}
 """
 
 
-def render_report(plan_, results: Results, verdicts: Sequence[Verdict], figures: dict,
-                  overrides: Sequence[str] = ()) -> str:
+def render_report(
+    plan_, results: Results, verdicts: Sequence[Verdict], figures: dict, overrides: Sequence[str] = ()
+) -> str:
     """Builds the self-contained HTML page of one experiment and preset.
 
     Args:
@@ -105,12 +109,20 @@ def render_report(plan_, results: Results, verdicts: Sequence[Verdict], figures:
     verdict_rows = "".join(
         f"<tr><td>{esc(v.hypothesis)}</td><td>{esc(anchors[v.hypothesis].claim)}</td>"
         f"<td>{esc(format_value(v.measured))}</td><td>{esc(str(v.expected))}</td>"
-        f"<td class='{v.status}'>{v.status}</td><td>{esc(v.explanation)}</td></tr>" for v in verdicts)
-    hypothesis_rows = "".join(f"<li><b>{esc(h.name)}</b>: {esc(h.claim)}<br><span class='muted'>Anchor: "
-                              f"{esc(h.anchor)}</span></li>" for h in exp.hypotheses)
+        f"<td class='{v.status}'>{v.status}</td><td>{esc(v.explanation)}</td></tr>"
+        for v in verdicts
+    )
+    hypothesis_rows = "".join(
+        f"<li><b>{esc(h.name)}</b>: {esc(h.claim)}<br><span class='muted'>Anchor: {esc(h.anchor)}</span></li>"
+        for h in exp.hypotheses
+    )
     axes = preset.grid.axes()
-    grid_rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(', '.join(map(format_value, v)))}</td></tr>" for k, v in axes.items())
-    setting_rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(format_value(v))}</td></tr>" for k, v in preset.settings.items())
+    grid_rows = "".join(
+        f"<tr><td>{esc(k)}</td><td>{esc(', '.join(map(format_value, v)))}</td></tr>" for k, v in axes.items()
+    )
+    setting_rows = "".join(
+        f"<tr><td>{esc(k)}</td><td>{esc(format_value(v))}</td></tr>" for k, v in preset.settings.items()
+    )
     status_counts = results.trials["status"].value_counts().to_dict() if len(results.trials) else {}
     shards = results.shards
     prov = {}
@@ -120,34 +132,42 @@ def render_report(plan_, results: Results, verdicts: Sequence[Verdict], figures:
             "dirty checkout": ", ".join(sorted(set(shards["git_dirty"].astype(str)))),
             "device(s)": ", ".join(sorted(set(shards["device"].astype(str)))),
             "hosts": ", ".join(sorted(set(shards["host"].astype(str)))),
-            "versions": ", ".join(f"{c[len('version_'):]} {shards[c].iloc[0]}" for c in shards.columns
-                                  if c.startswith("version_")),
+            "versions": ", ".join(
+                f"{c[len('version_') :]} {shards[c].iloc[0]}" for c in shards.columns if c.startswith("version_")
+            ),
             "XLA flags": ", ".join(sorted(set(shards["xla_flags"].astype(str)))) or "(none)",
             "shards / trials": f"{len(shards)} / {len(results.trials)} "
-                               f"({', '.join(f'{k} {v}' for k, v in status_counts.items())})",
+            f"({', '.join(f'{k} {v}' for k, v in status_counts.items())})",
             "compile seconds": f"{shards['compile_seconds'].sum():.1f}",
             "run seconds": f"{shards['run_seconds'].sum():.1f}",
         }
     prov_rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in prov.items())
     figure_html = "".join(
         f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{_figure_png(fig)}'>"
-        f"<figcaption>{esc(name)}</figcaption></figure>" for name, fig in figures.items())
+        f"<figcaption>{esc(name)}</figcaption></figure>"
+        for name, fig in figures.items()
+    )
     cmds = "\n".join(commands(plan_, overrides))
     doc = esc(exp.doc.strip()) if exp.doc else ""
-    overall = ("supported" if verdicts and all(v.status == "supported" for v in verdicts)
-               else "refuted" if any(v.status == "refuted" for v in verdicts) else "inconclusive")
+    overall = (
+        "supported"
+        if verdicts and all(v.status == "supported" for v in verdicts)
+        else "refuted"
+        if any(v.status == "refuted" for v in verdicts)
+        else "inconclusive"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>physai: {esc(exp.name)} / {esc(plan_.preset)}</title>
 <style>{CSS}</style></head><body>
 <h1>{esc(exp.name)} <span class="muted">preset {esc(plan_.preset)}</span></h1>
 <p><b>Question.</b> {esc(exp.question)}</p>
-<p>Overall: <span class="{overall}" id="overall">{overall}</span> ({sum(v.status == 'supported' for v in verdicts)} of {len(verdicts)} hypotheses supported)</p>
+<p>Overall: <span class="{overall}" id="overall">{overall}</span> ({sum(v.status == "supported" for v in verdicts)} of {len(verdicts)} hypotheses supported)</p>
 <h2>Verdicts</h2>
 <table id="verdicts"><tr><th>hypothesis</th><th>claim</th><th>measured</th><th>expected</th><th>status</th><th>why</th></tr>{verdict_rows}</table>
 <h2>Hypotheses and anchors</h2><ul>{hypothesis_rows}</ul>
-<h2>Figures</h2>{figure_html or '<p>(this experiment draws no figures)</p>'}
+<h2>Figures</h2>{figure_html or "<p>(this experiment draws no figures)</p>"}
 <h2>Grid and preset run</h2>
-<p>Preset <b>{esc(plan_.preset)}</b>: {esc(preset.description)}{' — overrides: ' + esc(' '.join(overrides)) if overrides else ''}</p>
+<p>Preset <b>{esc(plan_.preset)}</b>: {esc(preset.description)}{" — overrides: " + esc(" ".join(overrides)) if overrides else ""}</p>
 <table><tr><th>grid axis</th><th>values</th></tr>{grid_rows}</table>
 <table><tr><th>setting</th><th>value</th></tr>{setting_rows}</table>
 <h2>Provenance</h2><table>{prov_rows}</table>
@@ -193,20 +213,34 @@ def write_report(plan_, results: Results, verdicts, root: str, overrides: Sequen
 
 def summary_rows(entries: Iterable[tuple[str, str, Sequence[Verdict], float]]) -> list[dict]:
     """Args: entries: ``(experiment, preset, verdicts, runtime_seconds)``. Returns: one row per hypothesis."""
-    return [{"experiment": e, "preset": p, "hypothesis": v.hypothesis, "status": v.status,
-             "measured": format_value(v.measured), "expected": str(v.expected), "runtime_s": seconds}
-            for e, p, verdicts, seconds in entries for v in verdicts]
+    return [
+        {
+            "experiment": e,
+            "preset": p,
+            "hypothesis": v.hypothesis,
+            "status": v.status,
+            "measured": format_value(v.measured),
+            "expected": str(v.expected),
+            "runtime_s": seconds,
+        }
+        for e, p, verdicts, seconds in entries
+        for v in verdicts
+    ]
 
 
 def summary_table(rows: Sequence[dict]) -> str:
     """Args: rows: from ``summary_rows``. Returns: the Markdown table (the README embeds it verbatim)."""
-    lines = ["| experiment | preset | hypothesis | measured | expected | verdict | wall time |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| experiment | preset | hypothesis | measured | expected | verdict | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         cell = lambda x: str(x).replace("|", "/")
         runtime = "n/a" if math.isnan(r["runtime_s"]) else f"{r['runtime_s']:.0f} s"
-        lines.append(f"| {r['experiment']} | {r['preset']} | {cell(r['hypothesis'])} | {cell(r['measured'])} | "
-                     f"{cell(r['expected'])} | **{r['status']}** | {runtime} |")
+        lines.append(
+            f"| {r['experiment']} | {r['preset']} | {cell(r['hypothesis'])} | {cell(r['measured'])} | "
+            f"{cell(r['expected'])} | **{r['status']}** | {runtime} |"
+        )
     return "\n".join(lines)
 
 
@@ -223,21 +257,31 @@ def write_summary(rows: Sequence[dict], root: str, reports: dict[str, Path]) -> 
     """
     root_path = Path(root)
     supported = sum(r["status"] == "supported" for r in rows)
-    md = (f"# physai reproduction summary\n\n{supported} of {len(rows)} hypotheses supported. "
-          f"Generated by `physai reproduce`; do not edit.\n\n{SUMMARY_START}\n{summary_table(rows)}\n{SUMMARY_END}\n")
+    md = (
+        f"# physai reproduction summary\n\n{supported} of {len(rows)} hypotheses supported. "
+        f"Generated by `physai reproduce`; do not edit.\n\n{SUMMARY_START}\n{summary_table(rows)}\n{SUMMARY_END}\n"
+    )
     summary = root_path / "SUMMARY.md"
     store.write_text(summary, md)
     store.write_text(root_path / "summary.json", json.dumps(rows, indent=2))
-    links = "".join(f"<li><a href='{html.escape(os.path.relpath(p, root_path))}'>{html.escape(k)}</a></li>"
-                    for k, p in sorted(reports.items()))
-    body = "".join(f"<tr><td>{html.escape(r['experiment'])}</td><td>{html.escape(r['hypothesis'])}</td>"
-                   f"<td>{html.escape(r['measured'])}</td><td>{html.escape(r['expected'])}</td>"
-                   f"<td class='{r['status']}'>{r['status']}</td></tr>" for r in rows)
+    links = "".join(
+        f"<li><a href='{html.escape(os.path.relpath(p, root_path))}'>{html.escape(k)}</a></li>"
+        for k, p in sorted(reports.items())
+    )
+    body = "".join(
+        f"<tr><td>{html.escape(r['experiment'])}</td><td>{html.escape(r['hypothesis'])}</td>"
+        f"<td>{html.escape(r['measured'])}</td><td>{html.escape(r['expected'])}</td>"
+        f"<td class='{r['status']}'>{r['status']}</td></tr>"
+        for r in rows
+    )
     index = root_path / "index.html"
-    store.write_text(index, f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>physai results</title>"
-                         f"<style>{CSS}</style></head><body><h1>physai results</h1><p>{supported} of {len(rows)} "
-                         f"hypotheses supported.</p><ul>{links}</ul><table><tr><th>experiment</th><th>hypothesis</th>"
-                         f"<th>measured</th><th>expected</th><th>status</th></tr>{body}</table></body></html>")
+    store.write_text(
+        index,
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>physai results</title>"
+        f"<style>{CSS}</style></head><body><h1>physai results</h1><p>{supported} of {len(rows)} "
+        f"hypotheses supported.</p><ul>{links}</ul><table><tr><th>experiment</th><th>hypothesis</th>"
+        f"<th>measured</th><th>expected</th><th>status</th></tr>{body}</table></body></html>",
+    )
     return summary, index
 
 
@@ -249,8 +293,7 @@ def read_summary_table(path: Path) -> str:
     return text.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
 
 
-def compare(experiment, current: Results, reference: Results,
-            tolerance: float | None = None) -> pd.DataFrame:
+def compare(experiment, current: Results, reference: Results, tolerance: float | None = None) -> pd.DataFrame:
     """Median metrics per grid point (over seeds), current vs reference.
 
     Args:
@@ -270,8 +313,7 @@ def compare(experiment, current: Results, reference: Results,
 
     def medians(t: pd.DataFrame) -> pd.DataFrame:
         t = t[t["status"] == "ok"]
-        metrics = [c for c in t.columns if c not in meta and pd.api.types.is_float_dtype(t[c])
-                   and c in metric_names]
+        metrics = [c for c in t.columns if c not in meta and pd.api.types.is_float_dtype(t[c]) and c in metric_names]
         keys = [c for c in param_names if c in t.columns and c != "seed"]
         long = t.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="value")
         for k in keys:  # grouping needs hashable, comparable keys; NaN marks an absent parameter
@@ -281,14 +323,16 @@ def compare(experiment, current: Results, reference: Results,
     param_names = _param_names(experiment)
     metric_names = set(current.trials.columns) | set(reference.trials.columns)
     metric_names -= set(param_names) | meta
-    joined = pd.concat({"reference": medians(reference.trials), "current": medians(current.trials)},
-                       axis=1).reset_index()
+    joined = pd.concat(
+        {"reference": medians(reference.trials), "current": medians(current.trials)}, axis=1
+    ).reset_index()
     denom = joined["reference"].abs().where(joined["reference"].abs() > 1e-12, 1e-12)
     joined["relative_change"] = (joined["current"] - joined["reference"]).abs() / denom
     joined["tolerance"] = joined["metric"].map(per_metric).fillna(tolerance)
     both_nan = joined["reference"].isna() & joined["current"].isna()
-    joined["moved"] = ~both_nan & ((joined["relative_change"] > joined["tolerance"])
-                                   | joined["reference"].isna() | joined["current"].isna())
+    joined["moved"] = ~both_nan & (
+        (joined["relative_change"] > joined["tolerance"]) | joined["reference"].isna() | joined["current"].isna()
+    )
     return joined
 
 

@@ -5,10 +5,12 @@ later process loads it in ~0.05 s. JAX only caches programs that took longer
 than ``jax_persistent_cache_min_compile_time_secs`` (1 s by default), which
 skips most of ours, so we set it to 0.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 _configured = False
@@ -39,7 +41,18 @@ def configure(compilation_cache: bool | None = None) -> None:
         path = cache_dir()
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path.chmod(0o700)  # the cache holds executable code: keep it private
+            owner = path.stat().st_uid
+            if hasattr(os, "getuid") and owner != os.getuid():
+                # The cache holds executable code: another user who owns the folder could
+                # replace compiled programs. Never take it over (no chmod); run without it.
+                print(
+                    f"physai: warning: compilation cache {path} belongs to another user "
+                    f"(uid {owner}); running without it (set PHYSAI_CACHE_DIR)",
+                    file=sys.stderr,
+                )
+                _configured = True
+                return
+            path.chmod(0o700)  # ours: keep it private
             jax.config.update("jax_compilation_cache_dir", str(path))
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

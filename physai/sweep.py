@@ -5,43 +5,28 @@ them into shards; ``run_sweep`` runs the shards that are not stored yet and
 writes each one atomically as soon as it finishes, so a sweep killed at any
 moment resumes where it stopped and ends with the same tables.
 """
+
 from __future__ import annotations
 
 import ast
 import hashlib
 import json
 import math
-import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
-from physai import provenance, store, timing
+from physai import domains, identity, store
 from physai.errors import PhysaiError
-from physai.experiment import Experiment, Results, Shard, ShardResult, Trial
+from physai.experiment import Experiment, Results, Shard, Trial
 from physai.grid import GridError
+from physai.worker import RESERVED
+from physai.worker import plain as _plain
 
-DONE = ("ok", "diverged")  # statuses that count as stored; "failed" is retried
+DONE = store.DONE  # statuses that count as stored; "failed" is retried (alias of store.DONE)
 STRATEGIES = ("auto", "sequential", "vmap", "shard")
-RESERVED = {"experiment", "preset", "trial_id", "shard_id", "status", "error", "run_seconds"}
-
-
-def _plain(value: Any) -> Any:
-    """Converts numpy/jax scalars to Python values so ids and Parquet types are stable."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return _plain(value.item())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+MAX_TRIALS = 10**6  # a grid larger than this is refused unless the limit is raised
 
 
 def trial_id(experiment: str, params: Mapping[str, Any]) -> str:
@@ -54,8 +39,11 @@ def trial_id(experiment: str, params: Mapping[str, Any]) -> str:
     Returns:
       16 hex characters.
     """
-    canon = json.dumps({"experiment": experiment, "params": {k: _plain(v) for k, v in params.items()}},
-                       sort_keys=True, separators=(",", ":"))
+    canon = json.dumps(
+        {"experiment": experiment, "params": {k: _plain(v) for k, v in params.items()}},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
@@ -65,6 +53,7 @@ def shard_id(trial_ids: Iterable[str]) -> str:
 
 
 # ----------------------------------------------------------------------------- overrides
+
 
 def _type_name(t: type) -> str:
     return {bool: "bool", int: "int", float: "float", str: "str"}.get(t, t.__name__)
@@ -120,6 +109,7 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 # ----------------------------------------------------------------------------- planning
 
+
 @dataclass(frozen=True)
 class Plan:
     """The trials and shards of one run of an experiment preset.
@@ -143,8 +133,13 @@ class Plan:
         return [t.trial_id for t in self.trials]
 
 
-def plan(experiment: Experiment, preset: str, overrides: Sequence[str] = (),
-         strategy: str = "auto") -> Plan:
+def plan(
+    experiment: Experiment,
+    preset: str,
+    overrides: Sequence[str] = (),
+    strategy: str = "auto",
+    max_trials: int = MAX_TRIALS,
+) -> Plan:
     """Expands a preset into trials and shards.
 
     Args:
@@ -153,9 +148,11 @@ def plan(experiment: Experiment, preset: str, overrides: Sequence[str] = (),
       overrides: ``key=value`` strings (``--set``): a grid axis takes a value or
         a list; a setting takes one value of its own type.
       strategy: trainer batching strategy recorded in each shard.
+      max_trials: the largest grid accepted (counted before it is built).
 
     Returns:
-      The plan. Raises PhysaiError on an unknown preset, key or malformed value.
+      The plan. Raises PhysaiError on an unknown preset, key or malformed value,
+      a value outside its domain (``physai.domains``) or a grid over ``max_trials``.
     """
     if strategy not in STRATEGIES:
         raise PhysaiError(f"unknown strategy {strategy!r}; choose from: {', '.join(STRATEGIES)}")
@@ -180,16 +177,25 @@ def plan(experiment: Experiment, preset: str, overrides: Sequence[str] = (),
             settings[key] = _coerce(key, raw, value, [settings[key]])
         else:
             valid = sorted(set(axes) | set(settings))
-            raise PhysaiError(f"unknown key {key!r} for {experiment.name} preset {preset}; "
-                              f"choose from: {', '.join(valid)}")
+            raise PhysaiError(
+                f"unknown key {key!r} for {experiment.name} preset {preset}; choose from: {', '.join(valid)}"
+            )
+    size = grid.size()
+    if size > max_trials:  # counted before any point is built
+        raise PhysaiError(
+            f"{experiment.name} preset {preset}: the grid has {size:,} trials, over the "
+            f"limit of {max_trials:,} (raise it with --max-trials)"
+        )
     trials: list[Trial] = []
     seen: set[str] = set()
+    allowed = {**domains.COMMON, **experiment.domains}
     for point in grid.points():
         params = {k: _plain(v) for k, v in {**settings, **point}.items()}
         params.setdefault("seed", 0)
         bad = RESERVED & params.keys()
         if bad:
             raise PhysaiError(f"parameter name {sorted(bad)[0]!r} is reserved")
+        domains.check(params, allowed, f"{experiment.name} preset {preset}")
         tid = trial_id(experiment.name, params)
         if tid not in seen:  # a chain may repeat a point; keep it once
             seen.add(tid)
@@ -201,102 +207,38 @@ def _shards(experiment: Experiment, preset: str, trials: list[Trial], strategy: 
     groups: dict[str, tuple[dict, list[Trial]]] = {}
     for t in trials:
         static = experiment.static_values(t.params)
-        key = json.dumps({k: _plain(v) for k, v in static.items()}, sort_keys=True)
+        key = json.dumps({k: _plain(v) for k, v in static.asdict().items()}, sort_keys=True)
         groups.setdefault(key, (static, []))[1].append(t)
     shards = []
     size = max(1, experiment.max_shard_size)
     for static, members in groups.values():
         for i in range(0, len(members), size):
-            chunk = tuple(members[i:i + size])
-            shards.append(Shard(experiment.name, preset, shard_id(t.trial_id for t in chunk),
-                                static, chunk, strategy))
+            chunk = tuple(members[i : i + size])
+            shards.append(Shard(experiment.name, preset, shard_id(t.trial_id for t in chunk), static, chunk, strategy))
     return shards
 
 
-# ----------------------------------------------------------------------------- running
+def pending(plan_: Plan, root: str, recompute: set[str] = frozenset()) -> list[Shard]:
+    """Args: plan_: the plan; root: results root; recompute: stored shard files whose
+    trials must run again (results of other code, with ``--rerun``).
+    Returns: shards with at least one trial not stored as ok/diverged, or stored in a
+    shard file whose curves or provenance are truncated, unreadable or (provenance)
+    missing, so that a re-run repairs them; costliest first (``Experiment.cost``), so
+    that parallel workers do not end on one long shard."""
+    folder = store.experiment_dir(root, plan_.experiment.name, plan_.preset)
+    stored = store.stored_outcomes(root, plan_.experiment.name, plan_.preset)
+    intact: dict[str, bool] = {}
 
-def execute_shard(experiment: Experiment, shard: Shard, debug: bool = False) -> dict[str, pa.Table]:
-    """Runs one shard and returns its tables (nothing is written here).
+    def done(trial_id: str) -> bool:
+        outcome = stored.get(trial_id)
+        if outcome is None or outcome.status not in DONE or outcome.shard in recompute:
+            return False
+        if outcome.shard not in intact:  # footers only: cheap; checksums are verified on load
+            intact[outcome.shard] = store.intact(folder, outcome.shard)
+        return intact[outcome.shard]
 
-    A shard whose ``run`` raises is returned with every trial ``failed`` and the
-    error text, so the sweep goes on and a re-run retries it.
-
-    Args:
-      experiment: the experiment.
-      shard: the shard.
-      debug: re-raise errors from ``run`` instead of recording them.
-
-    Returns:
-      ``{"trials": ..., "curves": ... or None, "shards": ...}`` Arrow tables.
-    """
-    from physai import runtime
-
-    runtime.configure()
-    timing.reset()
-    start = time.time()
-    t0 = time.perf_counter()
-    error = None
-    try:
-        result = experiment.run(shard)
-        if not isinstance(result, ShardResult) or len(result.metrics) != len(shard.trials):
-            raise RuntimeError(f"{experiment.name}.run must return a ShardResult with one "
-                               f"metrics dict per trial ({len(shard.trials)})")
-    except Exception as exc:  # recorded per shard: one bad shard must not stop a sweep
-        if debug:
-            raise
-        error = f"{type(exc).__name__}: {exc}"
-        print(f"physai: shard {shard.shard_id} failed: {error}", file=sys.stderr)
-        result = None
-    wall = time.perf_counter() - t0
-    return shard_tables(experiment.name, shard, result, error, start, wall, timing.compile_seconds())
-
-
-def shard_tables(experiment: str, shard: Shard, result: ShardResult | None, error: str | None,
-                 start: float, wall: float = 0.0, compile_s: float = 0.0) -> dict[str, pa.Table]:
-    """Builds a shard's three tables; with ``error`` every trial is ``failed``.
-
-    Args:
-      experiment: experiment name.
-      shard: the shard.
-      result: what ``run`` returned (ignored when ``error`` is set).
-      error: the error text of a failed shard, or None.
-      start: POSIX start time.
-      wall: wall seconds of the shard.
-      compile_s: seconds of it spent compiling.
-
-    Returns:
-      ``{"trials": ..., "curves": ... or None, "shards": ...}`` Arrow tables.
-    """
-    if error is not None or result is None:
-        result = ShardResult([{} for _ in shard.trials], None)
-    rows = []
-    for t, metrics in zip(shard.trials, result.metrics):
-        metrics = {k: _plain(v) for k, v in metrics.items()}
-        status = metrics.pop("status", "ok") if error is None else "failed"
-        clash = (set(t.params) | RESERVED) & set(metrics)
-        if clash:
-            raise PhysaiError(f"{experiment}: metric name {sorted(clash)[0]!r} clashes "
-                              "with a parameter or a reserved column")
-        rows.append({"experiment": experiment, "preset": shard.preset, "trial_id": t.trial_id,
-                     "shard_id": shard.shard_id, **t.params, **metrics, "status": status,
-                     "error": error, "run_seconds": (wall - compile_s) / len(shard.trials)})
-    curves = None
-    if result.curves is not None and len(result.curves):
-        frame = result.curves[store.CURVE_COLUMNS].copy()
-        frame["step"] = frame["step"].astype("int64")
-        frame["value"] = frame["value"].astype("float64")
-        curves = pa.Table.from_pandas(frame, preserve_index=False)
-    prov = provenance.record(shard.shard_id, len(shard.trials), compile_s, wall - compile_s,
-                             start, time.time(), shard.strategy)
-    return {"trials": pa.Table.from_pylist(rows), "curves": curves,
-            "shards": pa.Table.from_pylist([prov])}
-
-
-def pending(plan_: Plan, root: str) -> list[Shard]:
-    """Args: plan_: the plan; root: results root.
-    Returns: shards with at least one trial not stored as ok/diverged."""
-    stored = store.stored_status(root, plan_.experiment.name, plan_.preset)
-    return [s for s in plan_.shards if any(stored.get(t.trial_id) not in DONE for t in s.trials)]
+    todo = [s for s in plan_.shards if not all(done(t.trial_id) for t in s.trials)]
+    return sorted(todo, key=plan_.experiment.shard_cost, reverse=True)  # stable: grid order on ties
 
 
 @dataclass
@@ -311,9 +253,14 @@ class SweepSummary:
     seconds: float = 0.0
 
 
-def run_sweep(plan_: Plan, root: str = "results", progress: bool = True, debug: bool = False,
-              runner: Callable[[Experiment, Sequence[Shard]], Iterable[tuple[Shard, dict]]] | None = None
-              ) -> SweepSummary:
+def run_sweep(
+    plan_: Plan,
+    root: str = "results",
+    progress: bool = True,
+    debug: bool = False,
+    runner: Callable[[Experiment, Sequence[Shard]], Iterable[tuple[Shard, dict]]] | None = None,
+    rerun: bool = False,
+) -> SweepSummary:
     """Runs the pending shards of a plan and stores each as it finishes.
 
     Args:
@@ -322,13 +269,23 @@ def run_sweep(plan_: Plan, root: str = "results", progress: bool = True, debug: 
       progress: show a rich progress bar on stderr.
       debug: let errors in ``run`` propagate.
       runner: backend yielding ``(shard, tables)`` as shards finish; in-process by default.
+      rerun: recompute the planned shards whose stored results came from other code
+        (``physai.identity``); each is replaced atomically when its new tables are
+        written, so a killed re-run loses nothing. Without it such results stop the
+        sweep with a one-line error naming what changed.
 
     Returns:
       A summary of what ran.
     """
-    todo = pending(plan_, root)
-    summary = SweepSummary(shards_skipped=len(plan_.shards) - len(todo))
     folder = store.experiment_dir(root, plan_.experiment.name, plan_.preset)
+    # leftovers of a killed run: its temporary files, a damaged trials file, a
+    # half-done compaction; a damaged shard is then pending and re-run
+    store.repair(folder)
+    stale = identity.stale_shards(plan_, root)
+    if stale and not rerun:
+        raise PhysaiError(identity.stale_message(plan_, stale, root))
+    todo = pending(plan_, root, recompute=set(stale))
+    summary = SweepSummary(shards_skipped=len(plan_.shards) - len(todo))
     if runner is None:
         from physai import backends
 
@@ -359,18 +316,33 @@ class _progress:
         if not self.enabled:
             return lambda n, failed: None
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("trials"), TimeElapsedColumn(), TextColumn("ETA"),
-                            TimeRemainingColumn(), TextColumn("{task.fields[failed]}"),
-                            console=Console(stderr=True), transient=False)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("trials"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[failed]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.bar.__enter__()
         task = self.bar.add_task(self.name, total=self.total, completed=self.done, failed="")
 
         def advance(n: int, failed: int):
             self.bar.update(task, advance=n, failed=f"{failed} failed" if failed else "")
+
         return advance
 
     def __exit__(self, *exc):
@@ -390,5 +362,4 @@ def results(plan_: Plan, root: str = "results") -> Results:
       ``Results`` for checks and plots.
     """
     tables = store.load(root, plan_.experiment.name, plan_.preset, plan_.trial_ids)
-    return Results(tables["trials"], tables["curves"], tables["shards"], plan_.experiment.name,
-                   plan_.preset)
+    return Results(tables["trials"], tables["curves"], tables["shards"], plan_.experiment.name, plan_.preset)

@@ -1,5 +1,6 @@
 """Compile-time accounting: the trainer reports XLA compile seconds here so the
 sweep can store compile and run time separately in each shard's provenance."""
+
 from __future__ import annotations
 
 import time

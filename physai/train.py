@@ -20,12 +20,14 @@ Batching strategies (``strategy``):
 Each trial's numbers depend only on its own hyperparameters and seed, never on
 which other trials share its shard.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +61,10 @@ class Task:
         pool to memorise), fresh unlabelled points for a penalty, or minibatches
         that also index further per-example arrays. Its output is passed to
         ``loss`` as ``batch``; leave ``batch_size`` of :func:`train` at ``None``.
+      probe: optional ``(key, params, data, hp) -> {name: array}`` measured once
+        on the final parameters, inside the compiled program (so it is batched
+        with the trials, not looped over in Python); its values join ``final``.
+        ``key`` is the trial's probe stream (see :func:`trial_keys`).
     """
 
     data: Callable[[jax.Array, HParams], Data]
@@ -67,6 +73,7 @@ class Task:
     metrics: Callable[[Params, Data, HParams], Mapping[str, jax.Array]]
     optimizer: Callable[[HParams], optax.GradientTransformation]
     sample: Callable[[jax.Array, Data, HParams], Data] | None = None
+    probe: Callable[[jax.Array, Params, Data, HParams], Mapping[str, jax.Array]] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,9 @@ class TrainResult:
       steps: ``(L,)`` the optimisation step of each log point (0 = initial).
       curves: ``{metric: (T, L)}``; always holds ``objective``, the mean training
         objective over the steps before each log point (at step 0: at init).
-      final: ``{metric: (T,)}`` the values at the last log point.
-      diverged: ``(T,)`` True where the objective became NaN or inf.
+      final: ``{metric: (T,)}`` the values at the last log point, and the
+        ``Task.probe`` values.
+      diverged: ``(T,)`` True where the run diverged (:func:`diverged_runs`).
       params: final parameters with a leading trial axis, if ``return_params``.
     """
 
@@ -106,8 +114,32 @@ def _as_arrays(hparams: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
-              return_params: bool) -> tuple[Callable, Callable]:
+PROBE_STREAM = 7
+
+
+def trial_keys(seed) -> dict[str, jax.Array]:
+    """The one rule that turns a trial's seed into its random streams.
+
+    ``data``, ``init`` and ``steps`` (minibatches or ``Task.sample``) are the
+    three splits of ``key(seed)``; ``probe`` (random directions or starts of a
+    ``Task.probe``) is ``fold_in(key(seed), 7)``, independent of the three.
+    An experiment that needs a trial's data outside training (to probe it
+    afterwards) calls ``task.data(trial_keys(seed)["data"], hp)``.
+
+    Args:
+      seed: an integer (or a traced integer scalar).
+
+    Returns:
+      ``{"data", "init", "steps", "probe"}`` keys.
+    """
+    root = jax.random.key(seed)
+    k_data, k_init, k_steps = jax.random.split(root, 3)
+    return {"data": k_data, "init": k_init, "steps": k_steps, "probe": jax.random.fold_in(root, PROBE_STREAM)}
+
+
+def _programs(
+    task: Task, steps: int, log_every: int, batch_size: int | None, return_params: bool
+) -> tuple[Callable, Callable]:
     """Splits a single-trial run into two pure functions, compiled separately.
 
     ``fit(data(hp), hp)`` is the single-trial run. The data program does not
@@ -117,7 +149,7 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
 
     Returns:
       ``(data, fit)``: ``hp -> data`` and
-      ``(data, hp) -> (curves {name: (L,)}, params or None)``.
+      ``(data, hp) -> (curves {name: (L,)}, probes {name: ()}, params or None)``.
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
@@ -125,14 +157,12 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
         raise ValueError("give either batch_size or Task.sample (which draws each step's batch), not both")
     n_logs = steps // log_every
 
-    def keys(hp):
-        return jax.random.split(jax.random.key(hp["seed"]), 3)  # data, init, steps
-
     def data(hp):
-        return task.data(keys(hp)[0], hp)
+        return task.data(trial_keys(hp["seed"])["data"], hp)
 
     def fit(data, hp):
-        _, k_init, k_steps = keys(hp)
+        keys = trial_keys(hp["seed"])
+        k_init, k_steps = keys["init"], keys["steps"]
         params = task.init(k_init, hp)
         opt = task.optimizer(hp)
         opt_state = opt.init(params)
@@ -160,11 +190,10 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None,
 
         init_metrics = dict(task.metrics(params, data, hp))
         init_metrics["objective"] = task.loss(params, batch_of(k_steps), hp)
-        (params, _), logged = jax.lax.scan(block, (params, opt_state),
-                                           jax.random.split(k_steps, n_logs))
-        curves = {k: jnp.concatenate([jnp.asarray(init_metrics[k])[None], v])
-                  for k, v in logged.items()}
-        return curves, (params if return_params else None)
+        (params, _), logged = jax.lax.scan(block, (params, opt_state), jax.random.split(k_steps, n_logs))
+        curves = {k: jnp.concatenate([jnp.asarray(init_metrics[k])[None], v]) for k, v in logged.items()}
+        probes = dict(task.probe(keys["probe"], params, data, hp)) if task.probe is not None else {}
+        return curves, probes, (params if return_params else None)
 
     return data, fit
 
@@ -203,9 +232,15 @@ def _compile(fn, *args):
         return jax.jit(fn).lower(*args).compile()
 
 
-def train(task: Task, hparams: Mapping[str, Any], steps: int, log_every: int,
-          batch_size: int | None = None, strategy: str = "auto",
-          return_params: bool = False) -> TrainResult:
+def train(
+    task: Task,
+    hparams: Mapping[str, Any],
+    steps: int,
+    log_every: int,
+    batch_size: int | None = None,
+    strategy: str = "auto",
+    return_params: bool = False,
+) -> TrainResult:
     """Trains one model per trial.
 
     Args:
@@ -246,7 +281,8 @@ def train(task: Task, hparams: Mapping[str, Any], steps: int, log_every: int,
         else:
             outs = [run_one(i) for i in range(n_trials)]
         curves = {k: np.stack([o[0][k] for o in outs]) for k in outs[0][0]}
-        params = jax.tree.map(lambda *xs: np.stack(xs), *[o[1] for o in outs]) if return_params else None
+        probes = {k: np.stack([o[1][k] for o in outs]) for k in outs[0][1]}
+        params = jax.tree.map(lambda *xs: np.stack(xs), *[o[2] for o in outs]) if return_params else None
     elif strategy in ("vmap", "shard"):
         args = hp
         if strategy == "shard" and len(jax.devices()) > 1:
@@ -258,15 +294,109 @@ def train(task: Task, hparams: Mapping[str, Any], steps: int, log_every: int,
             args = jax.device_put(args, spec)
         data, fit = (jax.vmap(f) for f in programs)
         data_v = _compile(data, args)(args)
-        curves, params = jax.device_get(_compile(fit, data_v, args)(data_v, args))
+        curves, probes, params = jax.device_get(_compile(fit, data_v, args)(data_v, args))
         curves = {k: np.asarray(v)[:n_trials] for k, v in curves.items()}
+        probes = {k: np.asarray(v)[:n_trials] for k, v in probes.items()}
         if return_params:
             params = jax.tree.map(lambda x: np.asarray(x)[:n_trials], params)
     else:
         raise ValueError(f"unknown strategy {strategy!r}")
-    final = {k: v[:, -1] for k, v in curves.items()}
-    diverged = ~np.isfinite(curves["objective"]).all(axis=1)
+    final = {**{k: v[:, -1] for k, v in curves.items()}, **probes}
+    diverged = diverged_runs(curves["objective"])
     return TrainResult(np.arange(steps // log_every + 1) * log_every, curves, final, diverged, params)
+
+
+DIVERGENCE_GROWTH = 1e4
+
+
+def diverged_runs(objective: np.ndarray) -> np.ndarray:
+    """The declared divergence criterion, per trial.
+
+    A run diverged when its logged training objective became NaN or inf, or
+    grew above ``DIVERGENCE_GROWTH`` (four orders of magnitude) times its value
+    at initialisation: a finite loss of 1e29 is no trained model. Ordinary
+    training never comes near it (loss spikes and catapults stay within a
+    factor of ten or so of the initial loss).
+
+    Args:
+      objective: ``(T, L)`` the logged objective, log point 0 at initialisation.
+
+    Returns:
+      ``(T,)`` booleans.
+    """
+    objective = np.asarray(objective, np.float64)
+    start = np.abs(objective[:, :1])
+    with np.errstate(invalid="ignore"):
+        grew = (start > 0) & (np.abs(objective) > DIVERGENCE_GROWTH * start)
+    return ~np.isfinite(objective).all(axis=1) | grew.any(axis=1)
+
+
+def run_shard(
+    task: Task,
+    shard,
+    hparams: Sequence[str],
+    steps: int,
+    log_every: int,
+    batch_size: int | None = None,
+    columns: Sequence[str] | None = None,
+    extra: Callable[[int, Any, TrainResult], Mapping[str, Any]] | None = None,
+    return_params: bool = False,
+    split_of: Callable[[str], tuple[str, str]] | None = None,
+):
+    """Trains every trial of a shard and returns what the store keeps: the shard runner.
+
+    The hyperparameters named in ``hparams`` are read from the trials (traced,
+    one compiled program for the shard); each trial's row holds its final
+    metrics, any ``extra`` values and its status (``diverged`` when the
+    objective became NaN or inf or grew by orders of magnitude, see
+    :func:`diverged_runs`); the curves table holds every logged metric.
+
+    Args:
+      task: what to train.
+      shard: a ``physai.Shard`` (its ``strategy`` is used).
+      hparams: parameter names passed to the task as traced arrays (``seed`` included).
+      steps, log_every, batch_size: as for :func:`train`.
+      columns: final metrics (and probe values) kept as trial columns; default:
+        all but ``objective``.
+      extra: ``(i, trial, result) -> {column: value}`` per-trial values computed
+        outside the compiled program (parameter counts, derived quantities).
+      return_params: keep the final parameters in ``result.params`` for ``extra``.
+      split_of: metric name -> ``(split, metric)`` for the curves table.
+
+    Returns:
+      The ``ShardResult`` (append further curve rows to its ``curves`` if needed).
+    """
+    from physai.experiment import ShardResult
+
+    if "seed" not in hparams:
+        raise ValueError("hparams must include 'seed'")
+    result = train(
+        task,
+        {k: shard.column(k) for k in hparams},
+        steps=steps,
+        log_every=log_every,
+        batch_size=batch_size,
+        strategy=shard.strategy,
+        return_params=return_params,
+    )
+    if columns is None:  # per-trial scalars; array-valued probes are for ``extra``
+        columns = [k for k, v in result.final.items() if k != "objective" and np.ndim(v) == 1]
+    keep = list(columns)
+    rows = []
+    for i, t in enumerate(shard.trials):
+        row = {k: float(result.final[k][i]) for k in keep}
+        if extra is not None:
+            row.update(extra(i, t, result))
+        row["status"] = "diverged" if result.diverged[i] else "ok"
+        rows.append(row)
+    ids = [t.trial_id for t in shard.trials]
+    return ShardResult(rows, curves_table(ids, result, split_of))
+
+
+def trial_params(result: TrainResult, i: int):
+    """Args: result: trained with ``return_params``; i: a trial index.
+    Returns: that trial's final parameters (the leading trial axis removed)."""
+    return jax.tree.map(lambda x: x[i], result.params)
 
 
 def curves_table(trial_ids, result: TrainResult, split_of: Callable[[str], tuple[str, str]] | None = None):
@@ -286,7 +416,7 @@ def curves_table(trial_ids, result: TrainResult, split_of: Callable[[str], tuple
     def default_split(name: str) -> tuple[str, str]:
         for split in ("train", "test"):
             if name.startswith(split + "_"):
-                return split, name[len(split) + 1:]
+                return split, name[len(split) + 1 :]
         return "train", name
 
     split_of = split_of or default_split
@@ -295,7 +425,15 @@ def curves_table(trial_ids, result: TrainResult, split_of: Callable[[str], tuple
     n_logs = len(result.steps)
     for name, values in result.curves.items():
         split, metric = split_of(name)
-        frames.append(pd.DataFrame({
-            "trial_id": np.repeat(ids, n_logs), "step": np.tile(result.steps, len(ids)),
-            "split": split, "metric": metric, "value": np.asarray(values, np.float64).ravel()}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trial_id": np.repeat(ids, n_logs),
+                    "step": np.tile(result.steps, len(ids)),
+                    "split": split,
+                    "metric": metric,
+                    "value": np.asarray(values, np.float64).ravel(),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)

@@ -1,4 +1,5 @@
 """Shared fixtures: a private compilation cache and a helper to call the CLI in a subprocess."""
+
 import os
 import subprocess
 import sys
@@ -19,5 +20,6 @@ def private_cache(tmp_path_factory):
 def physai(*args, env=None, **kw) -> subprocess.CompletedProcess:
     """Runs ``python -m physai.cli ARGS`` from the repo root (so ``tests.toy_experiment`` imports)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "physai.cli", *args], cwd=REPO, env=full_env,
-                          capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "physai.cli", *args], cwd=REPO, env=full_env, capture_output=True, text=True, **kw
+    )

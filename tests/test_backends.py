@@ -1,4 +1,5 @@
 """Backends give identical tables; dead workers are retried, then recorded failed."""
+
 import os
 import signal
 import subprocess
@@ -29,8 +30,19 @@ def local_run(tmp_path_factory):
 
 
 def test_processes_backend_matches_local(local_run, tmp_path):
-    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "processes",
-               "--workers", "2", "--no-progress")
+    r = physai(
+        "run",
+        TOY,
+        "--preset",
+        "paper",
+        "--out",
+        str(tmp_path),
+        "--backend",
+        "processes",
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
     pids = set(store.load(tmp_path, "toy", "paper")["shards"]["pid"])
@@ -43,8 +55,18 @@ def test_backends_agree_bitwise_on_models_big_enough_for_parallel_matmuls(tmp_pa
     tables = []
     for backend in (["--backend", "local"], ["--backend", "processes", "--workers", "1"]):
         out = tmp_path / backend[1]
-        r = physai("run", "benchmarks.backend_scaling", "--out", str(out), "--set", "seed=[0,1]",
-                   "--set", "steps=300", "--no-progress", *backend)
+        r = physai(
+            "run",
+            "benchmarks.backend_scaling",
+            "--out",
+            str(out),
+            "--set",
+            "seed=[0,1]",
+            "--set",
+            "steps=300",
+            "--no-progress",
+            *backend,
+        )
         assert r.returncode == 0, r.stderr
         t = store.load(out, "backend_bench", "demo")["trials"]
         tables.append(t.drop(columns=["run_seconds"]).sort_values("trial_id").reset_index(drop=True))
@@ -53,8 +75,20 @@ def test_backends_agree_bitwise_on_models_big_enough_for_parallel_matmuls(tmp_pa
 
 def test_a_worker_killing_itself_is_retried_and_tables_match(local_run, tmp_path):
     marker = tmp_path / "died"
-    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path / "res"), "--backend", "processes",
-               "--workers", "2", "--no-progress", env={"PHYSAI_TOY_DIE_ONCE": str(marker)})
+    r = physai(
+        "run",
+        TOY,
+        "--preset",
+        "paper",
+        "--out",
+        str(tmp_path / "res"),
+        "--backend",
+        "processes",
+        "--workers",
+        "2",
+        "--no-progress",
+        env={"PHYSAI_TOY_DIE_ONCE": str(marker)},
+    )
     assert r.returncode == 0, r.stderr
     assert marker.exists() and "died (exit code -9); attempt 1 of 3" in r.stderr
     pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path / "res"))
@@ -62,16 +96,31 @@ def test_a_worker_killing_itself_is_retried_and_tables_match(local_run, tmp_path
 
 def test_a_shard_that_always_kills_its_worker_is_recorded_failed_then_rerun(local_run, tmp_path):
     out = tmp_path / "res"
-    r = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes",
-               "--workers", "2", "--retries", "1", "--no-progress", env={"PHYSAI_TOY_DIE_WIDTH": "16"})
+    r = physai(
+        "run",
+        TOY,
+        "--preset",
+        "paper",
+        "--out",
+        str(out),
+        "--backend",
+        "processes",
+        "--workers",
+        "2",
+        "--retries",
+        "1",
+        "--no-progress",
+        env={"PHYSAI_TOY_DIE_WIDTH": "16"},
+    )
     assert r.returncode == 0, r.stderr
     t = store.load(out, "toy", "paper")["trials"]
     assert set(t.loc[t.width == 16, "status"]) == {"failed"}
     assert t.loc[t.width == 16, "error"].str.contains("worker died").all()
     assert set(t.loc[t.width != 16, "status"]) == {"ok"}
     # re-running picks up the failed shards only
-    r2 = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes",
-                "--workers", "2", "--no-progress")
+    r2 = physai(
+        "run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes", "--workers", "2", "--no-progress"
+    )
     assert "2 shards run, 4 already stored" in r2.stdout
     pd.testing.assert_frame_equal(_trials(local_run), _trials(out))
 
@@ -90,10 +139,29 @@ def _children(pid: int) -> list[int]:
 
 def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
     out = tmp_path / "res"
-    proc = subprocess.Popen([sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper",
-                             "--out", str(out), "--backend", "processes", "--workers", "2", "--no-progress"],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "1.5"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "physai.cli",
+            "run",
+            TOY,
+            "--preset",
+            "paper",
+            "--out",
+            str(out),
+            "--backend",
+            "processes",
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "1.5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     trials_dir = out / "toy" / "paper" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
@@ -134,16 +202,49 @@ def test_ray_cluster_by_address_matches_local(local_run, tmp_path):
     token = tmp_path / "ray_token"  # the cluster and its client share a token, as Ray's docs ask
     token.write_text(secrets.token_hex(32))
     # single-machine mode keeps every Ray service on 127.0.0.1
-    ray_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
-               "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    ray_env = {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
     env = {**os.environ, "PYTHONPATH": str(REPO), **ray_env}
-    start = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
-                           env=env, capture_output=True, text=True, timeout=180)
+    start = subprocess.run(
+        [
+            ray_bin,
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert start.returncode == 0, start.stderr
     try:
-        r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "ray",
-                   "--address", f"127.0.0.1:{port}", "--no-progress", env=ray_env)
+        r = physai(
+            "run",
+            TOY,
+            "--preset",
+            "paper",
+            "--out",
+            str(tmp_path),
+            "--backend",
+            "ray",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--no-progress",
+            env=ray_env,
+        )
         assert r.returncode == 0, r.stderr
         pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
     finally:
@@ -162,8 +263,9 @@ def test_missing_ray_extra_is_one_line_exit_2(tmp_path):
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
     out = tmp_path / "res"
-    r = physai("run", TOY, "--out", str(out), "--backend", "ray",
-               env={"PYTHONPATH": f"{shadow.parent}{os.pathsep}{REPO}"})
+    r = physai(
+        "run", TOY, "--out", str(out), "--backend", "ray", env={"PYTHONPATH": f"{shadow.parent}{os.pathsep}{REPO}"}
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "pip install 'physai[ray]'" in r.stderr
     assert not out.exists()
@@ -171,13 +273,33 @@ def test_missing_ray_extra_is_one_line_exit_2(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_leaves_only_complete_shards(local_run, tmp_path):
     out = tmp_path / "res"
-    proc = subprocess.Popen([sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper", "--out", str(out),
-                             "--backend", "processes", "--workers", "2", "--no-progress"],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "2"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            # A terminal's foreground job: SIGINT at its default. Under a background job
-                            # of a non-interactive shell (``make test &``) it is inherited as ignored.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "physai.cli",
+            "run",
+            TOY,
+            "--preset",
+            "paper",
+            "--out",
+            str(out),
+            "--backend",
+            "processes",
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # A terminal's foreground job: SIGINT at its default. Under a background job
+        # of a non-interactive shell (``make test &``) it is inherited as ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     trials_dir = out / "toy" / "paper" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
@@ -190,8 +312,11 @@ def test_ctrl_c_stops_cleanly_and_leaves_only_complete_shards(local_run, tmp_pat
     stored = list(trials_dir.glob("*.parquet"))
     assert 1 <= len(stored) < 6 and not list(out.rglob("*.tmp"))
     time.sleep(1)
-    alive = [p for p in workers if Path(f"/proc/{p}/stat").exists()
-             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    alive = [
+        p
+        for p in workers
+        if Path(f"/proc/{p}/stat").exists() and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    ]
     assert alive == []  # no worker left behind
     r = physai("run", TOY, "--preset", "paper", "--out", str(out), "--backend", "processes", "--no-progress")
     assert r.returncode == 0 and f"{6 - len(stored)} shards run" in r.stdout

@@ -1,4 +1,5 @@
 """The physai command as a user runs it: bad input is one line and exit 2, nothing written."""
+
 import os
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def stored(tmp_path_factory):
 
 BAD = {
     "unknown experiment": (["run", "nope"], "unknown experiment 'nope'; choose from:"),
-    "unknown preset": (["run", TOY, "--preset", "huge"], "unknown preset 'huge' for toy; choose from: demo, paper"),
+    "unknown preset": (
+        ["run", TOY, "--preset", "huge"],
+        "unknown preset 'huge' for toy; choose from: tiny, demo, paper",
+    ),
     "unknown grid key": (["run", TOY, "--set", "depth=3"], "unknown key 'depth'"),
     "malformed value": (["run", TOY, "--set", "lr=[1,"], "malformed value"),
     "mistyped value": (["run", TOY, "--set", "width=wide"], "expected int"),
@@ -33,6 +37,18 @@ BAD = {
     "unknown command": (["frobnicate"], "invalid choice: 'frobnicate'"),
     "verify unknown preset": (["verify", TOY, "--preset", "huge"], "unknown preset"),
     "plot nothing stored": (["plot", TOY, "--set", "seed=[99]"], "nothing stored"),
+    # values of the right type but outside their meaning
+    "width above the compiled maximum": (
+        ["run", "width_minima", "--preset", "tiny", "--set", "width=1000"],
+        "width=1000 is outside its domain",
+    ),
+    "width 0": (["run", TOY, "--set", "width=0"], "width must be an integer >= 1"),
+    "negative seed": (["run", TOY, "--set", "seed=-1"], "seed=-1 is outside its domain"),
+    "n 0": (["run", "width_minima", "--preset", "tiny", "--set", "n=0"], "n=0 is outside its domain"),
+    "negative steps": (["run", TOY, "--set", "steps=-5"], "steps must be an integer >= 1"),
+    "zero learning rate": (["run", TOY, "--set", "lr=0"], "lr must be a number > 0"),
+    "zero workers": (["run", TOY, "--backend", "processes", "--workers", "0"], "--workers must be at least 1"),
+    "grid over the limit": (["run", TOY, "--max-trials", "5"], "the grid has 6 trials, over the limit of 5"),
 }
 
 
@@ -88,3 +104,35 @@ def test_persistent_compilation_cache_is_private_and_used(tmp_path):
     assert r.returncode == 0, r.stderr
     assert cache.is_dir() and (cache.stat().st_mode & 0o777) == 0o700
     assert any(cache.iterdir()), "compiled programs should be cached"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown a folder")
+def test_a_compilation_cache_owned_by_another_user_is_refused_not_taken_over(tmp_path):
+    cache = tmp_path / "theirs"
+    cache.mkdir(mode=0o777)
+    os.chmod(cache, 0o777)
+    os.chown(cache, 12345, 12345)
+    r = physai(
+        "run",
+        TOY,
+        "--preset",
+        "tiny",
+        "--out",
+        str(tmp_path / "res"),
+        "--no-progress",
+        env={"PHYSAI_CACHE_DIR": str(cache)},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "belongs to another user" in r.stderr and "running without it" in r.stderr
+    assert (cache.stat().st_mode & 0o777) == 0o777 and cache.stat().st_uid == 12345  # not chmod-ed
+    assert not any(cache.iterdir())  # and nothing of ours written into it
+
+
+def test_bare_physai_lists_the_commands_and_version_prints_the_version():
+    r = physai()
+    assert r.returncode == 0 and all(c in r.stdout for c in ("list", "run", "verify", "reproduce", "compare"))
+    r = physai("--version")
+    assert r.returncode == 0 and r.stdout.strip().startswith("physai ")
+    import physai as pkg
+
+    assert r.stdout.strip() == f"physai {pkg.__version__}"

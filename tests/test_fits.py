@@ -1,5 +1,5 @@
 """Tests for analysis.fits: scaling-law fits recover known parameters, bad
-input raises FitError, IsoFLOP minima, and emergence transition measures."""
+input raises FitError, IsoFLOP minima and extrapolation error."""
 
 import math
 
@@ -16,8 +16,6 @@ from analysis.fits import (
     fit_chinchilla,
     fit_power_law,
     isoflop_minima,
-    transition_step,
-    transition_width,
 )
 
 # Hoffmann et al. (2022) Approach 3 estimates.
@@ -78,6 +76,27 @@ class TestFitChinchilla:
             assert low - 1e-6 <= estimate <= high + 1e-6
         assert fit.alpha_ci[1] - fit.alpha_ci[0] > 0
 
+    def test_bootstrap_is_deterministic_for_a_seed(self):
+        N, D = np.meshgrid(np.logspace(7, 9, 4), np.logspace(9, 11, 4), indexing="ij")
+        L = noisy(chinchilla_loss(N, D, **CHINCHILLA_TRUTH), 0.005, seed=2)
+        first = fit_chinchilla(N.ravel(), D.ravel(), L.ravel(), bootstrap=3, seed=7)
+        assert first == fit_chinchilla(N.ravel(), D.ravel(), L.ravel(), bootstrap=3, seed=7)
+
+    def test_group_bootstrap_resamples_whole_seeds(self):
+        # A 5 x 5 grid, 6 seeds each; a seed's runs share an offset,
+        # so resampling seeds (not points) is the honest bootstrap.
+        N, D = np.meshgrid(np.logspace(7, 9, 5), np.logspace(9, 11, 5), indexing="ij")
+        seeds = np.repeat(np.arange(6), N.size)
+        N, D = np.tile(N.ravel(), 6), np.tile(D.ravel(), 6)
+        seed_offset = 1 + 0.01 * np.random.default_rng(3).standard_normal(6)
+        L = noisy(chinchilla_loss(N, D, **CHINCHILLA_TRUTH) * seed_offset[seeds], 0.002, seed=4)
+
+        fit = fit_chinchilla(N, D, L, bootstrap=10, groups=seeds, seed=0)
+
+        assert fit.alpha == pytest.approx(0.34, abs=0.02)
+        assert fit.alpha_ci[0] <= fit.alpha <= fit.alpha_ci[1]
+        assert fit.alpha_ci[1] - fit.alpha_ci[0] > 0
+
     def test_noise_free_fit_is_near_exact(self):
         N, D = np.meshgrid(np.logspace(7, 9, 5), np.logspace(9, 11, 5), indexing="ij")
         L = chinchilla_loss(N, D, **CHINCHILLA_TRUTH)
@@ -95,38 +114,15 @@ class TestFitPowerLaw:
     def truth_loss(self):
         return self.TRUTH["E"] + self.TRUTH["A"] * self.N ** -self.TRUTH["alpha"]
 
-    def test_recovers_exponent_with_bootstrap_interval(self):
+    def test_recovers_exponent(self):
         L = noisy(self.truth_loss(), 0.005, seed=0)
 
-        fit = fit_power_law(self.N, L, bootstrap=100, seed=0)
+        fit = fit_power_law(self.N, L)
 
         assert isinstance(fit, PowerLawFit)
         assert fit.alpha == pytest.approx(0.7, abs=0.02)
         assert fit.E == pytest.approx(0.5, abs=0.02)
-        assert fit.alpha_ci[0] < 0.7 < fit.alpha_ci[1]
-        assert fit.E_ci[0] < 0.5 < fit.E_ci[1]
-        assert fit.alpha_ci[1] - fit.alpha_ci[0] < 0.1
         np.testing.assert_allclose(fit.predict(self.N), self.truth_loss(), rtol=0.01)
-
-    def test_deterministic_for_a_seed(self):
-        L = noisy(self.truth_loss(), 0.005, seed=2)
-        first = fit_power_law(self.N, L, bootstrap=10, seed=7)
-        assert first == fit_power_law(self.N, L, bootstrap=10, seed=7)
-
-    def test_group_bootstrap_resamples_whole_seeds(self):
-        # Ten sizes, 8 seeds each; a seed's runs share an offset,
-        # so resampling seeds (not points) is the honest bootstrap.
-        sizes = np.logspace(1, 4, 10)
-        seeds = np.repeat(np.arange(8), sizes.size)
-        N = np.tile(sizes, 8)
-        seed_offset = 1 + 0.01 * np.random.default_rng(3).standard_normal(8)
-        L = noisy((0.5 + 3.0 * N**-0.7) * seed_offset[seeds], 0.002, seed=4)
-
-        fit = fit_power_law(N, L, bootstrap=30, groups=seeds, seed=0)
-
-        assert fit.alpha == pytest.approx(0.7, abs=0.02)
-        assert fit.alpha_ci[0] <= fit.alpha <= fit.alpha_ci[1]
-        assert fit.E_ci[0] < 0.5 < fit.E_ci[1]
 
     def test_robust_to_an_outlier_run(self):
         L = noisy(self.truth_loss(), 0.005, seed=5)
@@ -157,8 +153,6 @@ class TestFitErrors:
 
     def test_power_law_bad_options(self):
         N, L = [10, 100, 1000, 1e4], [1.0, 0.8, 0.7, 0.6]
-        with pytest.raises(FitError, match="groups"):
-            fit_power_law(N, L, bootstrap=5, groups=[0, 1])
         with pytest.raises(FitError, match="huber_delta"):
             fit_power_law(N, L, huber_delta=0)
 
@@ -174,6 +168,10 @@ class TestFitErrors:
             fit_chinchilla(N, D, np.where(np.arange(6) == 2, np.nan, L))
         with pytest.raises(FitError, match="positive"):
             fit_chinchilla(N, -D, L)
+        with pytest.raises(FitError, match="groups"):
+            fit_chinchilla(N, D, L, bootstrap=5, groups=[0, 1])
+        with pytest.raises(FitError, match="bootstrap"):
+            fit_chinchilla(N, D, L, bootstrap=-1)
 
 
 def isoflop_frame(budgets, true_exponent=0.5, coefficient=0.1, size_offsets=None):
@@ -208,7 +206,8 @@ class TestIsoflop:
 
         exponent, low, high = compute_optimal_exponent(minima["compute"], minima["n_opt"])
         assert exponent == pytest.approx(0.5, abs=1e-6)
-        assert low <= 0.5 <= high
+        # Exact data: the interval degenerates to the estimate, up to rounding.
+        assert low - 1e-9 <= 0.5 <= high + 1e-9
 
     def test_edge_minimum_is_not_interior(self):
         # Every sampled size is above the optimum: the curve is monotone.
@@ -247,40 +246,3 @@ class TestExtrapolation:
         fit = ChinchillaFit(E=1.0, A=1.0, B=1.0, alpha=0.5, beta=0.5, loss=0.0)
         N, D = np.array([1e2, 1e4]), np.array([1e4, 1e6])
         assert extrapolation_error(fit.predict, (N, D), fit.predict(N, D)) == 0.0
-
-
-def logistic(steps, midpoint=500.0, scale=50.0):
-    return 1 / (1 + np.exp(-(steps - midpoint) / scale))
-
-
-class TestTransitions:
-    steps = np.arange(5.0, 1000.0, 10.0)  # the midpoint 500 is not a logged step
-
-    def test_transition_step_interpolates(self):
-        assert transition_step(self.steps, logistic(self.steps), 0.5) == pytest.approx(500.0, abs=1.0)
-        # A loss-like (falling) curve.
-        falling = 1 - logistic(self.steps)
-        assert transition_step(self.steps, falling, 0.5, rising=False) == pytest.approx(500.0, abs=1.0)
-
-    def test_transition_step_edges(self):
-        values = logistic(self.steps)
-        assert math.isnan(transition_step(self.steps, values, 1.5))
-        assert transition_step(self.steps, values, -1.0) == self.steps[0]
-        # Unsorted input and NaN logs give the same answer.
-        order = np.random.default_rng(0).permutation(self.steps.size)
-        noisy_values = values.copy()
-        noisy_values[3] = np.nan
-        assert transition_step(self.steps[order], noisy_values[order], 0.5) == pytest.approx(
-            transition_step(self.steps, values, 0.5)
-        )
-
-    def test_transition_width_of_logistic(self):
-        # 10%..90% of a logistic spans 2 * ln(9) * scale steps.
-        for scale in (20.0, 80.0):
-            values = 0.25 + 0.5 * logistic(self.steps, scale=scale)
-            width = transition_width(self.steps, values)
-            assert width == pytest.approx(2 * math.log(9) * scale, rel=0.03)
-            assert transition_width(self.steps, 1 - values, rising=False) == pytest.approx(width)
-
-    def test_flat_curve_has_no_width(self):
-        assert math.isnan(transition_width(self.steps, np.full(self.steps.size, 0.3)))

@@ -1,5 +1,6 @@
 """Grokking: event extraction on synthetic curves, every check on hand-made tables that must
-pass and must fail, the curriculum and Fourier probe, and the tiny preset end to end."""
+pass and must fail, the curriculum and Fourier probe."""
+
 import math
 
 import jax
@@ -9,9 +10,8 @@ import pandas as pd
 import pytest
 
 from experiments import grokking as gk
-from physai import Results, sweep
+from physai import Results
 from physai.curricula.arithmetic import modular_arithmetic, multidigit_addition
-from physai.experiment import STATUSES
 from physai.probes.fourier import fourier_basis, fourier_sparsity, gini
 
 
@@ -55,6 +55,7 @@ def test_fourier_sparsity_separates_one_frequency_from_noise():
 
 def test_one_layer_transformer_reads_only_the_past():
     from physai.models.transformer import OneLayerTransformer, with_equals_token
+
     p = 7
     model = OneLayerTransformer(p + 1, p, d_model=16, n_heads=2, d_mlp=32)
     x = with_equals_token(jnp.array([[1, 2], [3, 4]], jnp.int32), p)
@@ -98,8 +99,9 @@ def test_trial_events_without_grokking():
 # ----------------------------------------------------------------------------- checks
 
 
-def _rows(fracs=(0.5, 0.6, 0.7), seeds=3, grok_steps=None, ratio=6.0, wd0_grok=False,
-          norm_ratio=0.8, early=0.5, grok_wd1=True):
+def _rows(
+    fracs=(0.5, 0.6, 0.7), seeds=3, grok_steps=None, ratio=6.0, wd0_grok=False, norm_ratio=0.8, early=0.5, grok_wd1=True
+):
     grok_steps = grok_steps or {0.5: 3000, 0.6: 2000, 0.7: 1000}
     rows = []
     for f in fracs:
@@ -107,13 +109,25 @@ def _rows(fracs=(0.5, 0.6, 0.7), seeds=3, grok_steps=None, ratio=6.0, wd0_grok=F
             for s in range(seeds):
                 grokked = wd0_grok if wd == 0 else grok_wd1
                 t = float(grok_steps[f] + 10 * s) if grokked else float("nan")
-                rows.append({"train_fraction": f, "weight_decay": wd, "seed": s, "steps": 4000,
-                             "grokked": grokked, "steps_to_grok": t,
-                             "grok_ratio": ratio if grokked else float("nan"),
-                             "test_acc": 1.0 if grokked else 0.2, "norm_peak": 60.0,
-                             "norm_at_grok": 60.0 * norm_ratio, "norm_final": 40.0,
-                             "early_rise": early, "gini_at_memorise": 0.1, "gini_pre_jump": 0.3,
-                             "gini_final": 0.5})
+                rows.append(
+                    {
+                        "train_fraction": f,
+                        "weight_decay": wd,
+                        "seed": s,
+                        "steps": 4000,
+                        "grokked": grokked,
+                        "steps_to_grok": t,
+                        "grok_ratio": ratio if grokked else float("nan"),
+                        "test_acc": 1.0 if grokked else 0.2,
+                        "norm_peak": 60.0,
+                        "norm_at_grok": 60.0 * norm_ratio,
+                        "norm_final": 40.0,
+                        "early_rise": early,
+                        "gini_at_memorise": 0.1,
+                        "gini_pre_jump": 0.3,
+                        "gini_final": 0.5,
+                    }
+                )
     return rows
 
 
@@ -123,15 +137,18 @@ def test_checks_pass_on_a_grokking_table():
         assert h.evaluate(res).status == "supported", h.name
 
 
-@pytest.mark.parametrize("check,kwargs", [
-    (gk.check_grokking_delay, {"ratio": 2.0}),
-    (gk.check_grokking_delay, {"grok_wd1": False}),
-    (gk.check_no_weight_decay, {"wd0_grok": True}),
-    (gk.check_more_data_sooner, {"grok_steps": {0.5: 1000, 0.6: 2000, 0.7: 3000}}),
-    (gk.check_more_data_sooner, {"grok_steps": {0.5: 3000, 0.6: 1000, 0.7: 2000}}),
-    (gk.check_weight_norm_falls, {"norm_ratio": 1.0}),
-    (gk.check_fourier_first, {"early": 0.05}),
-])
+@pytest.mark.parametrize(
+    "check,kwargs",
+    [
+        (gk.check_grokking_delay, {"ratio": 2.0}),
+        (gk.check_grokking_delay, {"grok_wd1": False}),
+        (gk.check_no_weight_decay, {"wd0_grok": True}),
+        (gk.check_more_data_sooner, {"grok_steps": {0.5: 1000, 0.6: 2000, 0.7: 3000}}),
+        (gk.check_more_data_sooner, {"grok_steps": {0.5: 3000, 0.6: 1000, 0.7: 2000}}),
+        (gk.check_weight_norm_falls, {"norm_ratio": 1.0}),
+        (gk.check_fourier_first, {"early": 0.05}),
+    ],
+)
 def test_checks_fail_when_the_claim_is_false(check, kwargs):
     assert check(_results(_rows(**kwargs))).status == "refuted"
 
@@ -146,31 +163,3 @@ def test_progress_checks_only_read_delayed_runs():
 
 def test_fewer_than_three_fractions_is_inconclusive():
     assert gk.check_more_data_sooner(_results(_rows(fracs=(0.5, 0.7)))).status == "inconclusive"
-
-
-# ----------------------------------------------------------------------------- end to end
-
-
-def test_tiny_preset_end_to_end(tmp_path):
-    plan = sweep.plan(gk.EXPERIMENT, "tiny")
-    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
-    assert summary.failed == 0 and summary.ok == len(plan.trials)
-    res = sweep.results(plan, str(tmp_path))
-    assert (res.trials["train_acc"] > 0.9).all()  # p = 23 is memorised within 300 steps
-    assert {"acc", "weight_norm", "fourier_gini"} <= set(res.curves["metric"])
-    for h in gk.EXPERIMENT.hypotheses:
-        assert h.evaluate(res).status in STATUSES
-    figures = gk.EXPERIMENT.plot(res)
-    assert set(figures) == {"accuracy", "progress_measures"}
-    import matplotlib.pyplot as plt
-    for fig in figures.values():
-        plt.close(fig)
-
-
-@pytest.mark.slow
-def test_paper_preset_supports_every_hypothesis(tmp_path):
-    plan = sweep.plan(gk.EXPERIMENT, "paper")
-    sweep.run_sweep(plan, str(tmp_path), progress=False)
-    res = sweep.results(plan, str(tmp_path))
-    verdicts = [h.evaluate(res) for h in gk.EXPERIMENT.hypotheses]
-    assert all(v.status == "supported" for v in verdicts), verdicts

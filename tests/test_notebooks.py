@@ -3,6 +3,7 @@
 In ``make test`` they run on the ``tiny`` preset (seconds); ``-m slow`` runs them
 on the ``demo`` preset a teacher would use.
 """
+
 from pathlib import Path
 
 import nbformat
@@ -26,12 +27,15 @@ def _execute(path, preset, tmp_path, monkeypatch):
     monkeypatch.setenv("PHYSAI_NOTEBOOK_OUT", str(tmp_path / "results"))
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
-    tables = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if "text/html" in o.get("data", {}) and "status" in o["data"]["text/html"]]
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    tables = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/html" in o.get("data", {}) and "status" in o["data"]["text/html"]
+    ]
     assert images, "the notebook should show the experiment's figures"
     assert tables, "the notebook should show the verdict table"
 

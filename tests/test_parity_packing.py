@@ -1,11 +1,11 @@
 """Packed subsets (independent quanta) and multitask sparse parity with given subsets."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from physai.curricula.parity import (multitask_sparse_parity_with_subsets, packed_subsets,
-                                     zipf_probabilities)
+from physai.curricula.parity import multitask_sparse_parity_with_subsets, packed_subsets, zipf_probabilities
 
 packed = jax.jit(packed_subsets, static_argnums=(1, 2, 3, 4))
 
@@ -25,15 +25,15 @@ def test_packed_subsets_share_at_most_one_bit(n_bits, n_tasks):
         subsets = np.asarray(subsets)
         assert int(found) == n_tasks
         m, ov = _overlaps(subsets, n_bits)
-        assert (m.sum(axis=1) == 3).all()                    # k distinct bits per task
-        assert (np.diff(subsets, axis=1) > 0).all()          # sorted rows
+        assert (m.sum(axis=1) == 3).all()  # k distinct bits per task
+        assert (np.diff(subsets, axis=1) > 0).all()  # sorted rows
         assert ov.max() <= 1
 
 
 def test_packed_subsets_disjoint_and_reports_shortfall():
     subsets, found = packed(jax.random.key(0), 12, 3, 4, 0)  # 4 disjoint triples fill 12 bits
     assert int(found) == 4 and _overlaps(np.asarray(subsets), 12)[1].max() == 0
-    _, found = packed(jax.random.key(0), 12, 3, 5, 0)        # a fifth cannot fit
+    _, found = packed(jax.random.key(0), 12, 3, 5, 0)  # a fifth cannot fit
     assert int(found) == 4
 
 
@@ -55,8 +55,7 @@ def test_with_subsets_labels_frequencies_and_int8():
     freq = np.bincount(task, minlength=3) / len(task)
     assert freq == pytest.approx(np.asarray(zipf_probabilities(3, 1.0)), abs=0.01)
     assert np.array_equal(np.asarray(d["task_test"]), np.repeat(np.arange(3), 50))
-    d8 = multitask_sparse_parity_with_subsets(jax.random.key(3), subsets, 8, 1.0, 30000, 50,
-                                              dtype=jnp.int8)
+    d8 = multitask_sparse_parity_with_subsets(jax.random.key(3), subsets, 8, 1.0, 30000, 50, dtype=jnp.int8)
     assert d8["x_train"].dtype == jnp.int8
     for k in ("x_train", "y_train", "label_train", "x_test", "y_test", "label_test"):
         assert np.array_equal(np.asarray(d8[k]).astype(np.float64), np.asarray(d[k], np.float64))

@@ -125,9 +125,9 @@ def test_linear_model_flip_radius_is_margin_over_weight_norm(linear_model):
     # Add one point too far from the boundary to flip within max_radius.
     far_point = (20.0 * w / np.linalg.norm(w))[None]
     x = np.concatenate([x, far_point])
-    radii = jax.jit(
-        lambda p, x: probes.pgd_flip_radius(linear_apply, p, x, max_radius=5.0, num_bisections=24)
-    )(params, x)
+    radii = jax.jit(lambda p, x: probes.pgd_flip_radius(linear_apply, p, x, max_radius=5.0, num_bisections=24))(
+        params, x
+    )
     exact = np.abs(x @ w + params["b"]) / np.linalg.norm(w)
     assert np.all(np.asarray(exact[:-1]) < 5.0)
     np.testing.assert_allclose(radii[:-1], exact[:-1], rtol=1e-3)
@@ -210,9 +210,7 @@ def test_hutchinson_trace_matches_dense(mse_problem, hessian_estimates):
     assert abs(float(hessian_estimates[1]["trace"]) - exact) / exact < 0.05
 
 
-def test_stochastic_lanczos_quadrature_finds_top_eigenvalue_and_normalised_density(
-    mse_problem, hessian_estimates
-):
+def test_stochastic_lanczos_quadrature_finds_top_eigenvalue_and_normalised_density(mse_problem, hessian_estimates):
     eigenvalues = mse_problem[3]
     nodes, weights = hessian_estimates[1]["slq"]
     assert nodes.shape == weights.shape == (2, 40)
@@ -249,9 +247,9 @@ def test_hessian_probes_run_inside_scan():
         density = probes.spectral_density_slq(loss_at, w, 3, 2, step_key, grid)
         return w - 0.05 * jax.grad(loss_at)(w), (logs, density)
 
-    _, (logs, densities) = jax.jit(
-        lambda w: jax.lax.scan(train_step, w, jax.random.split(jax.random.PRNGKey(15), 3))
-    )(np.zeros(3, np.float32))
+    _, (logs, densities) = jax.jit(lambda w: jax.lax.scan(train_step, w, jax.random.split(jax.random.PRNGKey(15), 3)))(
+        np.zeros(3, np.float32)
+    )
     np.testing.assert_allclose(logs[:, :3], exact_eigenvalues[-1], rtol=1e-3)
     assert np.all(np.isfinite(logs[:, 3]))
     integrals = np.sum(densities, axis=1) * float(grid[1] - grid[0])
@@ -286,9 +284,7 @@ def test_filter_normalized_direction_matches_filter_norms(small_mlp_problem):
         kernel_direction = direction["params"][layer]["kernel"]
         assert kernel_direction.shape == kernel.shape
         # One filter = one output unit = one column of the (in, out) kernel.
-        np.testing.assert_allclose(
-            np.linalg.norm(kernel_direction, axis=0), np.linalg.norm(kernel, axis=0), rtol=1e-5
-        )
+        np.testing.assert_allclose(np.linalg.norm(kernel_direction, axis=0), np.linalg.norm(kernel, axis=0), rtol=1e-5)
         assert not np.allclose(kernel_direction, kernel)
         np.testing.assert_array_equal(direction["params"][layer]["bias"], 0.0)
 
@@ -398,8 +394,10 @@ def _mlp_apply(params, x):
 
 
 def _mlp_params(w1, b1, a):
-    return {"hidden_0": {"kernel": jnp.asarray(w1, jnp.float32), "bias": jnp.asarray(b1, jnp.float32)},
-            "readout": {"kernel": jnp.asarray(a, jnp.float32)[:, None], "bias": jnp.zeros(1)}}
+    return {
+        "hidden_0": {"kernel": jnp.asarray(w1, jnp.float32), "bias": jnp.asarray(b1, jnp.float32)},
+        "readout": {"kernel": jnp.asarray(a, jnp.float32)[:, None], "bias": jnp.zeros(1)},
+    }
 
 
 def test_softplus_surrogate_tends_to_the_relu_net():
@@ -426,15 +424,15 @@ def test_smoothed_search_finds_the_rare_all_active_pattern():
     @jax.jit
     def bounds(params, x):
         sampled = lip.input_gradient_norms(_mlp_apply, params, x)
-        found = lip.smoothed_gradient_search(_mlp_apply, lip.softplus_mlp_apply, params, x[:32],
-                                             radius=1.0, steps=100, step_size=0.2)
-        walk = lip.local_lipschitz_pgd(_mlp_apply, params, x[:32], 1.0, 100, 0.2,
-                                       jax.random.PRNGKey(0))
+        found = lip.smoothed_gradient_search(
+            _mlp_apply, lip.softplus_mlp_apply, params, x[:32], radius=1.0, steps=100, step_size=0.2
+        )
+        walk = lip.local_lipschitz_pgd(_mlp_apply, params, x[:32], 1.0, 100, 0.2, jax.random.PRNGKey(0))
         return sampled, found, walk
 
     sampled, found, walk = bounds(params, x)
     assert float(sampled.max()) < 0.95 * exact  # the sampled max falls short
-    assert float(walk.max()) < 0.99 * exact     # so does the random walk of local_lipschitz_pgd
+    assert float(walk.max()) < 0.99 * exact  # so does the random walk of local_lipschitz_pgd
     assert float(found.max()) == pytest.approx(exact, rel=1e-4)  # the search reaches it
     assert np.all(np.asarray(found) >= np.asarray(sampled[:32]) - 1e-6)  # never below the start
 
@@ -454,15 +452,20 @@ def test_smoothed_search_is_a_valid_lower_bound_that_matches_brute_force():
     subsets = np.array(np.meshgrid(*[[0, 1]] * w)).reshape(w, -1).T
     subset_max = np.linalg.norm(subsets @ (a[:, None] * w1.T), axis=1).max()
     x = jnp.asarray(rng.normal(size=(16, d)), jnp.float32)
-    found = jax.jit(lambda p, x: lip.smoothed_gradient_search(
-        _mlp_apply, lip.softplus_mlp_apply, p, x, radius=jnp.inf, steps=200, step_size=1.0))(params, x)
+    found = jax.jit(
+        lambda p, x: lip.smoothed_gradient_search(
+            _mlp_apply, lip.softplus_mlp_apply, p, x, radius=jnp.inf, steps=200, step_size=1.0
+        )
+    )(params, x)
     assert float(found.max()) <= subset_max * (1 + 1e-5)
     assert float(found.max()) == pytest.approx(grid_max, rel=1e-4)
 
 
 def test_smoothed_search_on_a_linear_model_is_the_weight_norm(linear_model):
     params, x = linear_model
-    found = jax.jit(lambda p, x: lip.smoothed_gradient_search(
-        linear_apply, lambda p, z, beta: linear_apply(p, z), p, x, radius=0.5, steps=10,
-        step_size=0.1))(params, x)
+    found = jax.jit(
+        lambda p, x: lip.smoothed_gradient_search(
+            linear_apply, lambda p, z, beta: linear_apply(p, z), p, x, radius=0.5, steps=10, step_size=0.1
+        )
+    )(params, x)
     np.testing.assert_allclose(found, np.linalg.norm(params["w"]), rtol=1e-5)

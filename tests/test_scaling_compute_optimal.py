@@ -1,20 +1,20 @@
 """Compute-optimal frontier: the IsoFLOP analysis on synthetic curves from a known
 Chinchilla law (must pass) and from laws without an optimum or with a broken trend
-(must fail), and the tiny preset end to end."""
+(must fail), and the typed statics."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from experiments import scaling_compute_optimal as co
 from physai import Results, models, sweep
-from physai.experiment import STATUSES
 
 WIDTHS = [8, 14, 23, 40, 70, 120, 200, 256]
 BATCH = 128
 
 
 def chinchilla(n, d, E=0.002, A=9.0, alpha=0.8, B=300.0, beta=0.8):
-    return E + A / n ** alpha + B / d ** beta
+    return E + A / n**alpha + B / d**beta
 
 
 def _results(law=chinchilla, max_compute=co._compute(256, 1500), seeds=2):
@@ -26,14 +26,17 @@ def _results(law=chinchilla, max_compute=co._compute(256, 1500), seeds=2):
         logged = np.arange(co.N_LOGS + 1) * (steps // co.N_LOGS)
         for seed in range(seeds):
             tid = f"w{width}s{seed}"
-            trials.append({"trial_id": tid, "width": width, "n_params": n, "batch": BATCH,
-                           "seed": seed, "status": "ok"})
+            trials.append(
+                {"trial_id": tid, "width": width, "n_params": n, "batch": BATCH, "seed": seed, "status": "ok"}
+            )
             noise = 1 + 0.01 * np.sin(logged + seed)  # small deterministic jitter
             loss = np.where(logged > 0, law(n, np.maximum(logged, 1) * BATCH), 1.0) * noise
-            curves.append(pd.DataFrame({"trial_id": tid, "step": logged, "split": "test",
-                                        "metric": "mse", "value": loss}))
-    return Results(pd.DataFrame(trials), pd.concat(curves, ignore_index=True), pd.DataFrame(),
-                   "scaling_compute_optimal", "test")
+            curves.append(
+                pd.DataFrame({"trial_id": tid, "step": logged, "split": "test", "metric": "mse", "value": loss})
+            )
+    return Results(
+        pd.DataFrame(trials), pd.concat(curves, ignore_index=True), pd.DataFrame(), "scaling_compute_optimal", "test"
+    )
 
 
 def test_chinchilla_law_gives_u_shapes_exponent_and_extrapolation():
@@ -47,7 +50,7 @@ def test_chinchilla_law_gives_u_shapes_exponent_and_extrapolation():
 
 def test_loss_without_size_dependence_has_no_interior_optimum():
     # Only data matters: the smallest model (most examples at fixed C) always wins.
-    res = _results(law=lambda n, d: 0.002 + 300.0 / d ** 0.8)
+    res = _results(law=lambda n, d: 0.002 + 300.0 / d**0.8)
     assert co.check_u_shape(res).status == "refuted"
     assert co.check_exponent(res).status in ("refuted", "inconclusive")
 
@@ -65,16 +68,17 @@ def test_broken_trend_at_large_compute_fails_extrapolation():
 def test_exponent_interval_must_exclude_one():
     # Model size only matters (data free): the optimum is always the largest model -> b
     # is not inside (0, 1) or there is no interior minimum at all.
-    res = _results(law=lambda n, d: 0.002 + 30.0 / n ** 0.8 + 1e-6 / d)
+    res = _results(law=lambda n, d: 0.002 + 30.0 / n**0.8 + 1e-6 / d)
     assert co.check_exponent(res).status in ("refuted", "inconclusive")
     assert co.check_u_shape(res).status == "refuted"
 
 
 def test_checks_inconclusive_on_empty_curves():
-    res = Results(pd.DataFrame({"trial_id": ["a"], "status": ["ok"], "width": [8],
-                                "n_params": [100], "batch": [BATCH]}),
-                  pd.DataFrame(columns=["trial_id", "step", "split", "metric", "value"]),
-                  pd.DataFrame())
+    res = Results(
+        pd.DataFrame({"trial_id": ["a"], "status": ["ok"], "width": [8], "n_params": [100], "batch": [BATCH]}),
+        pd.DataFrame(columns=["trial_id", "step", "split", "metric", "value"]),
+        pd.DataFrame(),
+    )
     for check in (co.check_u_shape, co.check_exponent, co.check_extrapolation):
         assert check(res).status == "inconclusive"
 
@@ -83,36 +87,29 @@ def test_every_width_is_trained_to_the_same_compute():
     for name in ("demo", "paper"):
         plan = sweep.plan(co.EXPERIMENT, name)
         widths = sorted({t.params["width"] for t in plan.trials})
-        assert widths[-1] / widths[0] >= 10 ** 1.5 - 1e-9
-        computes = [co.FLOPS_PER_PARAM_EXAMPLE * models.count_mlp_params(co.AMBIENT, s.trials[0].params["width"])
-                    * s.static["steps"] * s.static["batch"] for s in plan.shards]
+        assert widths[-1] / widths[0] >= 10**1.5 - 1e-9
+        computes = [
+            co.FLOPS_PER_PARAM_EXAMPLE
+            * models.count_mlp_params(co.AMBIENT, s.trials[0].params["width"])
+            * s.static.steps
+            * s.static.batch
+            for s in plan.shards
+        ]
         assert max(computes) / min(computes) < 1.1
 
 
-def test_tiny_preset_end_to_end(tmp_path):
-    plan = sweep.plan(co.EXPERIMENT, "tiny")
-    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
-    assert summary.failed == 0 and summary.ok == len(plan.trials)
-    res = sweep.results(plan, str(tmp_path))
-    assert np.isfinite(res.trials["test_mse"]).all()
-    smooth = co.smoothed_curves(res)
-    assert set(smooth["width"]) == {4, 16, 64}
-    for width, g in smooth.groupby("width"):  # training lowers the test loss
-        assert g.sort_values("step")["loss"].iloc[-1] < g.sort_values("step")["loss"].iloc[0]
-    for h in co.EXPERIMENT.hypotheses:
-        v = h.evaluate(res)
-        assert v.status in STATUSES and v.hypothesis == h.name
-    figures = co.EXPERIMENT.plot(res)
-    assert set(figures) == {"isoflop", "loss_vs_compute"}
-    import matplotlib.pyplot as plt
-    for fig in figures.values():
-        plt.close(fig)
-
-
-@pytest.mark.slow
-def test_paper_preset_supports_every_hypothesis(tmp_path):
-    plan = sweep.plan(co.EXPERIMENT, "paper")
-    sweep.run_sweep(plan, str(tmp_path), progress=False)
-    res = sweep.results(plan, str(tmp_path))
-    for h in co.EXPERIMENT.hypotheses:
-        assert h.evaluate(res).status == "supported", h.name
+def test_static_derives_bucket_and_steps_from_the_width():
+    params = {
+        "d": 4,
+        "batch": BATCH,
+        "n_test": 1024,
+        "width": 40,
+        "lr": 3e-3,
+        "seed": 0,
+        "max_compute": co._compute(256, 1500),
+    }
+    st = co.EXPERIMENT.static_values(params)
+    assert st == co.Static(
+        d=4, batch=BATCH, n_test=1024, bucket=64, steps=co.steps_for(40, params["max_compute"], BATCH)
+    )
+    assert st.steps % co.N_LOGS == 0 and st.steps > 1500  # narrower than 256: trained longer

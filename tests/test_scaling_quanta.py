@@ -1,5 +1,6 @@
 """Quanta (multitask sparse parity): per-run summaries on synthetic curves, every check on
-hand-made tables that must pass and must fail, and the tiny preset end to end."""
+hand-made tables that must pass and must fail."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments import scaling_quanta as sq
-from physai import Results, sweep
+from physai import Results
 
 
 def _results(rows) -> Results:
@@ -63,32 +64,63 @@ def test_run_summary_reversed_order_gives_negative_tau():
 def test_task_data_packs_subsets_or_draws_them_independently():
     import jax
 
-    packed = sq._task(8, 10, 3, 0.5, 8, 512, 16, max_overlap=1).data(jax.random.key(0), {})
+    def static(max_overlap):
+        return sq.Static(
+            n_tasks=8,
+            n_bits=10,
+            k=3,
+            alpha=0.5,
+            width=8,
+            steps=100,
+            log_every=10,
+            batch_size=64,
+            n_train=512,
+            n_test_per_task=16,
+            max_overlap=max_overlap,
+        )
+
+    packed = sq.make_task(static(1)).data(jax.random.key(0), {})
     assert int(packed["subsets_found"]) == 8 and packed["x_train"].dtype == np.int8
     m = np.zeros((8, 10), int)
     m[np.arange(8)[:, None], np.asarray(packed["subsets"])] = 1
     shared = m @ m.T
     np.fill_diagonal(shared, 0)
     assert shared.max() <= 1
-    free = sq._task(8, 10, 3, 0.5, 8, 512, 16, max_overlap=-1).data(jax.random.key(0), {})
+    free = sq.make_task(static(-1)).data(jax.random.key(0), {})
     assert free["x_train"].dtype == np.float32 and int(free["subsets_found"]) == 8
 
 
 # ----------------------------------------------------------------------------- checks
 
 
-def _rows(taus=(1.0, 1.0, 0.95), n_learned=(5, 7, 9), ratios=(0.1, 0.12, 0.08),
-          alpha=0.5, exponent=0.5, widths=(8, 16, 32, 64, 128, 256)):
+def _rows(
+    taus=(1.0, 1.0, 0.95),
+    n_learned=(5, 7, 9),
+    ratios=(0.1, 0.12, 0.08),
+    alpha=0.5,
+    exponent=0.5,
+    widths=(8, 16, 32, 64, 128, 256),
+):
     rows = []
     for i, w in enumerate(widths):
         n_params = 35 * w
         for seed in range(2):
             j = (i + seed) % len(taus)
-            rows.append({"width": w, "seed": seed, "alpha": alpha, "n_params": n_params,
-                         "test_loss": 3.0 * n_params ** -exponent * (1 + 0.01 * seed),
-                         "n_learned": n_learned[j], "order_tau": taus[j],
-                         "median_rise": 100 * ratios[j] * 10, "onset_spread": 1000.0,
-                         "width_ratio": ratios[j], "loss_max_drop_share": 0.1})
+            rows.append(
+                {
+                    "width": w,
+                    "seed": seed,
+                    "alpha": alpha,
+                    "n_params": n_params,
+                    "test_loss": 3.0 * n_params**-exponent * (1 + 0.01 * seed),
+                    "n_learned": n_learned[j],
+                    "order_tau": taus[j],
+                    "median_rise": 100 * ratios[j] * 10,
+                    "onset_spread": 1000.0,
+                    "width_ratio": ratios[j],
+                    "loss_max_drop_share": 0.1,
+                }
+            )
     return rows
 
 
@@ -116,35 +148,3 @@ def test_emerge_abruptly_check_pass_and_fail():
     assert sq.check_emerge_abruptly(_results(_rows(ratios=(0.4, 0.5, 0.3)))).status == "refuted"
     # abrupt but out of frequency order
     assert sq.check_emerge_abruptly(_results(_rows(taus=(0.2, 0.3, 0.1)))).status == "refuted"
-
-
-# ----------------------------------------------------------------------------- end to end
-
-
-def test_tiny_preset_end_to_end(tmp_path):
-    plan = sweep.plan(sq.EXPERIMENT, "tiny")
-    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
-    assert summary.failed == 0
-    res = sweep.results(plan, str(tmp_path))
-    assert len(res.ok) == 3 and np.isfinite(res.ok["test_loss"]).all()
-    # bigger nets end with lower frequency-weighted loss (ordering, not a fitted law)
-    assert res.ok.sort_values("width")["test_loss"].iloc[-1] < res.ok.sort_values("width")["test_loss"].iloc[0]
-    metrics = set(res.curves.loc[res.curves["split"] == "test", "metric"])
-    assert {sq.acc_metric(t) for t in range(8)} | {"loss"} <= metrics
-    # the most frequent task is learned by the largest net
-    largest = res.ok.loc[res.ok["width"].idxmax(), "trial_id"]
-    c = res.curves[(res.curves["trial_id"] == largest) & (res.curves["metric"] == sq.acc_metric(0))]
-    assert c.sort_values("step")["value"].iloc[-1] >= 0.9
-    verdicts = [h.evaluate(res) for h in sq.EXPERIMENT.hypotheses]
-    assert {v.status for v in verdicts} <= {"supported", "refuted", "inconclusive"}
-    figs = sq.EXPERIMENT.plot(res)
-    assert {"loss_vs_params", "task_curves"} <= set(figs)
-
-
-@pytest.mark.slow
-def test_paper_preset_supports_every_hypothesis(tmp_path):
-    plan = sweep.plan(sq.EXPERIMENT, "paper")
-    sweep.run_sweep(plan, str(tmp_path), progress=False)
-    res = sweep.results(plan, str(tmp_path))
-    for h in sq.EXPERIMENT.hypotheses:
-        assert h.evaluate(res).status == "supported", h.name

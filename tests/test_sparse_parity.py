@@ -1,5 +1,6 @@
 """Sparse parity: the curricula, event extraction on synthetic curves, every check on
-hand-made tables that must pass and must fail, and the tiny preset end to end."""
+hand-made tables that must pass and must fail."""
+
 import math
 
 import jax
@@ -8,9 +9,8 @@ import pandas as pd
 import pytest
 
 from experiments import sparse_parity as sp
-from physai import Results, sweep
+from physai import Results
 from physai.curricula.parity import multitask_sparse_parity, sparse_parity, zipf_probabilities
-from physai.experiment import STATUSES
 
 
 def _results(rows) -> Results:
@@ -51,8 +51,9 @@ def test_multitask_sparse_parity_structure_and_zipf_frequencies():
 def _run_curve(t_solve=2000, steps=4000, every=50, noise=0.005, seed=0):
     rng = np.random.default_rng(seed)
     s = np.arange(0, steps + 1, every, dtype=float)
-    acc = np.where(s < t_solve - 200, 0.5 + noise * rng.standard_normal(len(s)),
-                   np.clip(0.5 + (s - t_solve + 200) / 400, 0, 1))
+    acc = np.where(
+        s < t_solve - 200, 0.5 + noise * rng.standard_normal(len(s)), np.clip(0.5 + (s - t_solve + 200) / 400, 0, 1)
+    )
     ratio = s / t_solve  # grows steadily from 0
     return s, acc, ratio
 
@@ -74,15 +75,23 @@ def test_trial_events_unsolved():
 
 
 def _rows(times=None, plateau=0.8, jump=0.1, rho=0.95, growth=2.0, solved=True):
-    times = times or {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 1500,
-                      (4, 30): 2500, (4, 40): 4000}
+    times = times or {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 1500, (4, 30): 2500, (4, 40): 4000}
     rows = []
     for (k, n), t in times.items():
         for seed in range(3):
-            rows.append({"k": k, "n_bits": n, "seed": seed, "solved": solved,
-                         "steps_to_solve": float(t + seed) if solved else float("nan"),
-                         "plateau_share": plateau, "jump_share": jump, "progress_rho": rho,
-                         "progress_growth": growth})
+            rows.append(
+                {
+                    "k": k,
+                    "n_bits": n,
+                    "seed": seed,
+                    "solved": solved,
+                    "steps_to_solve": float(t + seed) if solved else float("nan"),
+                    "plateau_share": plateau,
+                    "jump_share": jump,
+                    "progress_rho": rho,
+                    "progress_growth": growth,
+                }
+            )
     return rows
 
 
@@ -92,44 +101,23 @@ def test_checks_pass_on_an_abrupt_table():
         assert h.evaluate(res).status == "supported", h.name
 
 
-@pytest.mark.parametrize("check,kwargs", [
-    (sp.check_abrupt, {"plateau": 0.3}),
-    (sp.check_abrupt, {"jump": 0.5}),
-    (sp.check_abrupt, {"solved": False}),
-    (sp.check_time_grows, {"times": {(3, 20): 1000, (3, 30): 900, (3, 40): 2000, (4, 20): 1500,
-                                     (4, 30): 2500, (4, 40): 4000}}),
-    (sp.check_time_grows, {"times": {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 800,
-                                     (4, 30): 2500, (4, 40): 4000}}),
-    (sp.check_hidden_progress, {"rho": 0.2}),
-    (sp.check_hidden_progress, {"growth": 1.1}),
-])
+@pytest.mark.parametrize(
+    "check,kwargs",
+    [
+        (sp.check_abrupt, {"plateau": 0.3}),
+        (sp.check_abrupt, {"jump": 0.5}),
+        (sp.check_abrupt, {"solved": False}),
+        (
+            sp.check_time_grows,
+            {"times": {(3, 20): 1000, (3, 30): 900, (3, 40): 2000, (4, 20): 1500, (4, 30): 2500, (4, 40): 4000}},
+        ),
+        (
+            sp.check_time_grows,
+            {"times": {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 800, (4, 30): 2500, (4, 40): 4000}},
+        ),
+        (sp.check_hidden_progress, {"rho": 0.2}),
+        (sp.check_hidden_progress, {"growth": 1.1}),
+    ],
+)
 def test_checks_fail_when_the_claim_is_false(check, kwargs):
     assert check(_results(_rows(**kwargs))).status == "refuted"
-
-
-# ----------------------------------------------------------------------------- end to end
-
-
-def test_tiny_preset_end_to_end(tmp_path):
-    plan = sweep.plan(sp.EXPERIMENT, "tiny")
-    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
-    assert summary.failed == 0 and summary.ok == len(plan.trials)
-    res = sweep.results(plan, str(tmp_path))
-    assert res.trials["solved"].all()  # n <= 14, k = 3 is learned within 1000 steps
-    assert {"acc", "relevant_amplification"} <= set(res.curves["metric"])
-    for h in sp.EXPERIMENT.hypotheses:
-        assert h.evaluate(res).status in STATUSES
-    figures = sp.EXPERIMENT.plot(res)
-    assert set(figures) == {"accuracy", "hidden_progress"}
-    import matplotlib.pyplot as plt
-    for fig in figures.values():
-        plt.close(fig)
-
-
-@pytest.mark.slow
-def test_paper_preset_supports_every_hypothesis(tmp_path):
-    plan = sweep.plan(sp.EXPERIMENT, "paper")
-    sweep.run_sweep(plan, str(tmp_path), progress=False)
-    res = sweep.results(plan, str(tmp_path))
-    verdicts = [h.evaluate(res) for h in sp.EXPERIMENT.hypotheses]
-    assert all(v.status == "supported" for v in verdicts), verdicts

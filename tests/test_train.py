@@ -1,4 +1,5 @@
 """The canonical trainer: strategies agree, trials are independent, masks are exact."""
+
 import dataclasses
 
 import jax
@@ -27,8 +28,10 @@ def _task(model, width_from_hp=False, opt=None):
         return jnp.mean((predict(p, batch["x_train"], hp) - batch["y_train"]) ** 2)
 
     def metrics(p, data, hp):
-        return {"train_mse": loss(p, data, hp),
-                "test_mse": jnp.mean((predict(p, data["x_test"], hp) - data["y_test"]) ** 2)}
+        return {
+            "train_mse": loss(p, data, hp),
+            "test_mse": jnp.mean((predict(p, data["x_test"], hp) - data["y_test"]) ** 2),
+        }
 
     def init(key, hp):
         return models.init_mlp(model, key, D, hp["width"] if width_from_hp else None)
@@ -52,8 +55,7 @@ def test_sequential_and_vmap_agree():
 def test_a_trial_does_not_depend_on_its_shard_mates():
     task = _task(models.MLP(width=8))
     together = trainer.train(task, HP, steps=40, log_every=20, strategy="sequential")
-    alone = trainer.train(task, {k: v[1:2] for k, v in HP.items()}, steps=40, log_every=20,
-                          strategy="sequential")
+    alone = trainer.train(task, {k: v[1:2] for k, v in HP.items()}, steps=40, log_every=20, strategy="sequential")
     for k in together.curves:
         np.testing.assert_array_equal(together.curves[k][1], alone.curves[k][0])
 
@@ -71,14 +73,15 @@ def test_masked_width_equals_the_sliced_small_network_throughout_training():
     widths = [3, 9, 16]
     hp = {"lr": [1e-2] * 3, "noise": [0.1] * 3, "seed": [0, 1, 2], "width": widths}
     big = models.MLP(width=MAX_W)
-    result = trainer.train(_task(big, width_from_hp=True), hp, steps=40, log_every=40,
-                           return_params=True)
+    result = trainer.train(_task(big, width_from_hp=True), hp, steps=40, log_every=40, return_params=True)
     x = jax.random.normal(jax.random.key(5), (10, D))
     for i, w in enumerate(widths):
         p = jax.tree.map(lambda a: a[i], result.params)
         masked = big.apply({"params": p}, x, models.width_mask(w, MAX_W))
-        small_params = {"hidden_0": {"kernel": p["hidden_0"]["kernel"][:, :w], "bias": p["hidden_0"]["bias"][:w]},
-                        "readout": {"kernel": p["readout"]["kernel"][:w], "bias": p["readout"]["bias"]}}
+        small_params = {
+            "hidden_0": {"kernel": p["hidden_0"]["kernel"][:, :w], "bias": p["hidden_0"]["bias"][:w]},
+            "readout": {"kernel": p["readout"]["kernel"][:w], "bias": p["readout"]["bias"]},
+        }
         small = models.MLP(width=w).apply({"params": small_params}, x)
         np.testing.assert_allclose(masked, small, rtol=1e-5, atol=1e-6)
         # masked units get exactly zero gradient, so they never move
@@ -91,8 +94,7 @@ def test_masked_width_equals_the_sliced_small_network_throughout_training():
 
 def test_masked_init_scale_matches_an_unmasked_network_of_that_width():
     big, w = models.MLP(width=1024), 16
-    readouts = [models.init_mlp(big, jax.random.key(s), D, jnp.asarray(w))["readout"]["kernel"][:w]
-                for s in range(50)]
+    readouts = [models.init_mlp(big, jax.random.key(s), D, jnp.asarray(w))["readout"]["kernel"][:w] for s in range(50)]
     small = [models.init_mlp(models.MLP(width=w), jax.random.key(s), D)["readout"]["kernel"] for s in range(50)]
     assert np.std(readouts) == pytest.approx(np.std(small), rel=0.15)
 
@@ -158,13 +160,83 @@ def test_sample_hook_trains_online_on_fresh_data():
     def metrics(w, data, hp):
         return {"weight_error": jnp.linalg.norm(w - w_true)}
 
-    task = trainer.Task(data, lambda key, hp: jnp.zeros(D), loss, metrics,
-                        lambda hp: optax.sgd(hp["lr"]))
+    task = trainer.Task(data, lambda key, hp: jnp.zeros(D), loss, metrics, lambda hp: optax.sgd(hp["lr"]))
     hp = {"lr": [0.1, 0.1], "seed": [0, 1]}
     online = trainer.train(dataclasses.replace(task, sample=fresh), hp, steps=200, log_every=100)
     again = trainer.train(dataclasses.replace(task, sample=fresh), hp, steps=200, log_every=100)
     pool = trainer.train(task, hp, steps=200, log_every=100)
-    assert (online.final["weight_error"] < 1e-3).all()          # the teacher, from fresh data
-    assert (pool.final["weight_error"] > 0.1).all()             # 4 points in 6-d: underdetermined
+    assert (online.final["weight_error"] < 1e-3).all()  # the teacher, from fresh data
+    assert (pool.final["weight_error"] > 0.1).all()  # 4 points in 6-d: underdetermined
     np.testing.assert_array_equal(online.final["weight_error"], again.final["weight_error"])
     assert online.final["weight_error"][0] != online.final["weight_error"][1]
+
+
+def test_run_shard_rows_probe_inside_the_program_and_the_key_rule():
+    from physai import Experiment, Hypothesis, Preset, Verdict, product, sweep
+    from physai.experiment import Static
+
+    @dataclasses.dataclass(frozen=True)
+    class S(Static):
+        steps: int
+
+    def data(key, hp):
+        return {"x_train": jax.random.normal(key, (32, 3)), "y_train": jnp.zeros(32)}
+
+    def probe(key, params, dat, hp):  # runs once, on the final parameters
+        return {
+            "w_norm": jnp.sum(params["w"] ** 2),
+            "probe_draw": jax.random.normal(key),
+            "profile": jnp.arange(4.0) * hp["lr"],
+        }
+
+    task = trainer.Task(
+        data,
+        lambda key, hp: {"w": jax.random.normal(key, (3,))},
+        lambda p, b, hp: jnp.mean((b["x_train"] @ p["w"] - b["y_train"]) ** 2),
+        lambda p, d, hp: {"train_mse": jnp.mean((d["x_train"] @ p["w"]) ** 2)},
+        lambda hp: optax.sgd(hp["lr"]),
+        probe=probe,
+    )
+    exp = Experiment(
+        "probe",
+        "q",
+        (Hypothesis("h", "c", "a", lambda r: Verdict("supported", 1, "")),),
+        {k: Preset(product(lr=[0.05, 1e9], seed=[0, 1]), {"steps": 20}) for k in ("tiny", "demo", "paper")},
+        lambda s: None,
+        static=S,
+    )
+    shard = sweep.plan(exp, "tiny").shards[0]
+    res = trainer.run_shard(
+        task,
+        shard,
+        ("seed", "lr"),
+        steps=20,
+        log_every=10,
+        extra=lambda i, t, r: {"profile_sum": float(r.final["profile"][i].sum())},
+    )
+    rows = res.metrics
+    assert [r["status"] for r in rows] == ["ok", "ok", "diverged", "diverged"]  # lr 1e9 blows up
+    assert set(rows[0]) == {"train_mse", "w_norm", "probe_draw", "profile_sum", "status"}  # scalars only
+    assert rows[0]["profile_sum"] == pytest.approx(6 * 0.05)
+    # the probe's key is the trial's probe stream: fold_in(key(seed), 7)
+    for row, seed in zip(rows, [0, 1, 0, 1]):
+        assert row["probe_draw"] == pytest.approx(float(jax.random.normal(trainer.trial_keys(seed)["probe"])))
+    assert rows[0]["probe_draw"] != rows[1]["probe_draw"]
+    assert set(res.curves["metric"]) == {"mse", "objective"} and len(res.curves) == 4 * 3 * 2
+    # the data stream: what an experiment re-creates outside training
+    x = data(trainer.trial_keys(0)["data"], None)["x_train"]
+    assert np.array_equal(np.asarray(x), np.asarray(data(jax.random.split(jax.random.key(0), 3)[0], None)["x_train"]))
+
+
+def test_divergence_is_nan_inf_or_orders_of_magnitude_of_growth():
+    objective = np.array(
+        [
+            [1.18, 0.9, 0.5],  # trains
+            [1.18, 3.0, 12.0],  # a spike, not divergence
+            [1.18, 1e5, 8e29],  # lr = 1e7: finite, but no trained model
+            [1.0, np.nan, np.nan],
+            [0.0, 1.0, 2.0],
+        ]
+    )  # no scale to grow from: only non-finite counts
+    assert trainer.diverged_runs(objective).tolist() == [False, False, True, True, False]
+    assert trainer.DIVERGENCE_GROWTH == 1e4

@@ -1,12 +1,10 @@
 """Width removes bad minima: the checks on hand-made tables that must pass and must fail,
-and the tiny preset end to end through the engine."""
-import numpy as np
+the typed statics and the presets."""
+
 import pandas as pd
-import pytest
 
 from experiments import width_minima as wm
-from physai import Results, sweep
-from physai.experiment import STATUSES
+from physai import Results, Shard, Trial, sweep
 
 
 def _results(rows) -> Results:
@@ -16,13 +14,15 @@ def _results(rows) -> Results:
 
 
 def _rows(losses_by_width, teacher_width=4):
-    return [{"width": w, "seed": s, "teacher_width": teacher_width, "train_rel_mse": loss,
-             "status": "ok"}
-            for w, losses in losses_by_width.items() for s, loss in enumerate(losses)]
+    return [
+        {"width": w, "seed": s, "teacher_width": teacher_width, "train_rel_mse": loss, "status": "ok"}
+        for w, losses in losses_by_width.items()
+        for s, loss in enumerate(losses)
+    ]
 
 
-STUCK = [1e-2, 2e-2, 1.5e-2, 5e-2, 1e-9, 1e-10, 1e-2, 3e-2]    # 2/8 succeed, IQR ~ 1e-2
-FIT = [1e-7, 3e-7, 2e-6, 5e-8, 1e-6, 4e-7, 8e-7, 2e-7]          # all succeed, IQR ~ 1e-6
+STUCK = [1e-2, 2e-2, 1.5e-2, 5e-2, 1e-9, 1e-10, 1e-2, 3e-2]  # 2/8 succeed, IQR ~ 1e-2
+FIT = [1e-7, 3e-7, 2e-6, 5e-8, 1e-6, 4e-7, 8e-7, 2e-7]  # all succeed, IQR ~ 1e-6
 
 
 def test_width_table_counts_success_and_spread():
@@ -66,27 +66,22 @@ def test_presets_have_sixteen_seeds_per_width_from_the_teacher_up():
         for w in widths:
             assert sum(t.params["width"] == w for t in plan.trials) >= 16
         assert len(plan.shards) == 1  # masked widths share one compiled program
+        st = plan.shards[0].static
+        assert isinstance(st, wm.Static) and st.max_width >= max(widths) and st.teacher_width == k
 
 
-def test_tiny_preset_end_to_end(tmp_path):
-    plan = sweep.plan(wm.EXPERIMENT, "tiny")
-    summary = sweep.run_sweep(plan, str(tmp_path), progress=False, debug=True)
-    assert summary.failed == 0
-    res = sweep.results(plan, str(tmp_path))
-    assert len(res.ok) == len(plan.trials)
-    assert np.isfinite(res.ok["train_rel_mse"]).all()
-    # Masked students: a wider student fits the training set at least as well (median).
-    med = res.ok.groupby("width")["train_rel_mse"].median()
-    assert med.loc[16] < med.loc[4]
-    for h in wm.EXPERIMENT.hypotheses:
-        assert h.evaluate(res).status in STATUSES
-    assert set(wm.plot(res)) == {"width_minima"}
-
-
-@pytest.mark.slow
-def test_paper_preset_supports_every_hypothesis(tmp_path):
-    plan = sweep.plan(wm.EXPERIMENT, "paper")
-    sweep.run_sweep(plan, str(tmp_path), progress=False)
-    res = sweep.results(plan, str(tmp_path))
-    verdicts = [h.evaluate(res) for h in wm.EXPERIMENT.hypotheses]
-    assert all(v.status == "supported" for v in verdicts), verdicts
+def test_near_zero_column_and_metrics_come_from_the_shared_task():
+    st = wm.Static(d=3, n=16, n_test=16, teacher_width=2, teacher_seed=0, max_width=4, steps=20)
+    shard = Shard(
+        "width_minima",
+        "test",
+        "s",
+        st,
+        tuple(Trial(f"t{w}", {"width": w, "lr": 1e-2, "seed": 0}) for w in (2, 4)),
+        strategy="sequential",
+    )
+    out = wm.run(shard)
+    assert [set(r) for r in out.metrics] == [{"train_rel_mse", "test_rel_mse", "near_zero", "status"}] * 2
+    for r in out.metrics:
+        assert r["near_zero"] == (r["train_rel_mse"] < wm.NEAR_ZERO)
+    assert set(out.curves["metric"]) == {"rel_mse", "objective"}

@@ -4,15 +4,17 @@
 ``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way;
 ``PHYSAI_TOY_DIE_ONCE`` / ``PHYSAI_TOY_DIE_WIDTH`` make a worker kill itself (backend tests).
 """
+
 import os
 import signal
 import time
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 import optax
 
-from physai import Experiment, Hypothesis, Preset, ShardResult, product, verdict_in_range
-from physai import curricula, models
+import physai
+from physai import Experiment, Hypothesis, Preset, curricula, models, product, verdict_in_range
 from physai import train as trainer
 
 D = 5
@@ -24,14 +26,14 @@ def _maybe_die(shard):
     if once and not os.path.exists(once):
         open(once, "w").close()
         os.kill(os.getpid(), signal.SIGKILL)
-    if os.environ.get("PHYSAI_TOY_DIE_WIDTH") == str(shard.static["width"]):  # always die
+    if os.environ.get("PHYSAI_TOY_DIE_WIDTH") == str(shard.static.width):  # always die
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run(shard):
     _maybe_die(shard)
     time.sleep(float(os.environ.get("PHYSAI_TOY_SLEEP", "0")))
-    model = models.MLP(width=shard.static["width"])
+    model = models.MLP(width=shard.static.width)
 
     def data(key, hp):
         return curricula.teacher_student(key, 64, 64, D, 4, hp["noise"])
@@ -43,22 +45,26 @@ def run(shard):
         return jnp.mean((predict(p, batch["x_train"]) - batch["y_train"]) ** 2)
 
     def metrics(p, data, hp):
-        return {"train_mse": loss(p, data, hp),
-                "test_mse": jnp.mean((predict(p, data["x_test"]) - data["y_test"]) ** 2)}
+        return {
+            "train_mse": loss(p, data, hp),
+            "test_mse": jnp.mean((predict(p, data["x_test"]) - data["y_test"]) ** 2),
+        }
 
-    task = trainer.Task(data, lambda key, hp: models.init_mlp(model, key, D), loss, metrics,
-                        lambda hp: optax.sgd(hp["lr"]))
-    steps = shard.trials[0].params["steps"]
-    result = trainer.train(task, {k: shard.column(k) for k in ("lr", "noise", "seed")},
-                           steps=steps, log_every=steps // 4, strategy=shard.strategy)
-    rows = [{"train_mse": result.final["train_mse"][i], "test_mse": result.final["test_mse"][i],
-             "status": "diverged" if result.diverged[i] else "ok"} for i in range(len(shard.trials))]
-    return ShardResult(rows, trainer.curves_table([t.trial_id for t in shard.trials], result))
+    task = trainer.Task(
+        data, lambda key, hp: models.init_mlp(model, key, D), loss, metrics, lambda hp: optax.sgd(hp["lr"])
+    )
+    steps = shard.static.steps
+    return trainer.run_shard(task, shard, ("lr", "noise", "seed"), steps=steps, log_every=steps // 4)
+
+
+@dataclass(frozen=True)
+class Static(physai.Static):
+    width: int
+    steps: int
 
 
 def check_fits(results):
-    return verdict_in_range(float(results.ok["test_mse"].median()), 0.0, 10.0,
-                            "a small MLP fits a small teacher")
+    return verdict_in_range(float(results.ok["test_mse"].median()), 0.0, 10.0, "a small MLP fits a small teacher")
 
 
 def plot(results):
@@ -72,11 +78,18 @@ def plot(results):
 
 
 EXPERIMENT = Experiment(
-    name="toy", question="Does the engine work?",
+    name="toy",
+    question="Does the engine work?",
     hypotheses=(Hypothesis("fits", "test MSE stays small", "none (engine test)", check_fits),),
     presets={
+        "tiny": Preset(product(width=[4], lr=[0.05], noise=[0.1], seed=range(2)), {"steps": 40}),
         "demo": Preset(product(width=[4, 8], lr=[0.05], noise=[0.1], seed=range(3)), {"steps": 40}),
         "paper": Preset(product(width=[4, 8, 16], lr=[0.05], noise=[0.1], seed=range(4)), {"steps": 40}),
         "diverge": Preset(product(width=[8], lr=[0.05, 1e6], noise=[0.1], seed=range(2)), {"steps": 40}),
     },
-    run=run, plot=plot, static=("width",), max_shard_size=2, doc=__doc__)
+    run=run,
+    plot=plot,
+    static=Static,
+    max_shard_size=2,
+    doc=__doc__,
+)

@@ -6,17 +6,33 @@ writes the tables, so workers need no shared filesystem.
 * ``processes``: a pool of ``spawn``-started worker processes, one core each.
 * ``ray``: Ray tasks, one per shard, on a local instance or an existing cluster.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+import os
+from collections.abc import Callable, Iterable
 
 from physai.errors import PhysaiError
 
 BACKENDS = ("local", "processes", "ray")
 
 
-def get(name: str, workers: int | None = None, address: str | None = None, retries: int = 2,
-        debug: bool = False) -> Callable:
+def import_path_without_cwd(paths: Iterable[str]) -> list[str]:
+    """Args: paths: an import path (``sys.path``). Returns: it without ``""`` and without
+    the working directory, unless ``PYTHONPATH`` names that directory explicitly.
+
+    Workers must never import from the directory where a user happens to run
+    physai: a folder there named like a module (``multiprocessing/``, ``json/``)
+    would be executed by every worker.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    explicit = {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    return [p for p in paths if p and (os.path.realpath(p) != cwd or os.path.realpath(p) in explicit)]
+
+
+def get(
+    name: str, workers: int | None = None, address: str | None = None, retries: int = 2, debug: bool = False
+) -> Callable:
     """Returns a runner for ``physai.sweep.run_sweep``.
 
     Args:
@@ -30,12 +46,15 @@ def get(name: str, workers: int | None = None, address: str | None = None, retri
       ``runner(experiment, shards) -> iterable of (shard, tables)``.
     """
     if name == "local":
-        from physai.sweep import execute_shard
+        from physai.worker import execute_shard
+
         return lambda exp, shards: ((s, execute_shard(exp, s, debug)) for s in shards)
     if name == "processes":
         from physai.backends.processes import ProcessRunner
+
         return ProcessRunner(workers=workers, retries=retries)
     if name == "ray":
         from physai.backends.ray_backend import RayRunner
+
         return RayRunner(address=address, retries=retries)
     raise PhysaiError(f"unknown backend {name!r}; choose from: {', '.join(BACKENDS)}")

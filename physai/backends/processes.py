@@ -15,22 +15,29 @@ so it always knows which shard a worker holds. A worker that dies (killed,
 out of memory) is replaced and its shard retried up to ``retries`` times, then
 recorded as failed; the rest of the sweep goes on.
 """
+
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
-from typing import Iterator, Sequence
 
 from physai.backends import wire
 from physai.errors import PhysaiError
 
 
 def _worker(index: int, conn, module: str, env: dict[str, str], core: int | None) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the driver handles it and
+    # stops the workers, so a worker ignores it instead of printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _drop_working_directory()
     # Environment first: JAX reads XLA/CUDA settings when it is imported.
     os.environ.update(env)
     if core is not None and hasattr(os, "sched_setaffinity"):
@@ -38,17 +45,47 @@ def _worker(index: int, conn, module: str, env: dict[str, str], core: int | None
             os.sched_setaffinity(0, {core})
         except OSError:
             pass
-    from physai import sweep
+    from physai import worker
 
     experiment = importlib.import_module(module).EXPERIMENT
     while True:
         try:
-            shard = conn.recv()
+            message = conn.recv_bytes()
         except EOFError:
             return
-        if shard is None:
+        if not message:  # the driver's "stop"
             return
-        conn.send(("done", wire.encode(sweep.execute_shard(experiment, shard))))
+        shard = wire.decode_shard(experiment, message)
+        conn.send_bytes(wire.pack(worker.execute_shard(experiment, shard)))
+
+
+def _drop_working_directory() -> None:
+    """Removes the working directory from the import path unless ``PYTHONPATH`` names it.
+
+    A folder in the directory where a user runs physai (``multiprocessing/``,
+    ``json/``, a downloaded results folder's contents) must never be imported by a
+    worker. The interpreter's own start-up is protected by ``PYTHONSAFEPATH``
+    (set by the driver when it starts workers); this covers the import path the
+    worker inherits from the driver.
+    """
+    from physai.backends import import_path_without_cwd
+
+    sys.path[:] = import_path_without_cwd(sys.path)
+
+
+@contextlib.contextmanager
+def safe_start():
+    """Sets ``PYTHONSAFEPATH=1`` while worker processes start, so that their interpreter
+    does not put the working directory first on the import path before physai runs."""
+    old = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = old
 
 
 def _gpu_count() -> int:
@@ -98,7 +135,7 @@ class ProcessRunner:
     def __init__(self, workers: int | None = None, retries: int = 2, pin: bool = False):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         self.cores = cores
-        self.workers = workers or (len(cores) if cores else os.cpu_count() or 1)
+        self.workers = workers if workers is not None else (len(cores) if cores else os.cpu_count() or 1)
         if self.workers < 1:
             raise PhysaiError("--workers must be at least 1")
         self.retries = retries
@@ -107,18 +144,23 @@ class ProcessRunner:
     def _start(self, ctx, index: int, module: str, gpus: int) -> _Slot:
         parent, child = ctx.Pipe()
         core = self.cores[index % len(self.cores)] if (self.pin and self.cores and gpus == 0) else None
-        process = ctx.Process(target=_worker, name=f"physai-worker-{index}", daemon=True,
-                              args=(index, child, module, worker_env(index, self.workers, gpus), core))
-        process.start()
+        process = ctx.Process(
+            target=_worker,
+            name=f"physai-worker-{index}",
+            daemon=True,
+            args=(index, child, module, worker_env(index, self.workers, gpus), core),
+        )
+        with safe_start():
+            process.start()
         child.close()
         return _Slot(process, parent)
 
     def __call__(self, experiment, shards: Sequence) -> Iterator:
-        from physai.sweep import shard_tables
+        from physai.worker import shard_tables
 
         if not shards:
             return
-        module = experiment.run.__module__
+        module = experiment.module or experiment.run.__module__
         ctx = multiprocessing.get_context("spawn")
         gpus = _gpu_count()
         queue = collections.deque(shards)
@@ -130,18 +172,18 @@ class ProcessRunner:
                 for slot in slots:
                     if slot.shard is None and queue and slot.process.is_alive():
                         slot.shard = queue.popleft()
-                        slot.conn.send(slot.shard)
+                        slot.conn.send_bytes(wire.encode_shard(slot.shard))
                 wait([s.conn for s in slots] + [s.process.sentinel for s in slots], timeout=1.0)
                 for i, slot in enumerate(slots):
                     message = None
                     try:
                         if slot.conn.poll():
-                            message = slot.conn.recv()
+                            message = slot.conn.recv_bytes()
                     except (EOFError, OSError):
                         pass
                     if message is not None:
                         shard, slot.shard = slot.shard, None
-                        yield shard, wire.decode(message[1])
+                        yield shard, wire.unpack(message)
                         continue
                     if slot.process.is_alive():
                         continue
@@ -153,22 +195,33 @@ class ProcessRunner:
                     if shard is None:
                         idle_deaths += 1
                         if idle_deaths > self.retries + len(slots):
-                            raise PhysaiError(f"worker processes keep dying on start (exit code {code}); "
-                                              f"try --backend local --debug")
+                            raise PhysaiError(
+                                f"worker processes keep dying on start (exit code {code}); try --backend local --debug"
+                            )
                         continue
                     attempts[shard.shard_id] += 1
-                    print(f"physai: worker running shard {shard.shard_id} died (exit code {code}); "
-                          f"attempt {attempts[shard.shard_id]} of {self.retries + 1}", file=sys.stderr)
+                    print(
+                        f"physai: worker running shard {shard.shard_id} died (exit code {code}); "
+                        f"attempt {attempts[shard.shard_id]} of {self.retries + 1}",
+                        file=sys.stderr,
+                    )
                     if attempts[shard.shard_id] > self.retries:
-                        yield shard, shard_tables(experiment.name, shard, None,
-                                                  f"worker died (exit code {code}) "
-                                                  f"{attempts[shard.shard_id]} times", time.time())
+                        yield (
+                            shard,
+                            shard_tables(
+                                experiment.name,
+                                shard,
+                                None,
+                                f"worker died (exit code {code}) {attempts[shard.shard_id]} times",
+                                time.time(),
+                            ),
+                        )
                     else:
                         queue.appendleft(shard)
         finally:
             for slot in slots:
                 try:
-                    slot.conn.send(None)
+                    slot.conn.send_bytes(b"")
                 except (OSError, ValueError):
                     pass
             deadline = time.time() + 5

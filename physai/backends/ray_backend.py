@@ -9,11 +9,12 @@ Nodes must be able to import physai and the experiment module (install the
 project on every node, or start the cluster from a checkout with the same
 ``PYTHONPATH``).
 """
+
 from __future__ import annotations
 
 import sys
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from physai.backends import wire
 from physai.errors import PhysaiError
@@ -42,13 +43,13 @@ def _import_ray(address: str | None):
     return ray
 
 
-def _run_shard(module: str, shard) -> dict:
+def _run_shard(module: str, shard: bytes) -> bytes:
     import importlib
 
-    from physai import sweep
+    from physai import worker
 
     experiment = importlib.import_module(module).EXPERIMENT
-    return wire.encode(sweep.execute_shard(experiment, shard))
+    return wire.pack(worker.execute_shard(experiment, wire.decode_shard(experiment, shard)))
 
 
 class RayRunner:
@@ -91,22 +92,32 @@ class RayRunner:
             return False
         import os
 
-        # Workers import the experiment module: give them the driver's import path.
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+        # Workers import the experiment module: give them the driver's import path, but
+        # never the working directory (unless PYTHONPATH names it): a folder there must
+        # not be imported by workers. PYTHONSAFEPATH keeps it off their start-up path too.
+        from physai.backends import import_path_without_cwd
+
+        path = os.pathsep.join(import_path_without_cwd(sys.path))
+        env = {"env_vars": {"PYTHONPATH": path, "PYTHONSAFEPATH": "1"}}
         try:
             if self.address:
-                ray.init(address=self.address, runtime_env=env, log_to_driver=False,
-                         logging_level="ERROR")
+                ray.init(address=self.address, runtime_env=env, log_to_driver=False, logging_level="ERROR")
             else:
-                ray.init(runtime_env=env, log_to_driver=False, logging_level="ERROR",
-                         include_dashboard=False, _node_ip_address="127.0.0.1")
+                ray.init(
+                    runtime_env=env,
+                    log_to_driver=False,
+                    logging_level="ERROR",
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                )
         except Exception as e:  # ConnectionError, TimeoutError, RuntimeError, depending on the failure
             where = self.address or "a local instance"
-            raise PhysaiError(f"cannot connect to Ray at {where}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise PhysaiError(f"cannot connect to Ray at {where}: {reason}") from None
         return True
 
     def __call__(self, experiment, shards: Sequence) -> Iterator:
-        from physai.sweep import shard_tables
+        from physai.worker import shard_tables
 
         if not shards:
             return
@@ -114,19 +125,23 @@ class RayRunner:
         started = self._connect()
         try:
             task = ray.remote(num_cpus=self.num_cpus, max_retries=self.retries)(_run_shard)
-            module = experiment.run.__module__
-            refs = {task.remote(module, s): s for s in shards}
+            module = experiment.module or experiment.run.__module__
+            refs = {task.remote(module, wire.encode_shard(s)): s for s in shards}
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
                 for ref in done:
                     shard = refs.pop(ref)
                     try:
-                        yield shard, wire.decode(ray.get(ref))
+                        yield shard, wire.unpack(ray.get(ref))
                     except (ray.exceptions.RayError, OSError) as e:
                         message = str(e).splitlines()[0] if str(e) else type(e).__name__
                         print(f"physai: shard {shard.shard_id} failed on Ray: {message}", file=sys.stderr)
-                        yield shard, shard_tables(experiment.name, shard, None,
-                                                  f"ray: {type(e).__name__}: {message}", time.time())
+                        yield (
+                            shard,
+                            shard_tables(
+                                experiment.name, shard, None, f"ray: {type(e).__name__}: {message}", time.time()
+                            ),
+                        )
         finally:
             if started:
                 ray.shutdown()

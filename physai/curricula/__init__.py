@@ -13,21 +13,50 @@ trainer and closed-form solvers read the same data.
 * ``arithmetic``: modular arithmetic and multi-digit addition.
 * ``tokens``: a multi-token teacher (metric mirage).
 """
+
 from physai.curricula.arithmetic import modular_arithmetic, multidigit_addition
-from physai.curricula.gaussian import (add_label_noise, flip_labels, gaussian_linear_teacher,
-                                       mlp_teacher, relu_random_features, teacher_student,
-                                       teacher_student_classification)
+from physai.curricula.gaussian import (
+    add_label_noise,
+    flip_labels,
+    gaussian_linear_teacher,
+    mlp_teacher,
+    relu_random_features,
+    teacher_student,
+    teacher_student_classification,
+)
 from physai.curricula.manifold import manifold_teacher_student
-from physai.curricula.parity import (multitask_sparse_parity, multitask_sparse_parity_with_subsets,
-                                     packed_subsets, sparse_parity, zipf_probabilities)
+from physai.curricula.parity import (
+    multitask_sparse_parity,
+    multitask_sparse_parity_with_subsets,
+    packed_subsets,
+    sparse_parity,
+    zipf_probabilities,
+)
 from physai.curricula.spectra import power_law_gaussian, power_law_spectrum, power_law_teacher
 from physai.curricula.sphere import isoperimetric_inputs, random_sign_labels, sphere_random_labels
 from physai.curricula.tokens import multitoken_teacher
 
-__all__ = ["add_label_noise", "flip_labels", "gaussian_linear_teacher", "mlp_teacher",
-           "relu_random_features", "teacher_student", "teacher_student_classification",
-           "modular_arithmetic", "multidigit_addition", "manifold_teacher_student",
-           "multitask_sparse_parity", "multitask_sparse_parity_with_subsets", "packed_subsets",
-           "sparse_parity", "zipf_probabilities", "power_law_gaussian",
-           "power_law_spectrum", "power_law_teacher", "isoperimetric_inputs", "random_sign_labels",
-           "sphere_random_labels", "multitoken_teacher"]
+__all__ = [
+    "add_label_noise",
+    "flip_labels",
+    "gaussian_linear_teacher",
+    "mlp_teacher",
+    "relu_random_features",
+    "teacher_student",
+    "teacher_student_classification",
+    "modular_arithmetic",
+    "multidigit_addition",
+    "manifold_teacher_student",
+    "multitask_sparse_parity",
+    "multitask_sparse_parity_with_subsets",
+    "packed_subsets",
+    "sparse_parity",
+    "zipf_probabilities",
+    "power_law_gaussian",
+    "power_law_spectrum",
+    "power_law_teacher",
+    "isoperimetric_inputs",
+    "random_sign_labels",
+    "sphere_random_labels",
+    "multitoken_teacher",
+]

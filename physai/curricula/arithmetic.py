@@ -3,6 +3,7 @@
 Pure, jit-able functions of a PRNG key; sizes are static Python ints, the train
 fraction may be traced.
 """
+
 from __future__ import annotations
 
 import jax
@@ -15,8 +16,7 @@ OPERATIONS = {
 }
 
 
-def modular_arithmetic(key: jax.Array, p: int, train_fraction: jax.Array | float,
-                       op: str = "add") -> dict:
+def modular_arithmetic(key: jax.Array, p: int, train_fraction: jax.Array | float, op: str = "add") -> dict:
     """Every pair ``(a, b)`` in ``Z_p^2`` labelled ``a op b mod p``, split at random by a mask.
 
     Power, Burda, Edwards, Babuschkin & Misra (2022), "Grokking: generalization beyond
@@ -43,8 +43,14 @@ def modular_arithmetic(key: jax.Array, p: int, train_fraction: jax.Array | float
     labels = OPERATIONS[op](pairs[:, 0], pairs[:, 1], p).astype(jnp.int32)
     n_train = jnp.round(jnp.asarray(train_fraction, jnp.float32) * p * p)
     train_mask = (jnp.arange(p * p) < n_train).astype(jnp.float32)
-    return {"x_train": pairs, "y_train": labels, "x_test": pairs, "y_test": labels,
-            "train_mask": train_mask, "test_mask": 1.0 - train_mask}
+    return {
+        "x_train": pairs,
+        "y_train": labels,
+        "x_test": pairs,
+        "y_test": labels,
+        "train_mask": train_mask,
+        "test_mask": 1.0 - train_mask,
+    }
 
 
 def digits_of(values: jax.Array, n_digits: int, base: int = 10) -> jax.Array:
@@ -54,8 +60,7 @@ def digits_of(values: jax.Array, n_digits: int, base: int = 10) -> jax.Array:
     return (values[..., None] // powers) % base
 
 
-def multidigit_addition(key: jax.Array, n_digits: int, n_train: int, n_test: int,
-                        base: int = 10) -> dict:
+def multidigit_addition(key: jax.Array, n_digits: int, n_train: int, n_test: int, base: int = 10) -> dict:
     """``a + b`` for random ``n_digits``-digit numbers, answered with ``n_digits`` tokens.
 
     The answer is the last ``n_digits`` digits of the sum (i.e. ``(a + b) mod
@@ -73,7 +78,7 @@ def multidigit_addition(key: jax.Array, n_digits: int, n_train: int, n_test: int
       ``x_train (n_train, 2 L)`` int32 digit tokens of ``a`` then ``b``,
       ``y_train (n_train, L)`` int32 answer digits, and the same for ``test``.
     """
-    top = base ** n_digits
+    top = base**n_digits
 
     def draw(k, n):
         ka, kb = jax.random.split(k)

@@ -5,14 +5,16 @@ static, and returns a dict with ``x_train``, ``y_train``, ``x_test``,
 ``y_test`` (and ``f_test``, the noiseless target, where noise is added), so
 the trainer and the closed-form solvers read the same data.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
 
-def gaussian_linear_teacher(key: jax.Array, n_train: int, n_test: int, d: int,
-                            signal: float = 1.0, noise: float = 0.0) -> dict[str, jax.Array]:
+def gaussian_linear_teacher(
+    key: jax.Array, n_train: int, n_test: int, d: int, signal: float = 1.0, noise: float = 0.0
+) -> dict[str, jax.Array]:
     """Isotropic Gaussian inputs and a linear teacher (Hastie et al. 2022).
 
     ``x ~ N(0, I_d)``, ``beta`` uniform on the sphere of radius ``signal`` (so
@@ -35,9 +37,14 @@ def gaussian_linear_teacher(key: jax.Array, n_train: int, n_test: int, d: int,
     x_train = jax.random.normal(kx, (n_train, d))
     x_test = jax.random.normal(kt, (n_test, d))
     f_train, f_test = x_train @ beta, x_test @ beta
-    return {"x_train": x_train, "y_train": f_train + noise * jax.random.normal(ke, (n_train,)),
-            "x_test": x_test, "y_test": f_test + noise * jax.random.normal(ket, (n_test,)),
-            "f_test": f_test, "beta": beta}
+    return {
+        "x_train": x_train,
+        "y_train": f_train + noise * jax.random.normal(ke, (n_train,)),
+        "x_test": x_test,
+        "y_test": f_test + noise * jax.random.normal(ket, (n_test,)),
+        "f_test": f_test,
+        "beta": beta,
+    }
 
 
 def relu_random_features(key: jax.Array, x: jax.Array, num_features: int) -> jax.Array:
@@ -73,8 +80,15 @@ def mlp_teacher(key: jax.Array, d: int, width: int, activation=jnp.tanh):
     return lambda x: activation(x @ w) @ a / jnp.sqrt(width)
 
 
-def teacher_student(key: jax.Array, n_train: int, n_test: int, d: int, teacher_width: int,
-                    noise: float | jax.Array = 0.0, activation=jnp.tanh) -> dict[str, jax.Array]:
+def teacher_student(
+    key: jax.Array,
+    n_train: int,
+    n_test: int,
+    d: int,
+    teacher_width: int,
+    noise: float | jax.Array = 0.0,
+    activation=jnp.tanh,
+) -> dict[str, jax.Array]:
     """Gaussian inputs labelled by a random MLP teacher plus Gaussian label noise.
 
     Args:
@@ -94,13 +108,18 @@ def teacher_student(key: jax.Array, n_train: int, n_test: int, d: int, teacher_w
     x_test = jax.random.normal(kxt, (n_test, d))
     y_train = add_label_noise(kn, teacher(x_train), noise)
     f_test = teacher(x_test)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": f_test,
-            "f_test": f_test}
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": f_test, "f_test": f_test}
 
 
-def teacher_student_classification(key: jax.Array, n_train: int, n_test: int, d: int,
-                                   teacher_width: int, num_classes: int,
-                                   flip_rate: float | jax.Array = 0.0) -> dict[str, jax.Array]:
+def teacher_student_classification(
+    key: jax.Array,
+    n_train: int,
+    n_test: int,
+    d: int,
+    teacher_width: int,
+    num_classes: int,
+    flip_rate: float | jax.Array = 0.0,
+) -> dict[str, jax.Array]:
     """Gaussian inputs, labels = argmax of a random MLP teacher; a fraction of
     training labels flipped to a uniformly random *other* class (test labels clean).
 
@@ -122,8 +141,7 @@ def teacher_student_classification(key: jax.Array, n_train: int, n_test: int, d:
     x_train = jax.random.normal(kx, (n_train, d))
     x_test = jax.random.normal(kxt, (n_test, d))
     y_train, flipped = flip_labels(kf, label(x_train), flip_rate, num_classes)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": label(x_test),
-            "flipped": flipped}
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": label(x_test), "flipped": flipped}
 
 
 def add_label_noise(key: jax.Array, y: jax.Array, sigma: float | jax.Array) -> jax.Array:
@@ -131,8 +149,9 @@ def add_label_noise(key: jax.Array, y: jax.Array, sigma: float | jax.Array) -> j
     return y + sigma * jax.random.normal(key, y.shape, y.dtype)
 
 
-def flip_labels(key: jax.Array, labels: jax.Array, rate: float | jax.Array,
-                num_classes: int) -> tuple[jax.Array, jax.Array]:
+def flip_labels(
+    key: jax.Array, labels: jax.Array, rate: float | jax.Array, num_classes: int
+) -> tuple[jax.Array, jax.Array]:
     """Replaces a random fraction of labels by a different class, uniformly.
 
     Args:

@@ -9,14 +9,16 @@ Sharma & Kaplan argument: ``N`` pieces of side ``N^-1/d``, squared error ``∝ s
 
 Pure, jit-able functions of a PRNG key; sizes are static ints.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
 
-def manifold_teacher_params(key: jax.Array, d: int, ambient: int, width: int,
-                            scale: float = 2.0) -> dict[str, jax.Array]:
+def manifold_teacher_params(
+    key: jax.Array, d: int, ambient: int, width: int, scale: float = 2.0
+) -> dict[str, jax.Array]:
     """Draws the embedding and the teacher network.
 
     Args:
@@ -32,10 +34,12 @@ def manifold_teacher_params(key: jax.Array, d: int, ambient: int, width: int,
     """
     ke, kw, kb, ka = jax.random.split(key, 4)
     embed, _ = jnp.linalg.qr(jax.random.normal(ke, (ambient, d)))
-    return {"embed": embed,
-            "w": scale * jax.random.normal(kw, (d, width)) / jnp.sqrt(d),
-            "b": jax.random.normal(kb, (width,)),
-            "a": jax.random.normal(ka, (width,))}
+    return {
+        "embed": embed,
+        "w": scale * jax.random.normal(kw, (d, width)) / jnp.sqrt(d),
+        "b": jax.random.normal(kb, (width,)),
+        "a": jax.random.normal(ka, (width,)),
+    }
 
 
 def manifold_teacher_apply(teacher: dict[str, jax.Array], z: jax.Array) -> jax.Array:
@@ -53,9 +57,16 @@ def manifold_samples(key: jax.Array, teacher: dict[str, jax.Array], n: int) -> t
     return z @ teacher["embed"].T, manifold_teacher_apply(teacher, z)
 
 
-def manifold_teacher_student(key: jax.Array, n_train: int, n_test: int, d: int, ambient: int,
-                             teacher_width: int = 512, scale: float = 2.0,
-                             teacher_key: jax.Array | None = None) -> dict[str, jax.Array]:
+def manifold_teacher_student(
+    key: jax.Array,
+    n_train: int,
+    n_test: int,
+    d: int,
+    ambient: int,
+    teacher_width: int = 512,
+    scale: float = 2.0,
+    teacher_key: jax.Array | None = None,
+) -> dict[str, jax.Array]:
     """Train and test samples of a manifold teacher (noiseless labels).
 
     Args:
@@ -72,8 +83,9 @@ def manifold_teacher_student(key: jax.Array, n_train: int, n_test: int, d: int, 
       ``x_train (n_train, ambient)``, ``y_train``, ``x_test``, ``y_test``.
     """
     k_teacher, k_train, k_test = jax.random.split(key, 3)
-    teacher = manifold_teacher_params(k_teacher if teacher_key is None else teacher_key,
-                                      d, ambient, teacher_width, scale)
+    teacher = manifold_teacher_params(
+        k_teacher if teacher_key is None else teacher_key, d, ambient, teacher_width, scale
+    )
     x_train, y_train = manifold_samples(k_train, teacher, n_train)
     x_test, y_test = manifold_samples(k_test, teacher, n_test)
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

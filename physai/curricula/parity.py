@@ -11,6 +11,7 @@ Conventions shared by both:
     ``label = 1`` means an odd number of ``-1`` among the relevant bits) for
     cross-entropy.
 """
+
 from __future__ import annotations
 
 import jax
@@ -57,12 +58,16 @@ def sparse_parity(key: jax.Array, n_bits: int, k: int, n_train: int, n_test: int
     x_train = _random_bits(k_train, (n_train, n_bits))
     x_test = _random_bits(k_test, (n_test, n_bits))
     y_train, y_test = parity_of(x_train, subset), parity_of(x_test, subset)
-    return {"x_train": x_train, "y_train": y_train,
-            "label_train": ((1 - y_train) / 2).astype(jnp.int32),
-            "x_test": x_test, "y_test": y_test,
-            "label_test": ((1 - y_test) / 2).astype(jnp.int32),
-            "relevant": subset,
-            "relevant_mask": jnp.zeros(n_bits, jnp.float32).at[subset].set(1.0)}
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "label_train": ((1 - y_train) / 2).astype(jnp.int32),
+        "x_test": x_test,
+        "y_test": y_test,
+        "label_test": ((1 - y_test) / 2).astype(jnp.int32),
+        "relevant": subset,
+        "relevant_mask": jnp.zeros(n_bits, jnp.float32).at[subset].set(1.0),
+    }
 
 
 def zipf_probabilities(n_tasks: int, alpha: jax.Array | float) -> jax.Array:
@@ -75,9 +80,9 @@ def zipf_probabilities(n_tasks: int, alpha: jax.Array | float) -> jax.Array:
     return weights / weights.sum()
 
 
-def multitask_sparse_parity(key: jax.Array, n_tasks: int, n_bits: int, k: int,
-                            alpha: jax.Array | float, n_train: int,
-                            n_test_per_task: int) -> dict:
+def multitask_sparse_parity(
+    key: jax.Array, n_tasks: int, n_bits: int, k: int, alpha: jax.Array | float, n_train: int, n_test_per_task: int
+) -> dict:
     """Multitask sparse parity with Zipf task frequencies (Michaud, Liu, Girit & Tegmark 2023,
     "The quantization model of neural scaling", Sec. 3).
 
@@ -106,12 +111,12 @@ def multitask_sparse_parity(key: jax.Array, n_tasks: int, n_bits: int, k: int,
     """
     k_sub, k_task, k_bits_train, k_bits_test = jax.random.split(key, 4)
     subsets = jax.vmap(lambda kk: random_subset(kk, n_bits, k))(jax.random.split(k_sub, n_tasks))
-    return _multitask_samples((k_task, k_bits_train, k_bits_test), subsets, n_bits, alpha,
-                              n_train, n_test_per_task, jnp.float32)
+    return _multitask_samples(
+        (k_task, k_bits_train, k_bits_test), subsets, n_bits, alpha, n_train, n_test_per_task, jnp.float32
+    )
 
 
-def _multitask_samples(keys, subsets: jax.Array, n_bits: int, alpha, n_train: int,
-                       n_test_per_task: int, dtype) -> dict:
+def _multitask_samples(keys, subsets: jax.Array, n_bits: int, alpha, n_train: int, n_test_per_task: int, dtype) -> dict:
     """Samples of multitask sparse parity for given task subsets.
 
     Args:
@@ -134,18 +139,25 @@ def _multitask_samples(keys, subsets: jax.Array, n_bits: int, alpha, n_train: in
     task_train = jax.random.choice(k_task, n_tasks, (n_train,), p=probs).astype(jnp.int32)
     x_train, y_train = build(task_train, _random_bits(k_bits_train, (n_train, n_bits)).astype(dtype))
     task_test = jnp.repeat(jnp.arange(n_tasks, dtype=jnp.int32), n_test_per_task)
-    x_test, y_test = build(task_test, _random_bits(k_bits_test, (n_tasks * n_test_per_task,
-                                                                 n_bits)).astype(dtype))
+    x_test, y_test = build(task_test, _random_bits(k_bits_test, (n_tasks * n_test_per_task, n_bits)).astype(dtype))
     # Floor division keeps int8 labels exact; y = +1 -> 0, y = -1 -> 1.
-    return {"x_train": x_train, "y_train": y_train,
-            "label_train": ((1 - y_train) // 2).astype(jnp.int32), "task_train": task_train,
-            "x_test": x_test, "y_test": y_test,
-            "label_test": ((1 - y_test) // 2).astype(jnp.int32), "task_test": task_test,
-            "subsets": subsets, "task_probs": probs}
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "label_train": ((1 - y_train) // 2).astype(jnp.int32),
+        "task_train": task_train,
+        "x_test": x_test,
+        "y_test": y_test,
+        "label_test": ((1 - y_test) // 2).astype(jnp.int32),
+        "task_test": task_test,
+        "subsets": subsets,
+        "task_probs": probs,
+    }
 
 
-def packed_subsets(key: jax.Array, n_bits: int, k: int, n_tasks: int,
-                   max_overlap: int = 1) -> tuple[jax.Array, jax.Array]:
+def packed_subsets(
+    key: jax.Array, n_bits: int, k: int, n_tasks: int, max_overlap: int = 1
+) -> tuple[jax.Array, jax.Array]:
     """Random k-subsets of ``n_bits`` bits, no two sharing more than ``max_overlap`` bits.
 
     Independent quanta: in the quantization model each quantum is learned on its
@@ -170,14 +182,13 @@ def packed_subsets(key: jax.Array, n_bits: int, k: int, n_tasks: int,
 
     import numpy as np
 
-    candidates = jnp.asarray(np.array(list(itertools.combinations(range(n_bits), k)),
-                                      dtype=np.int32))
+    candidates = jnp.asarray(np.array(list(itertools.combinations(range(n_bits), k)), dtype=np.int32))
     masks = jax.nn.one_hot(candidates, n_bits, dtype=jnp.int32).sum(axis=1)  # (C, n_bits)
     order = jax.random.permutation(key, candidates.shape[0])
 
     def visit(carry, i):
         chosen, n_found = carry
-        shared = chosen @ masks[i]                              # (n_tasks,) bits in common
+        shared = chosen @ masks[i]  # (n_tasks,) bits in common
         ok = jnp.all(shared <= max_overlap) & (n_found < n_tasks)
         chosen = jnp.where(ok, chosen.at[jnp.minimum(n_found, n_tasks - 1)].set(masks[i]), chosen)
         return (chosen, n_found + ok.astype(jnp.int32)), None
@@ -188,9 +199,15 @@ def packed_subsets(key: jax.Array, n_bits: int, k: int, n_tasks: int,
     return subsets, n_found
 
 
-def multitask_sparse_parity_with_subsets(key: jax.Array, subsets: jax.Array, n_bits: int,
-                                         alpha: jax.Array | float, n_train: int,
-                                         n_test_per_task: int, dtype=jnp.float32) -> dict:
+def multitask_sparse_parity_with_subsets(
+    key: jax.Array,
+    subsets: jax.Array,
+    n_bits: int,
+    alpha: jax.Array | float,
+    n_train: int,
+    n_test_per_task: int,
+    dtype=jnp.float32,
+) -> dict:
     """``multitask_sparse_parity`` with the tasks' subsets given (e.g. ``packed_subsets``).
 
     Args:
@@ -203,5 +220,4 @@ def multitask_sparse_parity_with_subsets(key: jax.Array, subsets: jax.Array, n_b
     Returns:
       The same dictionary as ``multitask_sparse_parity``.
     """
-    return _multitask_samples(jax.random.split(key, 3), subsets, n_bits, alpha, n_train,
-                              n_test_per_task, dtype)
+    return _multitask_samples(jax.random.split(key, 3), subsets, n_bits, alpha, n_train, n_test_per_task, dtype)

@@ -9,6 +9,7 @@ variance ~1 and the part of it carried by the features beyond the i-th decays as
 Pure functions of ``(key, config)``; pass ``dtype=jnp.float64`` inside
 ``jax.enable_x64()`` for the float64 solvers.
 """
+
 from __future__ import annotations
 
 import jax
@@ -31,8 +32,7 @@ def power_law_spectrum(M: int, alpha: float | jax.Array, dtype=jnp.float32) -> j
     return lam / lam.sum()
 
 
-def power_law_gaussian(key: jax.Array, n: int, M: int, alpha: float | jax.Array,
-                       dtype=jnp.float32) -> jax.Array:
+def power_law_gaussian(key: jax.Array, n: int, M: int, alpha: float | jax.Array, dtype=jnp.float32) -> jax.Array:
     """Samples ``x ~ N(0, diag(power_law_spectrum(M, alpha)))``.
 
     Args:
@@ -49,9 +49,15 @@ def power_law_gaussian(key: jax.Array, n: int, M: int, alpha: float | jax.Array,
     return z * jnp.sqrt(power_law_spectrum(M, alpha, dtype))
 
 
-def power_law_teacher(key: jax.Array, n_train: int, n_test: int, M: int,
-                      alpha: float | jax.Array, noise: float | jax.Array = 0.0,
-                      dtype=jnp.float32) -> dict[str, jax.Array]:
+def power_law_teacher(
+    key: jax.Array,
+    n_train: int,
+    n_test: int,
+    M: int,
+    alpha: float | jax.Array,
+    noise: float | jax.Array = 0.0,
+    dtype=jnp.float32,
+) -> dict[str, jax.Array]:
     """Power-law-spectrum Gaussian inputs labelled by a random linear teacher plus noise.
 
     Args:
@@ -71,6 +77,12 @@ def power_law_teacher(key: jax.Array, n_train: int, n_test: int, M: int,
     x_train = power_law_gaussian(kx, n_train, M, alpha, dtype)
     x_test = power_law_gaussian(kt, n_test, M, alpha, dtype)
     f_train, f_test = x_train @ beta, x_test @ beta
-    return {"x_train": x_train, "y_train": f_train + noise * jax.random.normal(ke, (n_train,), dtype),
-            "x_test": x_test, "y_test": f_test + noise * jax.random.normal(ket, (n_test,), dtype),
-            "f_test": f_test, "beta": beta, "spectrum": power_law_spectrum(M, alpha, dtype)}
+    return {
+        "x_train": x_train,
+        "y_train": f_train + noise * jax.random.normal(ke, (n_train,), dtype),
+        "x_test": x_test,
+        "y_test": f_test + noise * jax.random.normal(ket, (n_test,), dtype),
+        "f_test": f_test,
+        "beta": beta,
+        "spectrum": power_law_spectrum(M, alpha, dtype),
+    }

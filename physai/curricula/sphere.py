@@ -9,6 +9,7 @@ and any fit below that noise level memorises.
 Both distributions put points at norm ~1 in every dimension, so Lipschitz
 constants measured in different ``d`` share one scale.
 """
+
 from __future__ import annotations
 
 import jax
@@ -44,8 +45,9 @@ def random_sign_labels(key: jax.Array, n: int) -> jax.Array:
     return jnp.where(jax.random.bernoulli(key, 0.5, (n,)), 1.0, -1.0).astype(jnp.float32)
 
 
-def sphere_random_labels(key: jax.Array, n_train: int, n_test: int, d: int,
-                         distribution: str = "gaussian", n_extra: int = 0) -> dict[str, jax.Array]:
+def sphere_random_labels(
+    key: jax.Array, n_train: int, n_test: int, d: int, distribution: str = "gaussian", n_extra: int = 0
+) -> dict[str, jax.Array]:
     """Isoperimetric inputs with random ``+-1`` labels (pure label noise).
 
     Args:
@@ -63,10 +65,12 @@ def sphere_random_labels(key: jax.Array, n_train: int, n_test: int, d: int,
       if ``n_extra > 0``, ``x_extra (n_extra, d)``.
     """
     kx, ky, kt, kyt, ke = jax.random.split(key, 5)
-    out = {"x_train": isoperimetric_inputs(kx, n_train, d, distribution),
-           "y_train": random_sign_labels(ky, n_train),
-           "x_test": isoperimetric_inputs(kt, n_test, d, distribution),
-           "y_test": random_sign_labels(kyt, n_test)}
+    out = {
+        "x_train": isoperimetric_inputs(kx, n_train, d, distribution),
+        "y_train": random_sign_labels(ky, n_train),
+        "x_test": isoperimetric_inputs(kt, n_test, d, distribution),
+        "y_test": random_sign_labels(kyt, n_test),
+    }
     if n_extra > 0:
         out["x_extra"] = isoperimetric_inputs(ke, n_extra, d, distribution)
     return out

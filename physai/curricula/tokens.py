@@ -4,14 +4,16 @@ Used to study how the choice of metric shapes apparent emergence (Schaeffer,
 Miranda & Koyejo 2023): every answer has ``n_tokens`` tokens, each a class out
 of ``vocab``, all read off one shared random teacher representation of the input.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
 
-def multitoken_teacher(key: jax.Array, d: int, n_tokens: int, vocab: int, teacher_width: int,
-                       n_train: int, n_test: int, scale: float = 2.0) -> dict:
+def multitoken_teacher(
+    key: jax.Array, d: int, n_tokens: int, vocab: int, teacher_width: int, n_train: int, n_test: int, scale: float = 2.0
+) -> dict:
     """Gaussian inputs labelled by a random two-layer tanh teacher with one read-out per token.
 
     ``h = tanh(scale * A x / sqrt(d))``, ``A`` standard normal ``(teacher_width, d)``;

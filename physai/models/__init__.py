@@ -5,10 +5,29 @@
 * ``embedding``: token embedding + MLP (modular arithmetic, grokking).
 * ``transformer``: a one-layer transformer (Nanda et al. 2023 setting).
 """
+
 from physai.models.embedding import EmbedMLP
-from physai.models.mlp import (ACTIVATIONS, MLP, RandomFeatures, count_mlp_params, init_mlp,
-                               mlp_weight_matrices, width_mask)
+from physai.models.mlp import (
+    ACTIVATIONS,
+    MLP,
+    RandomFeatures,
+    count_mlp_params,
+    init_mlp,
+    mlp_weight_matrices,
+    width_bucket,
+    width_mask,
+)
 from physai.models.transformer import OneLayerTransformer
 
-__all__ = ["ACTIVATIONS", "MLP", "RandomFeatures", "count_mlp_params", "init_mlp",
-           "mlp_weight_matrices", "width_mask", "EmbedMLP", "OneLayerTransformer"]
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "RandomFeatures",
+    "count_mlp_params",
+    "init_mlp",
+    "mlp_weight_matrices",
+    "width_bucket",
+    "width_mask",
+    "EmbedMLP",
+    "OneLayerTransformer",
+]

@@ -5,6 +5,7 @@ concatenated (or summed) and passed through a one-hidden-layer MLP that outputs
 logits over ``out`` classes. Liu et al. (2022, "Towards understanding grokking")
 and Gromov (2023) grok modular addition with models of this kind.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -36,8 +37,12 @@ class EmbedMLP(nn.Module):
     @nn.compact
     def __call__(self, tokens: jax.Array) -> jax.Array:
         """Args: tokens: ``(batch, length)`` int tokens. Returns: ``(batch, out)`` logits."""
-        e = nn.Embed(self.vocab, self.embed_dim, name="embed",
-                     embedding_init=nn.initializers.normal(1.0 / jnp.sqrt(self.embed_dim)))(tokens)
+        e = nn.Embed(
+            self.vocab,
+            self.embed_dim,
+            name="embed",
+            embedding_init=nn.initializers.normal(1.0 / jnp.sqrt(self.embed_dim)),
+        )(tokens)
         h = e.reshape(e.shape[0], -1) if self.combine == "concat" else e.sum(axis=1)
         h = ACTIVATIONS[self.activation](nn.Dense(self.hidden, name="hidden")(h))
         return nn.Dense(self.out, name="readout")(h)

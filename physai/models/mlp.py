@@ -7,16 +7,16 @@ gradient and never move). ``init_mlp`` rescales the read-out so a masked
 network starts exactly like an unmasked width-``w`` network would
 (LeCun-normal fan-in = ``w``, not ``max_width``).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "tanh": jnp.tanh, "gelu": nn.gelu,
-                                    "identity": lambda x: x}
+ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "tanh": jnp.tanh, "gelu": nn.gelu, "identity": lambda x: x}
 
 
 class MLP(nn.Module):
@@ -109,8 +109,13 @@ class RandomFeatures(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Args: x: ``(batch, d)``. Returns: ``(batch, out)``."""
-        w = self.variable("constants", "w", lambda: jax.random.normal(
-            self.make_rng("params"), (x.shape[-1], self.num_features)) / jnp.sqrt(x.shape[-1]))
+        w = self.variable(
+            "constants",
+            "w",
+            lambda: (
+                jax.random.normal(self.make_rng("params"), (x.shape[-1], self.num_features)) / jnp.sqrt(x.shape[-1])
+            ),
+        )
         features = nn.relu(x @ jax.lax.stop_gradient(w.value))
         return nn.Dense(self.out, use_bias=False, name="readout")(features) / jnp.sqrt(self.num_features)
 
@@ -119,3 +124,23 @@ def mlp_weight_matrices(params) -> Sequence[jax.Array]:
     """Args: params: an MLP's parameters. Returns: its kernels, input to output."""
     names = sorted((k for k in params if k.startswith("hidden_")), key=lambda s: int(s.split("_")[1]))
     return [params[k]["kernel"] for k in names] + [params["readout"]["kernel"]]
+
+
+def width_bucket(width: int, smallest: int = 16, factor: int = 4) -> int:
+    """The compiled width a trial of ``width`` units runs at (with ``width_mask``).
+
+    Widths within a factor ``factor`` share one compiled program and pay at most
+    ``factor`` times their own cost: ``smallest * factor**k``, the least >= width.
+
+    Args:
+      width: hidden units of the trial.
+      smallest: the smallest compiled width.
+      factor: ratio between consecutive compiled widths.
+
+    Returns:
+      The compiled width.
+    """
+    bucket = smallest
+    while bucket < width:
+        bucket *= factor
+    return bucket

@@ -5,6 +5,7 @@ mechanistic interpretability"): token + learned positional embeddings, one block
 multi-head attention (no layer norm) and a ReLU MLP, both residual, an unembedding;
 the logits at the last position predict ``a + b mod p`` from the input ``a b =``.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -39,8 +40,7 @@ class OneLayerTransformer(nn.Module):
         x = nn.Embed(self.vocab, self.d_model, embedding_init=init, name="embed")(tokens)
         x = x + self.param("pos_embed", init, (self.max_len, self.d_model))[:length]
         causal = nn.make_causal_mask(tokens)
-        x = x + nn.MultiHeadDotProductAttention(num_heads=self.n_heads, use_bias=False,
-                                                name="attn")(x, mask=causal)
+        x = x + nn.MultiHeadDotProductAttention(num_heads=self.n_heads, use_bias=False, name="attn")(x, mask=causal)
         x = x + nn.Dense(self.d_model, name="mlp_out")(nn.relu(nn.Dense(self.d_mlp, name="mlp_in")(x)))
         return nn.Dense(self.out, use_bias=False, name="unembed")(x[:, -1])
 

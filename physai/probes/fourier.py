@@ -5,6 +5,7 @@ A network that groks ``a + b mod p`` represents tokens by a few Fourier modes
 along the token axis, concentrates its energy on a handful of frequencies.
 These functions measure that concentration; all are jit-able.
 """
+
 from __future__ import annotations
 
 import jax
@@ -66,9 +67,11 @@ def fourier_sparsity(table: jax.Array, p: int) -> dict[str, jax.Array]:
     energy = frequency_power(table, p)
     total = jnp.sum(energy) + 1e-30
     top = jnp.sum(jax.lax.top_k(energy, min(5, energy.shape[0]))[0])
-    return {"gini": gini(jnp.sqrt(energy)),
-            "effective_frequencies": total ** 2 / (jnp.sum(energy ** 2) + 1e-30),
-            "top5_fraction": top / total}
+    return {
+        "gini": gini(jnp.sqrt(energy)),
+        "effective_frequencies": total**2 / (jnp.sum(energy**2) + 1e-30),
+        "top5_fraction": top / total,
+    }
 
 
 def global_norm(params) -> jax.Array:

@@ -19,7 +19,8 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -106,14 +107,14 @@ def top_eigenvalue_power(
         return hv / jnp.maximum(jnp.linalg.norm(hv), _TINY), eigenvalue
 
     if tol is None:
+
         def fixed_step(_, carry):
             v, _ = carry
             return power_step(v)
 
-        v, eigenvalue = jax.lax.fori_loop(
-            0, iters, fixed_step, (v0, jnp.zeros((), flat_params.dtype))
-        )
+        v, eigenvalue = jax.lax.fori_loop(0, iters, fixed_step, (v0, jnp.zeros((), flat_params.dtype)))
     else:
+
         def not_converged(carry):
             step, _, eigenvalue, previous = carry
             relative_change = jnp.abs(eigenvalue - previous) / jnp.maximum(jnp.abs(eigenvalue), _TINY)
@@ -125,9 +126,7 @@ def top_eigenvalue_power(
             return step + 1, v_next, new_eigenvalue, eigenvalue
 
         zero = jnp.zeros((), flat_params.dtype)
-        _, v, eigenvalue, _ = jax.lax.while_loop(
-            not_converged, tolerance_step, (jnp.asarray(0), v0, zero, zero)
-        )
+        _, v, eigenvalue, _ = jax.lax.while_loop(not_converged, tolerance_step, (jnp.asarray(0), v0, zero, zero))
     # Re-score the final (normalised) iterate so value and vector match exactly.
     eigenvalue = jnp.vdot(v, matvec(v))
     return eigenvalue, unravel(v)
@@ -182,9 +181,7 @@ def _lanczos_tridiagonal(
     return tridiagonal, basis
 
 
-def top_eigenvalue_lanczos(
-    loss_fn: LossFn, params: Any, num_iters: int, key: jax.Array
-) -> tuple[jax.Array, Any]:
+def top_eigenvalue_lanczos(loss_fn: LossFn, params: Any, num_iters: int, key: jax.Array) -> tuple[jax.Array, Any]:
     """Top (largest algebraic) Hessian eigenpair by Lanczos.
 
     Converges much faster than power iteration when the top eigenvalues are

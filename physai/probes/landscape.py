@@ -19,7 +19,8 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -77,9 +78,7 @@ def filter_normalized_direction(params: Any, key: jax.Array) -> Any:
         direction_norms = jnp.sqrt(jnp.sum(jnp.square(direction), axis=reduce_axes, keepdims=True))
         return direction * weight_norms / jnp.maximum(direction_norms, _TINY)
 
-    return jax.tree.unflatten(
-        treedef, [normalized_leaf(w, k) for w, k in zip(leaves, leaf_keys)]
-    )
+    return jax.tree.unflatten(treedef, [normalized_leaf(w, k) for w, k in zip(leaves, leaf_keys)])
 
 
 def loss_slice_1d(
@@ -208,9 +207,7 @@ def bezier_path_losses(
     Returns:
         Losses, shape ``ts.shape``.
     """
-    return _batched_map(
-        lambda t: loss_fn(bezier_point(params_a, theta, params_b, t)), jnp.asarray(ts), batch_size
-    )
+    return _batched_map(lambda t: loss_fn(bezier_point(params_a, theta, params_b, t)), jnp.asarray(ts), batch_size)
 
 
 def train_bezier_bend(
@@ -261,9 +258,7 @@ def train_bezier_bend(
         updates, optimizer_state = optimizer.update(grads, optimizer_state, theta)
         return (optax.apply_updates(theta, updates), optimizer_state), loss
 
-    (theta, _), losses = jax.lax.scan(
-        train_step, (theta, optimizer.init(theta)), jax.random.split(key, steps)
-    )
+    (theta, _), losses = jax.lax.scan(train_step, (theta, optimizer.init(theta)), jax.random.split(key, steps))
     return theta, losses
 
 

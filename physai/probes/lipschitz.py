@@ -27,7 +27,8 @@ Conventions:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -148,18 +149,12 @@ def local_lipschitz_pgd(
             half_sq_norm, ascent = ascent_fn(z)
             best_norm = jnp.maximum(best_norm, jnp.sqrt(2.0 * half_sq_norm))
             ascent_norm = _l2_norm(ascent)
-            random_direction = _random_unit_direction(
-                jax.random.fold_in(point_key, step_index), z.shape, z.dtype
-            )
-            direction = jnp.where(
-                ascent_norm > _TINY, ascent / jnp.maximum(ascent_norm, _TINY), random_direction
-            )
+            random_direction = _random_unit_direction(jax.random.fold_in(point_key, step_index), z.shape, z.dtype)
+            direction = jnp.where(ascent_norm > _TINY, ascent / jnp.maximum(ascent_norm, _TINY), random_direction)
             z = x_start + _project_to_ball(z + step_size * direction - x_start, radius)
             return z, best_norm
 
-        z_final, best_norm = jax.lax.fori_loop(
-            0, steps, ascent_step, (x_start, jnp.zeros((), x_start.dtype))
-        )
+        z_final, best_norm = jax.lax.fori_loop(0, steps, ascent_step, (x_start, jnp.zeros((), x_start.dtype)))
         # The last iterate has not been scored inside the loop.
         return jnp.maximum(best_norm, _l2_norm(gradient_fn(z_final)))
 

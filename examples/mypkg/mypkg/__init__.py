@@ -1,0 +1,1 @@
+"""Experiments of one's own, run by physai (see ``random_labels``)."""

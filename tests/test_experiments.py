@@ -1,0 +1,194 @@
+"""Every registered experiment, end to end at its ``tiny`` preset, through the one pipeline.
+
+One test parametrised over ``physai.registry.names()``: the ``tiny`` preset runs
+(seconds), every trial is stored ``ok`` or ``diverged`` (none failed), every
+hypothesis gets a verdict named after it, ``verdicts.json`` is written, and the
+figures are drawn and saved. ``MECHANICS`` adds what each experiment's set-up
+guarantees at any scale (an interpolating min-norm solution, a probe that agrees
+with its twin, nested exact-match events): if one fails, the set-up broke.
+A new experiment needs no entry here to be tested.
+
+The slow test re-runs each ``paper`` preset and checks that every verdict is the
+stored reference's (``results/reference``): ``make reproduce``.
+"""
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physai import pipeline, registry
+from physai.experiment import STATUSES
+from tests.conftest import REPO
+
+NAMES = registry.names()
+
+
+def _module(name):
+    return importlib.import_module(registry.load(name).module)
+
+
+def _width_minima(res, m):
+    med = res.ok.groupby("width")["train_rel_mse"].median()
+    assert med.loc[16] < med.loc[4]  # a wider student fits the training set better
+
+
+def _grokking(res, m):
+    assert (res.trials["train_acc"] > 0.9).all()  # p = 23 is memorised within the budget
+    assert {"acc", "weight_norm", "fourier_gini"} <= set(res.curves["metric"])
+
+
+def _mirage(res, m):
+    t = res.trials.sort_values("width")
+    assert t["n_params"].is_monotonic_increasing
+    em = t[[f"test_exact_match_L{L}" for L in m.LENGTHS]].to_numpy()
+    assert (np.diff(em, axis=1) <= 1e-9).all()  # exact match can only fall with L
+
+
+def _mode_connectivity(res, m):
+    ok = res.ok
+    assert (ok["linear_barrier"] >= 0).all() and (ok["bezier_barrier"] >= 0).all()
+    assert (ok["bezier_barrier"] < ok["linear_barrier"]).all()
+    paths = res.curves[res.curves["metric"] == "linear_path_loss"]
+    assert len(paths) == 2 * len(ok) * m.PATH_POINTS  # train and test profiles
+
+
+def _edge_of_stability(res, m):
+    sharp = res.curves[res.curves["metric"] == "sharpness"]
+    assert (sharp["value"] > 0).all()
+    assert np.allclose(res.ok["final_sharpness"], res.ok["final_lanczos"], rtol=0.05)
+
+
+def _residual_landscape(res, m):
+    ok = res.ok
+    assert ((ok["roughness"] >= 0) & (ok["roughness"] < 1)).all()
+    slices = res.curves[res.curves["metric"] == "slice_loss"]
+    assert len(slices) == len(ok) * m.SLICE_POINTS**2
+    for _, row in ok.iterrows():  # the slice is centred on the trained parameters
+        s = slices[slices["trial_id"] == row["trial_id"]].sort_values("step")["value"].to_numpy()
+        centre = s[(m.SLICE_POINTS**2) // 2]
+        assert centre == pytest.approx(row["slice_centre_loss"], rel=1e-6)
+        assert centre < np.median(s)
+
+
+def _robustness_law(res, m):
+    t = res.trials
+    for col in ("lip_est", "lip_search", "lip_upper", "flip_radius", "max_residual"):
+        assert np.isfinite(t[col]).all(), col
+    assert (t["lip_search"] >= t["lip_est"] * (1 - 1e-6)).all()  # search starts at the samples
+    assert (t["lip_upper"] >= t["lip_search"] * (1 - 1e-4)).all()  # <= the spectral bound
+    for _d, g in t.groupby("d"):  # the gradient penalty smooths the model and fits worse
+        plain, pen = g[g["penalty"] == 0].iloc[0], g[g["penalty"] > 0].iloc[0]
+        assert pen["lip_est"] < plain["lip_est"] and pen["max_residual"] > plain["max_residual"]
+
+
+def _scaling_compute_optimal(res, m):
+    smooth = m.smoothed_curves(res)
+    for _width, g in smooth.groupby("width"):  # training lowers the test loss
+        assert g.sort_values("step")["loss"].iloc[-1] < g.sort_values("step")["loss"].iloc[0]
+
+
+def _scaling_data_dimension(res, m):
+    n = res.trials.groupby(["arch", "width"])["n_params"].min()
+    assert n[("bottleneck", 8)] < n[("relu1", 8)]
+
+
+def _scaling_quanta(res, m):
+    ok = res.ok.sort_values("width")
+    assert ok["test_loss"].iloc[-1] < ok["test_loss"].iloc[0]  # bigger nets end lower
+    largest = ok["trial_id"].iloc[-1]
+    c = res.curves[(res.curves["trial_id"] == largest) & (res.curves["metric"] == m.acc_metric(0))]
+    assert c.sort_values("step")["value"].iloc[-1] >= 0.9  # the most frequent task is learned
+
+
+def _scaling_solvable(res, m):
+    t = res.trials
+    assert (t["loss"] >= t["noise_var"] * (1 - 1e-6)).all()  # never below the noise floor
+
+
+def _sharp_flat(res, m):
+    assert (res.ok["sharpness"] > 0).all()
+    assert set(res.ok["batch_role"]) == {"small", "large"}
+
+
+def _sparse_parity(res, m):
+    assert res.trials["solved"].all()  # n <= 14, k = 3 is learned within the budget
+    assert {"acc", "relevant_amplification"} <= set(res.curves["metric"])
+
+
+def _dd_random_features(res, m):
+    over = res.trials[res.trials["p"] > res.trials["n"]]  # min-norm interpolates past p = n
+    assert (over.loc[over["ridge"] == 0, "train_mse"] < 1e-8).all()
+    assert (over.loc[over["ridge"] > 0, "train_mse"] > 1e-6).all()
+
+
+MECHANICS = {
+    "width_minima": _width_minima,
+    "grokking": _grokking,
+    "mirage": _mirage,
+    "mode_connectivity": _mode_connectivity,
+    "edge_of_stability": _edge_of_stability,
+    "residual_landscape": _residual_landscape,
+    "robustness_law": _robustness_law,
+    "scaling_compute_optimal": _scaling_compute_optimal,
+    "scaling_data_dimension": _scaling_data_dimension,
+    "scaling_quanta": _scaling_quanta,
+    "scaling_solvable": _scaling_solvable,
+    "sharp_flat": _sharp_flat,
+    "sparse_parity": _sparse_parity,
+    "double_descent.random_features": _dd_random_features,
+}
+
+
+def test_every_registered_experiment_is_tested_and_has_the_required_presets():
+    assert len(NAMES) >= 14
+    assert set(MECHANICS) <= set(NAMES), "MECHANICS names an experiment that does not exist"
+    for name in NAMES:
+        assert {"tiny", "demo", "paper"} <= set(registry.load(name).presets), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_preset_end_to_end(name, tmp_path):
+    import matplotlib.pyplot as plt
+
+    out = pipeline.run_experiment(name, "tiny", out=str(tmp_path), progress=False, debug=True)
+    res, experiment = out.results, out.plan.experiment
+    assert out.summary.failed == 0
+    assert len(res.trials) == len(out.plan.trials)
+    assert set(res.trials["status"]) <= {"ok", "diverged"}
+    numeric = res.ok.select_dtypes("number")
+    assert len(numeric.columns) and np.isfinite(numeric.to_numpy(float)).any()
+    assert [v.hypothesis for v in out.verdicts] == [h.name for h in experiment.hypotheses]
+    assert all(v.status in STATUSES for v in out.verdicts)
+    stored = json.loads(Path(out.verdicts_path).read_text())
+    assert [r["hypothesis"] for r in stored] == [h.name for h in experiment.hypotheses]
+    assert out.figures and all(p.stat().st_size > 0 for p in out.figure_paths)
+    if name in MECHANICS:
+        MECHANICS[name](res, _module(name))
+    for fig in out.figures.values():
+        plt.close(fig)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_paper_preset_reproduces_the_reference_verdicts(name, tmp_path):
+    reference = REPO / "results" / "reference" / name / "paper" / "verdicts.json"
+    if not reference.exists():
+        pytest.skip(f"no reference verdicts for {name}")
+    out = pipeline.run_experiment(name, "paper", out=str(tmp_path), progress=False, figures=False)
+    expected = {r["hypothesis"]: r["status"] for r in json.loads(reference.read_text())}
+    assert {v.hypothesis: v.status for v in out.verdicts} == expected
+
+
+def test_every_parameter_of_every_preset_has_a_domain_and_every_preset_is_inside_it():
+    from physai import domains, sweep
+
+    for name in NAMES:
+        experiment = registry.load(name)
+        for preset_name, preset in experiment.presets.items():
+            keys = set(preset.grid.axes()) | set(preset.settings)
+            missing = sorted(k for k in keys if k not in domains.COMMON and k not in experiment.domains)
+            assert not missing, f"{name} preset {preset_name}: no domain for {missing}"
+            sweep.plan(experiment, preset_name)  # raises on a value outside its domain

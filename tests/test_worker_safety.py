@@ -1,0 +1,93 @@
+"""Workers never import from the directory where a user runs physai, and leave quietly.
+
+A folder named like a standard-library module (``multiprocessing/``) in the working
+directory must not be imported by any backend's workers: run from a downloaded results
+folder or ``/tmp``, that would be arbitrary code execution.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PHYSAI = str(Path(sys.executable).parent / "physai")  # the console script a user runs
+
+
+def _booby_trapped(folder: Path) -> Path:
+    marker = folder / "EXECUTED"
+    for name in ("multiprocessing", "json"):
+        pkg = folder / name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(
+            f"open({str(marker)!r}, 'a').write({name!r})\nraise ImportError('imported from the working directory')\n"
+        )
+    return marker
+
+
+@pytest.mark.parametrize("backend", ["local", "processes", "ray"])
+def test_no_backend_imports_from_the_working_directory(backend, tmp_path):
+    if backend == "ray":
+        pytest.importorskip("ray")
+    marker = _booby_trapped(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    extra = ["--workers", "1"] if backend == "processes" else []
+    r = subprocess.run(
+        [
+            PHYSAI,
+            "run",
+            "tests.toy_experiment",
+            "--preset",
+            "tiny",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--backend",
+            backend,
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert not marker.exists(), marker.read_text()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "1 shards run" in r.stdout
+
+
+def test_ctrl_c_on_processes_is_one_line_without_worker_tracebacks(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "30"}
+    proc = subprocess.Popen(
+        [
+            PHYSAI,
+            "run",
+            "tests.toy_experiment",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--backend",
+            "processes",
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(8)  # workers started and sleeping inside their first shards
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].startswith("physai: interrupted")
