@@ -23,6 +23,7 @@ demo: $(STAMP)
 	for name in $(DEMOS); do $(PHYSAI) demo $$name || exit $$?; done
 
 test: $(STAMP)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -30,11 +31,16 @@ test: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
-# Small reference results (paper presets + the demo figure) and the README table generated from them.
+# Small reference results (every paper preset + the double-descent demos), from scratch with a cold
+# compilation cache, and the README table and hypotheses page generated from them.
 reference: $(STAMP)
-	-$(PHYSAI) reproduce --preset paper --out results/reference --no-progress
-	for name in $(DEMOS); do $(PHYSAI) demo $$name --out results/reference --no-progress; done
+	rm -rf results/reference/*/
+	-PHYSAI_CACHE_DIR=$$(mktemp -d) $(PHYSAI) reproduce --preset paper --out results/reference \
+		--backend processes --workers 2 --no-progress
+	for name in $(DEMOS); do $(PHYSAI) demo $$name --out results/reference --backend processes \
+		--workers 2 --no-progress || true; done
 	$(PY) -m analysis.readme
+	$(PY) -m analysis.hypotheses
 
 # Engine vs a naive per-model PyTorch loop; needs the optional `bench` extra (CPU torch).
 bench: $(STAMP)

@@ -19,47 +19,37 @@ Hypotheses, in words (checked for every eta of the grid, at least {0.1, 0.3})
   c. small_eta_control: with a small step (eta = 0.02, 2/eta = 100) the sharpness
      stays below 2/eta for the whole run (max of ``lambda_max * eta / 2`` < 1).
 
-Anchor
-  Cohen et al. 2021, Fig. 1-2 (tanh / ReLU fully connected nets on a 5k subset of
-  CIFAR-10, MSE, full-batch GD, eta in {2/200, ..., 2/30}); ANCHORS.md "Loss
-  landscapes": tanh MLP (18k parameters) on synthetic regression, MSE, eta in
-  {0.1, 0.3}: median lambda_max * eta / 2 = 1.00 over the second half.
+Sources
+  Cohen et al. 2021, Fig. 1 (three architectures trained by full-batch GD at a
+  range of step sizes: "the sharpness rises to 2/eta ... and then hovers right at,
+  or just above, this value") and the introduction
+  (progressive sharpening; GD on a quadratic is unstable once the sharpness exceeds
+  2/eta). The paper gives no numerical tolerance; the ranges of the checks are
+  conventions of this project, stated in each hypothesis's source.
 
 Setup (CPU scale)
   Gaussian inputs (d = 20), targets from a random tanh teacher of width 32 plus
   Gaussian label noise of standard deviation 1 (n = 1000): noise the network has
   to memorise keeps the loss from converging before the sharpness has risen (with a
-  noiseless teacher the loss reached ~0 with the sharpness still far below 2/eta,
-  measured). Student: tanh MLP, 2 hidden layers of width 128 (19,329 parameters),
-  output multiplied by 0.7 so the initial sharpness (~2.6) is below 2/eta / 1.5 for
+  noiseless teacher the loss converged while the sharpness was still far below
+  2/eta). Student: tanh MLP, 2 hidden layers of width 128 (19,329 parameters),
+  output multiplied by 0.7 so the initial sharpness is below 2/eta / 1.5 for
   eta = 0.3. Loss ``0.5 * mean (f(x) - y)^2``, full-batch GD (``optax.sgd``), 4000
   steps. The sharpness is measured *inside* the training scan every 40 steps by 20
   iterations of Hessian-vector-product power iteration on the full training loss
   (``physai.probes.hessian.top_eigenvalue_power``); at the end a 40-step Lanczos
   estimate on the final parameters is stored as a cross-check (``final_lanczos``).
+  Before it settles at the edge, the largest step size can overshoot 2/eta for a
+  few hundred steps (a catapult); the hover checks therefore look at the second
+  half of training only.
 
 Run
-  physai demo edge_of_stability                     # 3 runs, ~35 s CPU
-  physai verify edge_of_stability --preset paper    # 3 seeds x eta {0.1, 0.2, 0.3} + control
+  physai demo edge_of_stability                     # 3 runs, ~40 s on 2 CPU cores
+  physai verify edge_of_stability --preset paper    # 3 seeds x eta {0.1, 0.2, 0.3} + control, ~2-3 min
   physai verify edge_of_stability --preset tiny     # seconds; for tests only
-
-Measured runtimes (2 CPU cores shared with other jobs; wall inflated): see the
-"Results" block at the end.
 
 Full-scale values of the paper: CIFAR-10 5k subset, networks of 10^5-10^6
 parameters, up to 10^4-10^5 GD steps; sharpness every 50-100 steps by Lanczos.
-
-Results (2026-11-22, 2 CPU cores shared with other jobs at load 10-15, so wall
-times are inflated; CPU = user + sys seconds)
-  demo: all 3 supported; sharpening 6.95x (eta 0.1) / 2.70x (eta 0.3); second-half
-    median lambda*eta/2 = 0.986 / 0.996, max 1.01 / 1.00; control max 0.157.
-    126 s wall at load 12 (45 s CPU); re-timed at load 3: 39 s wall, 39 s CPU.
-  paper (3 seeds x eta {0.1, 0.2, 0.3}, 2 control seeds): all 3 supported;
-    least sharpening 6.26 / 3.53 / 2.52x; median 0.994 / 0.996 / 0.996, max 1.01 /
-    0.997 / 0.999; control max 0.188. 2/eta is first reached at steps 760-1080 /
-    200-240 / 120. In-scan power estimate vs final 40-step Lanczos: within 1.4%.
-    Before the edge, eta = 0.3 overshoots to lambda*eta/2 = 1.25-1.36 for a few
-    hundred steps (a catapult), then settles. 441 s wall, 129 s CPU.
 """
 
 from __future__ import annotations
@@ -80,6 +70,7 @@ from physai import (
     Preset,
     Results,
     ShardResult,
+    Source,
     Verdict,
     all_of,
     chain,
@@ -291,26 +282,65 @@ def check_small_eta_control(results: Results) -> Verdict:
     )
 
 
+COHEN = "Cohen, Kaur, Li, Kolter, Talwalkar 2021, ICLR"
+
 HYPOTHESES = (
     Hypothesis(
         "progressive_sharpening",
         "Under full-batch GD the sharpness rises >= 1.5x from initialisation before it "
         "first reaches 2/eta, within the first half of training.",
-        "Cohen et al. 2021 (ICLR), Fig. 1-2: progressive sharpening",
+        "Cohen et al. 2021 (ICLR), Fig. 1 and Introduction: progressive sharpening",
         check_progressive_sharpening,
+        source=Source(
+            paper=COHEN,
+            where="Fig. 1 (sharpness vs iteration at a range of step sizes) and Sec. 1 (Introduction)",
+            statement="Qualitative, no number: 'so long as the sharpness is less than the value 2/eta, "
+            "it tends to continually rise' (progressive sharpening), and in Fig. 1 'the sharpness "
+            "rises to 2/eta' for each step size.",
+            tolerance="A convention of this project, not from the paper: the paper gives no factor of "
+            "rise, so 'rise' is made a test by requiring >= 1.5x over the initial sharpness "
+            "(MIN_SHARPENING; the output scale 0.7 keeps the initial sharpness below (2/eta)/1.5 at the "
+            "largest eta so the test is possible); 2/eta counts as reached at 0.9 * 2/eta (REACHED) and "
+            "must be reached in the first half of training so that the second half can test the hover.",
+        ),
     ),
     Hypothesis(
         "edge_of_stability",
         "Over the second half of training the sharpness hovers at 2/eta: median of "
         "lambda_max * eta / 2 in [0.9, 1.1], max <= 1.3.",
-        "Cohen et al. 2021, Fig. 1; ANCHORS.md: median lambda_max * eta / 2 = 1.00 for eta in {0.1, 0.3}",
+        "Cohen et al. 2021 (ICLR), Fig. 1 and abstract: the sharpness hovers just above 2/eta",
         check_edge_of_stability,
+        source=Source(
+            paper=COHEN,
+            where="Fig. 1 (caption) and abstract",
+            statement="Fig. 1: for each step size 'the sharpness rises to 2/eta ... and then hovers right "
+            "at, or just above, this value'; abstract: the maximum Hessian eigenvalue 'hovers just above "
+            "the value 2/(step size)'. The paper gives the value 2/eta (lambda_max * eta / 2 = 1), no "
+            "tolerance around it.",
+            tolerance="The centre, lambda_max * eta / 2 = 1, is the paper's (and theory's: GD on a "
+            "quadratic is stable iff lambda_max < 2/eta). The width is a convention of this project, not "
+            "from the paper: +-10% on the median over the second half (HOVER_RANGE) and a largest value of "
+            "1.3 (HOVER_MAX) to allow the paper's 'just above' and short spikes while excluding a "
+            "sharpness that keeps rising past 2/eta.",
+        ),
     ),
     Hypothesis(
         "small_eta_control",
         "With a small step (eta = 0.02) the sharpness stays below 2/eta throughout.",
-        "Cohen et al. 2021, Fig. 1 (smallest step sizes never reach 2/eta in the budget)",
+        "Cohen et al. 2021 (ICLR), Introduction: 2/eta is the stability threshold of GD (negative control)",
         check_small_eta_control,
+        source=Source(
+            paper=COHEN,
+            where="Sec. 1 (Introduction): the stability threshold 2/eta of GD on quadratics",
+            statement="Qualitative, no number: the sharpness reaches 2/eta by progressive sharpening, and "
+            "'gradient descent on quadratic objectives is unstable if the sharpness exceeds this "
+            "threshold'. The paper reports no step size whose sharpness stays below 2/eta; this is a "
+            "negative control of this project (2/eta = 100 for eta = 0.02) showing that the hover at 2/eta "
+            "follows eta and is not an artefact of the measurement.",
+            tolerance="Derived from the threshold itself: 'below 2/eta' means lambda_max * eta / 2 < 1, "
+            "with no margin; that a run of this length stays below it at eta = 0.02 is the design of this "
+            "project's control, not a number from the paper.",
+        ),
     ),
 )
 

@@ -20,6 +20,7 @@ from physai.experiment import (
     Trial,
     Verdict,
     all_of,
+    verdict_from_interval,
     verdict_in_range,
 )
 from physai.grid import chain, logspace, product, zipped
@@ -37,6 +38,7 @@ __all__ = [
     "Trial",
     "Verdict",
     "all_of",
+    "verdict_from_interval",
     "verdict_in_range",
     "chain",
     "logspace",

@@ -140,7 +140,12 @@ def cmd_list(args) -> int:
             took = f"; {runtime} on the reference machine" if runtime else ""
             print(f"  preset {preset_name}: {preset.description or '(no description)'}{took}")
         for h in exp.hypotheses:
-            print(f"  - {h.name}: {h.claim}  [{h.anchor}]")
+            print(f"  - {h.name}: {h.claim}")
+            if h.source is not None:
+                print(f"      source: {h.source.paper}, {h.source.where}: {h.source.statement}")
+                print(f"      tolerance: {h.source.tolerance}")
+            else:
+                print(f"      anchor: {h.anchor}")
     return EXIT_OK
 
 
@@ -268,15 +273,13 @@ def print_verdicts(plan_, verdicts) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from physai.report import format_value
-
     colour = {"supported": "green", "refuted": "red", "inconclusive": "yellow"}
     table = Table(title=f"{plan_.experiment.name} / {plan_.preset}")
     table.add_column("hypothesis", no_wrap=True)
     for col in ("measured", "expected", "status"):
         table.add_column(col, overflow="fold")
     for v in verdicts:
-        table.add_row(v.hypothesis, format_value(v.measured), v.expected, f"[{colour[v.status]}]{v.status}[/]")
+        table.add_row(v.hypothesis, v.measured_text(), v.expected, f"[{colour[v.status]}]{v.status}[/]")
     console = Console(width=max(100, Console().width))
     console.print(table)
     for v in verdicts:

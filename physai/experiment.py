@@ -35,6 +35,10 @@ class Verdict:
       expected: the expected range, as text (``"[0.9, 1.1]"``, ``">= 10"``).
       explanation: one sentence a reader can follow.
       hypothesis: the hypothesis name (filled in by ``Hypothesis.evaluate``).
+      interval: ``(low, high)`` confidence interval of ``measured`` (bootstrap over
+        independent units, or exact), or None for a verdict without one.
+      n: the number of independent units (seeds, pairs, runs) behind ``measured``.
+      statistic: what ``measured`` is (``median ratio``, ``Spearman rho``, ``slope``).
     """
 
     status: Status
@@ -42,10 +46,26 @@ class Verdict:
     expected: str
     explanation: str = ""
     hypothesis: str = ""
+    interval: tuple[float, float] | None = None
+    n: int | None = None
+    statistic: str = ""
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"verdict status must be one of {STATUSES}, got {self.status!r}")
+
+    def measured_text(self) -> str:
+        """Returns: the measurement as a reader should see it: statistic, value,
+        interval and units, e.g. ``Spearman rho 0.95 [0.90, 0.99] (n = 5)``."""
+        value = f"{self.measured:.4g}" if isinstance(self.measured, float) else str(self.measured)
+        if isinstance(self.measured, float) and math.isnan(self.measured):
+            value = "n/a"
+        parts = [self.statistic, value] if self.statistic else [value]
+        if self.interval is not None:
+            parts.append(f"[{self.interval[0]:.4g}, {self.interval[1]:.4g}]")
+        if self.n is not None:
+            parts.append(f"(n = {self.n})")
+        return " ".join(parts)
 
     def named(self, hypothesis: str) -> Verdict:
         """Args: hypothesis: a name. Returns: this verdict under that name (for ``all_of`` parts)."""
@@ -76,6 +96,55 @@ def verdict_in_range(measured: float, low: float, high: float, explanation: str 
     return Verdict(status, float(measured), expected, explanation, hypothesis)
 
 
+CONFIDENCE = 0.95  # two-sided: a true claim is refuted by chance with probability <= 2.5%
+
+
+def verdict_from_interval(
+    estimate: float,
+    interval: tuple[float, float],
+    low: float,
+    high: float,
+    n: int,
+    statistic: str,
+    explanation: str = "",
+    hypothesis: str = "",
+) -> Verdict:
+    """A verdict decided by an interval, not by a point estimate.
+
+    Supported when the whole interval lies inside ``[low, high]``; refuted when it
+    lies wholly outside; inconclusive when it straddles a bound (the reason says
+    which, and that more independent units would decide).
+
+    Args:
+      estimate: the point estimate (e.g. a median over seeds).
+      interval: its ``CONFIDENCE`` interval ``(lo, hi)`` (NaN: inconclusive).
+      low, high: the expected range (+-inf for one-sided).
+      n: independent units behind the estimate.
+      statistic: what the estimate is (``median ratio``, ``Spearman rho``).
+      explanation: one sentence.
+      hypothesis: a name, for a part of an ``all_of`` verdict.
+
+    Returns:
+      The verdict, carrying the interval, ``n`` and the statistic.
+    """
+    base = verdict_in_range(estimate, low, high, explanation, hypothesis)
+    lo, hi = (float(interval[0]), float(interval[1])) if interval is not None else (math.nan, math.nan)
+    fields = dict(interval=(lo, hi), n=int(n), statistic=statistic)
+    if base.status == "inconclusive" or math.isnan(lo) or math.isnan(hi):
+        why = explanation or "no interval: too few independent units"
+        return dataclasses.replace(base, status="inconclusive", explanation=why, **fields)
+    if low <= lo and hi <= high:
+        status: Status = "supported"
+    elif hi < low or lo > high:
+        status = "refuted"
+    else:
+        status = "inconclusive"
+        bound = low if lo < low <= hi else high
+        straddle = f"the interval [{lo:.4g}, {hi:.4g}] straddles the bound {bound:g}: more independent units needed"
+        explanation = f"{explanation} ({straddle})" if explanation else straddle
+    return dataclasses.replace(base, status=status, explanation=explanation, **fields)
+
+
 def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
     """Combines sub-verdicts: supported only if each is; inconclusive beats refuted.
 
@@ -90,8 +159,7 @@ def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
     status: Status = (
         "inconclusive" if "inconclusive" in statuses else "refuted" if "refuted" in statuses else "supported"
     )
-    fmt = lambda x: f"{x:.3g}" if isinstance(x, float) else str(x)
-    measured = "; ".join(f"{v.hypothesis or i}: {fmt(v.measured)}" for i, v in enumerate(verdicts))
+    measured = "; ".join(f"{v.hypothesis or i}: {v.measured_text()}" for i, v in enumerate(verdicts))
     expected = "; ".join(f"{v.hypothesis or i}: {v.expected}" for i, v in enumerate(verdicts))
     return Verdict(status, measured, expected, explanation)
 
@@ -173,7 +241,7 @@ class Hypothesis:
             v = Verdict("inconclusive", float("nan"), "", "no stored trials")
         else:
             v = self.check(results)
-        return Verdict(v.status, v.measured, v.expected, v.explanation, self.name)
+        return v.named(self.name)
 
 
 @dataclass(frozen=True)

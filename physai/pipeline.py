@@ -80,6 +80,10 @@ def save_verdicts(experiment: Experiment, preset: str, verdicts: Sequence[Verdic
             "measured": v.measured if not (isinstance(v.measured, float) and math.isnan(v.measured)) else None,
             "expected": v.expected,
             "explanation": v.explanation,
+            "statistic": v.statistic,
+            "interval": list(v.interval) if v.interval is not None else None,
+            "n": v.n,
+            "measured_text": v.measured_text(),
         }
         for v in verdicts
     ]

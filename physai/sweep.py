@@ -12,6 +12,8 @@ import ast
 import hashlib
 import json
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -307,14 +309,47 @@ def run_sweep(
 
 
 class _progress:
-    """A rich progress bar (trials done/total, elapsed, ETA), or nothing."""
+    """Progress of a sweep: trials done/total, elapsed, ETA.
+
+    On a terminal, a rich progress bar. Elsewhere (a batch job's log, a notebook),
+    a plain line every ``$PHYSAI_PROGRESS_EVERY`` seconds (default 30) and one at
+    the end, so that a log shows steady progress and a notebook shows no widget
+    warnings.
+    """
 
     def __init__(self, enabled: bool, name: str, total: int, done: int):
         self.enabled, self.name, self.total, self.done = enabled, name, total, done
+        self.plain = enabled and not sys.stderr.isatty()
+        self.failed, self.start = 0, time.perf_counter()
+
+    def _line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        ran = self.done - self.first
+        eta = elapsed / ran * (self.total - self.done) if ran else float("nan")
+        clock = lambda t: "-:--:--" if t != t else time.strftime("%H:%M:%S", time.gmtime(t))
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.name}: {self.done}/{self.total} trials{failed}, {clock(elapsed)} elapsed, ETA {clock(eta)}"
 
     def __enter__(self):
         if not self.enabled:
             return lambda n, failed: None
+        if self.plain:
+            import threading
+
+            self.first, self.stop = self.done, threading.Event()
+
+            def tick():
+                every = float(os.environ.get("PHYSAI_PROGRESS_EVERY", "30"))
+                while not self.stop.wait(every):
+                    print(self._line(), file=sys.stderr, flush=True)
+
+            self.ticker = threading.Thread(target=tick, daemon=True, name="physai-progress")
+            self.ticker.start()
+
+            def advance_plain(n: int, failed: int):
+                self.done, self.failed = self.done + n, failed
+
+            return advance_plain
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -346,7 +381,11 @@ class _progress:
         return advance
 
     def __exit__(self, *exc):
-        if self.enabled:
+        if self.plain:
+            self.stop.set()
+            self.ticker.join()
+            print(self._line(), file=sys.stderr, flush=True)
+        elif self.enabled:
             self.bar.__exit__(*exc)
         return False
 

@@ -307,6 +307,30 @@ def train(
 
 
 DIVERGENCE_GROWTH = 1e4
+CONVERGED_CHANGE = 0.01  # relative change of the objective over the last tenth of training
+
+
+def objective_change(objective: np.ndarray) -> np.ndarray:
+    """The declared convergence statistic, per trial.
+
+    The relative change of the logged training objective over the last tenth of
+    training: ``|L(end) - L(0.9 T)| / |L(0.9 T)|``, read at the log point nearest
+    below 90% of the steps. A run with ``change < CONVERGED_CHANGE`` (1%) is
+    ``converged``; an analysis that rests on unconverged runs says so.
+
+    Args:
+      objective: ``(T, L)`` the logged objective, log point 0 at initialisation.
+
+    Returns:
+      ``(T,)`` relative changes (NaN for a run with fewer than two log points).
+    """
+    objective = np.asarray(objective, np.float64)
+    n_logs = objective.shape[1] - 1
+    if n_logs < 1:
+        return np.full(objective.shape[0], np.nan)
+    ref = min(int(np.floor(0.9 * n_logs)), n_logs - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(objective[:, -1] - objective[:, ref]) / np.abs(objective[:, ref])
 
 
 def diverged_runs(objective: np.ndarray) -> np.ndarray:
@@ -347,7 +371,8 @@ def run_shard(
 
     The hyperparameters named in ``hparams`` are read from the trials (traced,
     one compiled program for the shard); each trial's row holds its final
-    metrics, any ``extra`` values and its status (``diverged`` when the
+    metrics, any ``extra`` values, ``objective_change`` and ``converged`` (the
+    declared criterion of :func:`objective_change`) and its status (``diverged`` when the
     objective became NaN or inf or grew by orders of magnitude, see
     :func:`diverged_runs`); the curves table holds every logged metric.
 
@@ -382,11 +407,14 @@ def run_shard(
     if columns is None:  # per-trial scalars; array-valued probes are for ``extra``
         columns = [k for k, v in result.final.items() if k != "objective" and np.ndim(v) == 1]
     keep = list(columns)
+    change = objective_change(result.curves["objective"])
     rows = []
     for i, t in enumerate(shard.trials):
         row = {k: float(result.final[k][i]) for k in keep}
         if extra is not None:
             row.update(extra(i, t, result))
+        row["objective_change"] = float(change[i])
+        row["converged"] = bool(change[i] < CONVERGED_CHANGE)
         row["status"] = "diverged" if result.diverged[i] else "ok"
         rows.append(row)
     ids = [t.trial_id for t in shard.trials]

@@ -136,3 +136,12 @@ def test_bare_physai_lists_the_commands_and_version_prints_the_version():
     import physai as pkg
 
     assert r.stdout.strip() == f"physai {pkg.__version__}"
+
+
+def test_progress_in_a_log_is_a_plain_line_at_a_steady_interval(tmp_path):
+    r = physai("run", TOY, "--out", str(tmp_path), env={"PHYSAI_TOY_SLEEP": "1", "PHYSAI_PROGRESS_EVERY": "0.5"})
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("toy: ")]
+    assert len(lines) >= 4, r.stderr  # ~4 s of shards, a line every 0.5 s: not one bar at the end
+    assert lines[-1].startswith("toy: 6/6 trials") and "elapsed, ETA" in lines[-1]
+    assert "\x1b[" not in r.stderr  # no terminal escape codes in a log

@@ -13,6 +13,7 @@ from experiments.double_descent import linear, mlp
 from experiments.double_descent import random_features as rf
 from physai import Results, Shard, Trial, registry, sweep
 from physai.runtime import single_threaded_blas
+from tests.falsification import falsifies
 
 N = 200
 
@@ -25,6 +26,12 @@ def _results(rows) -> Results:
 
 def _status(check, rows) -> str:
     return check(_results(rows)).status
+
+
+def _hypothesis(module, name):
+    """The declared hypothesis ``name`` of a part (its check, as the pipeline runs it)."""
+    (h,) = [h for h in module.EXPERIMENT.hypotheses if h.name == name]
+    return h
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -87,9 +94,12 @@ def test_linear_check_passes_near_theory_and_ignores_p_equal_n():
     assert v.measured == pytest.approx(1.0, abs=0.05)
 
 
+@falsifies("double_descent.linear", "linear_matches_theory")
 @pytest.mark.parametrize("scale", [lambda g: 1.5, lambda g: 0.6, lambda g: 1.4 if g == 1.1 else 1.0])
 def test_linear_check_fails_off_theory(scale):
-    assert _status(linear.check_linear_theory, _linear_rows(scale)) == "refuted"
+    h = _hypothesis(linear, "linear_matches_theory")
+    assert h.evaluate(_results(_linear_rows())).status == "supported"  # risk on the closed form
+    assert h.evaluate(_results(_linear_rows(scale))).status == "refuted"  # 1.4-1.67x off it somewhere
 
 
 def test_linear_check_inconclusive_without_gamma_away_from_one():
@@ -153,19 +163,35 @@ def test_rf_checks_pass_on_a_double_descent_curve():
     assert rf.check_rf_peak_location(res).measured == pytest.approx(1.0)
 
 
+def _noiseless_flat():
+    """The anchor noise level with its peak, the noiseless curve without one."""
+    return _rf_rows(noises=(0.5,)) + [{**r, "noise": 0.0} for r in _rf_rows(noises=(0.0,), peak=0.2, ridge_at_peak=0.1)]
+
+
+@falsifies(
+    "double_descent.random_features",
+    "rf_peak_at_interpolation",
+    "rf_peak_height",
+    "rf_overparam_beats_underparam",
+    "rf_ridge_removes_peak",
+    "rf_peak_without_noise",
+)
 @pytest.mark.parametrize(
-    "kw, refuted",
+    "broken, refuted",
     [
-        ({"peak_p": 100}, [rf.check_rf_peak_location, rf.check_rf_noiseless_peak]),
-        ({"peak": 1.0}, [rf.check_rf_peak_height, rf.check_rf_noiseless_peak, rf.check_rf_ridge]),
-        ({"right": 0.5}, [rf.check_rf_overparam_wins]),
-        ({"ridge_at_peak": 40.0}, [rf.check_rf_ridge]),
+        (lambda: _rf_rows(peak_p=100), ["rf_peak_at_interpolation", "rf_peak_without_noise"]),  # peak at n/2
+        (lambda: _rf_rows(peak=1.0), ["rf_peak_height", "rf_peak_without_noise", "rf_ridge_removes_peak"]),
+        (lambda: _rf_rows(right=0.5), ["rf_overparam_beats_underparam"]),  # no better past p = n
+        (lambda: _rf_rows(ridge_at_peak=40.0), ["rf_ridge_removes_peak"]),  # ridge keeps the peak
+        (_noiseless_flat, ["rf_peak_without_noise"]),  # the peak only with label noise
     ],
 )
-def test_rf_checks_fail_when_their_claim_is_broken(kw, refuted):
-    res = _results(_rf_rows(**kw))
-    for check in refuted:
-        assert check(res).status == "refuted", check.__name__
+def test_rf_checks_fail_when_their_claim_is_broken(broken, refuted):
+    holds, res = _results(_rf_rows()), _results(broken())
+    for name in refuted:
+        h = _hypothesis(rf, name)
+        assert h.evaluate(holds).status == "supported", name
+        assert h.evaluate(res).status == "refuted", name
 
 
 def test_rf_checks_split_noise_levels():
@@ -174,8 +200,7 @@ def test_rf_checks_split_noise_levels():
     assert rf.check_rf_noiseless_peak(res).status == "inconclusive"
     assert rf.check_rf_peak_height(res).status == "supported"
     # A noiseless curve without a peak refutes only the noiseless check.
-    flat = _rf_rows(noises=(0.5,)) + [{**r, "noise": 0.0} for r in _rf_rows(noises=(0.0,), peak=0.2, ridge_at_peak=0.1)]
-    res = _results(flat)
+    res = _results(_noiseless_flat())
     assert rf.check_rf_noiseless_peak(res).status == "refuted"
     assert rf.check_rf_peak_location(res).status == "supported"
 
@@ -223,17 +248,20 @@ def test_mlp_checks_pass_on_a_peak_at_the_threshold():
     assert mlp.check_mlp_peak_at_threshold(res).measured == pytest.approx(1.0)
 
 
+@falsifies("double_descent.mlp", "mlp_peak_at_threshold", "mlp_noise_raises_peak", "mlp_second_descent")
 @pytest.mark.parametrize(
-    "kw, check",
+    "kw, name",
     [
-        ({"peak_width": 64}, mlp.check_mlp_peak_at_threshold),  # peak 4x past the threshold
-        ({"peak_width": 2}, mlp.check_mlp_peak_at_threshold),  # peak 8x before it
-        ({"clean_peak": 0.8}, mlp.check_mlp_noise_raises_peak),  # noise does not raise the peak
-        ({"tail": 0.9}, mlp.check_mlp_second_descent),  # no second descent
+        ({"peak_width": 64}, "mlp_peak_at_threshold"),  # peak 4x past the threshold
+        ({"peak_width": 2}, "mlp_peak_at_threshold"),  # peak 8x before it
+        ({"clean_peak": 0.8}, "mlp_noise_raises_peak"),  # noise does not raise the peak
+        ({"tail": 0.9}, "mlp_second_descent"),  # no second descent
     ],
 )
-def test_mlp_checks_fail_when_their_claim_is_broken(kw, check):
-    assert check(_results(_mlp_rows(**kw))).status == "refuted"
+def test_mlp_checks_fail_when_their_claim_is_broken(kw, name):
+    h = _hypothesis(mlp, name)
+    assert h.evaluate(_results(_mlp_rows())).status == "supported"
+    assert h.evaluate(_results(_mlp_rows(**kw))).status == "refuted"
 
 
 def test_mlp_threshold_uses_the_train_error_level():

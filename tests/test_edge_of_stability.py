@@ -9,6 +9,7 @@ import pytest
 
 from experiments import edge_of_stability as eos
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 STEPS = 4000
 
@@ -95,15 +96,19 @@ def test_checks_pass_on_edge_of_stability_table():
         {"reach_step": 3000.0},  # reached only in the second half
     ],
 )
+@falsifies("edge_of_stability", "progressive_sharpening")
 def test_progressive_sharpening_fails(over):
     rows = _good_rows()
+    assert eos.check_progressive_sharpening(_results(rows)).status == "supported"
     rows[0].update(over)
     assert eos.check_progressive_sharpening(_results(rows)).status == "refuted"
 
 
 @pytest.mark.parametrize("median,maximum", [(0.8, 1.0), (1.2, 1.25), (1.0, 1.4)])
+@falsifies("edge_of_stability", "edge_of_stability")
 def test_edge_of_stability_fails_off_the_edge(median, maximum):
     rows = _good_rows()
+    assert eos.check_edge_of_stability(_results(rows)).status == "supported"
     for r in rows:
         if r["lr"] == 0.3:
             r.update(hover_median=median, hover_max=maximum)
@@ -118,8 +123,10 @@ def test_edge_of_stability_inconclusive_when_an_eta_all_diverged():
     assert eos.check_edge_of_stability(_results(rows)).status == "inconclusive"
 
 
+@falsifies("edge_of_stability", "small_eta_control")
 def test_control_fails_when_it_reaches_two_over_eta():
     rows = _good_rows()
+    assert eos.check_small_eta_control(_results(rows)).status == "supported"
     rows[-1]["max_ratio"] = 1.02
     assert eos.check_small_eta_control(_results(rows)).status == "refuted"
     no_control = [r for r in _good_rows() if r["role"] == "eos"]

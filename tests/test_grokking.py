@@ -13,6 +13,7 @@ from experiments import grokking as gk
 from physai import Results
 from physai.curricula.arithmetic import modular_arithmetic, multidigit_addition
 from physai.probes.fourier import fourier_basis, fourier_sparsity, gini
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -137,20 +138,30 @@ def test_checks_pass_on_a_grokking_table():
         assert h.evaluate(res).status == "supported", h.name
 
 
+@falsifies(
+    "grokking",
+    "grokking_delay",
+    "no_weight_decay_no_grokking",
+    "more_data_groks_sooner",
+    "weight_norm_falls",
+    "fourier_sparsity_rises_first",
+)
 @pytest.mark.parametrize(
-    "check,kwargs",
+    "hypothesis,kwargs",
     [
-        (gk.check_grokking_delay, {"ratio": 2.0}),
-        (gk.check_grokking_delay, {"grok_wd1": False}),
-        (gk.check_no_weight_decay, {"wd0_grok": True}),
-        (gk.check_more_data_sooner, {"grok_steps": {0.5: 1000, 0.6: 2000, 0.7: 3000}}),
-        (gk.check_more_data_sooner, {"grok_steps": {0.5: 3000, 0.6: 1000, 0.7: 2000}}),
-        (gk.check_weight_norm_falls, {"norm_ratio": 1.0}),
-        (gk.check_fourier_first, {"early": 0.05}),
+        ("grokking_delay", {"ratio": 2.0}),  # test follows train too closely
+        ("grokking_delay", {"grok_wd1": False}),  # no weight-decay run groks
+        ("no_weight_decay_no_grokking", {"wd0_grok": True}),
+        ("more_data_groks_sooner", {"grok_steps": {0.5: 1000, 0.6: 2000, 0.7: 3000}}),  # more data, later
+        ("more_data_groks_sooner", {"grok_steps": {0.5: 3000, 0.6: 1000, 0.7: 2000}}),  # not monotone
+        ("weight_norm_falls", {"norm_ratio": 1.0}),  # the norm is at its peak when test accuracy jumps
+        ("fourier_sparsity_rises_first", {"early": 0.05}),  # the Gini rises only with the jump
     ],
 )
-def test_checks_fail_when_the_claim_is_false(check, kwargs):
-    assert check(_results(_rows(**kwargs))).status == "refuted"
+def test_checks_are_refuted_when_the_claim_is_false_and_supported_when_it_holds(hypothesis, kwargs):
+    h = {h.name: h for h in gk.HYPOTHESES}[hypothesis]
+    assert h.evaluate(_results(_rows())).status == "supported"
+    assert h.evaluate(_results(_rows(**kwargs))).status == "refuted"
 
 
 def test_progress_checks_only_read_delayed_runs():

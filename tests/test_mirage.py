@@ -7,6 +7,7 @@ import pandas as pd
 from experiments import mirage as mg
 from physai import Results
 from physai.curricula.tokens import multitoken_teacher
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -46,19 +47,34 @@ def _rows(alpha=0.5, c=3.0, correlated=0.0, loss_noise=None, seeds=3):
     return rows
 
 
+@falsifies("mirage", "per_token_loss_power_law")
 def test_power_law_check_passes_and_fails():
     assert mg.check_loss_power_law(_results(_rows(c=0.5))).status == "supported"
     wobbly = lambda n: 3.0 if n in (300, 3000) else 1.0
     assert mg.check_loss_power_law(_results(_rows(c=0.5, loss_noise=wobbly))).status == "refuted"
 
 
-def test_onset_shift_and_product_checks():
-    res = _results(_rows())
-    assert mg.check_onset_shifts(res).status == "supported"
-    assert mg.check_product(res).status == "supported"
+@falsifies("mirage", "exact_match_onset_shifts_with_L")
+def test_onset_shift_check_passes_and_fails():
+    # c = 6: every length's exact match crosses 0.5 inside the range of sizes.
+    assert mg.check_onset_shifts(_results(_rows(c=6.0))).status == "supported"
+    # Negative control: the second token is right whenever the first is, so 2-token answers
+    # need no larger model than 1-token ones. Exact match of the first L tokens is nested in
+    # that of fewer tokens, so on consistent data the onset can never come earlier for longer
+    # answers: the claim fails by not moving, which this table shows.
+    rows = _rows(c=6.0)
+    for row in rows:
+        row["test_exact_match_L2"] = row["test_exact_match_L1"]
+    assert mg.check_onset_shifts(_results(rows)).status == "refuted"
+
+
+@falsifies("mirage", "exact_match_is_product_of_token_accuracies")
+def test_product_check_passes_and_fails():
+    assert mg.check_product(_results(_rows())).status == "supported"
     assert mg.check_product(_results(_rows(correlated=0.3))).status == "refuted"
 
 
+@falsifies("mirage", "exact_match_sharpens_with_L")
 def test_sharpening_check_reads_the_rise_width():
     tr = mg.em_transitions(_results(_rows()))
     assert list(tr["L"]) == list(mg.LENGTHS) and np.isfinite(tr["width_decades"]).all()

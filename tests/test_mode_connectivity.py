@@ -6,6 +6,7 @@ import pytest
 
 from experiments import mode_connectivity as mc
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -37,7 +38,9 @@ def test_check_passes_when_bezier_flattens_a_clear_barrier():
         _pairs(endpoint=0.5),  # barrier small vs endpoint loss
     ],
 )
+@falsifies("mode_connectivity", "bezier_removes_barrier")
 def test_check_fails(rows):
+    assert mc.check_bezier_removes_barrier(_results(_pairs())).status == "supported"
     assert mc.check_bezier_removes_barrier(_results(rows)).status == "refuted"
 
 

@@ -38,6 +38,11 @@ def _execute(path, preset, tmp_path, monkeypatch):
     ]
     assert images, "the notebook should show the experiment's figures"
     assert tables, "the notebook should show the verdict table"
+    for cell in nb.cells:  # figures show once (from the display cell), not again where they were drawn
+        if cell.cell_type == "code" and "run_experiment(" in cell.source:
+            assert not [o for o in cell.outputs if "image/png" in o.get("data", {})], cell.source
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "ipywidgets" not in streams and "Warning" not in streams, streams[-2000:]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

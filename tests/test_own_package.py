@@ -51,3 +51,31 @@ def test_own_package_runs_as_the_readme_says(tmp_path):
         assert r.returncode in (0, 1), (line, r.stdout[-2000:], r.stderr[-2000:])  # 1: a verdict not supported
     verdicts = work / "results" / "random_labels" / "demo" / "verdicts.json"
     assert verdicts.exists() and (work / "results" / "random_labels" / "tiny" / "trials").is_dir()
+
+
+def test_the_worked_examples_checks_can_fail():
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO / "examples" / "mypkg"))
+    try:
+        from mypkg import random_labels as rl
+    finally:
+        sys.path.pop(0)
+    from physai.experiment import Results
+
+    def results(train_permuted, test_real, test_permuted):
+        rows = [
+            {"width": 512, "shuffle": s, "seed": k, "status": "ok", "train_rel_mse": tr, "test_rel_mse": te}
+            for k in range(5)
+            for s, tr, te in (
+                (0, 0.01, test_real + 0.01 * k),
+                (1, train_permuted + 0.001 * k, test_permuted + 0.01 * k),
+            )
+        ]
+        return Results(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame())
+
+    memorises, gap = (h.evaluate for h in rl.HYPOTHESES)
+    assert memorises(results(0.001, 0.1, 1.5)).status == "supported"
+    assert memorises(results(0.5, 0.1, 1.5)).status == "refuted"  # a student too small to memorise
+    assert gap(results(0.001, 0.1, 1.5)).status == "supported"
+    assert gap(results(0.001, 0.1, 0.3)).status == "refuted"  # permuted labels that generalise

@@ -1,4 +1,5 @@
 """README numbers come from stored results, never typed by hand."""
+
 from pathlib import Path
 
 from analysis import readme
@@ -8,8 +9,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_readme_results_table_matches_stored_verdicts():
     text = (REPO / "README.md").read_text()
-    assert readme.render(text, REPO / "results" / "reference") == text, \
+    assert readme.render(text, REPO / "results" / "reference") == text, (
         "README results table is stale: run `python -m analysis.readme`"
+    )
 
 
 def test_results_table_is_the_stored_summary(tmp_path):
@@ -27,3 +29,37 @@ def test_committed_reference_results_stay_small():
     files = [p for p in (REPO / "results" / "reference").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 10 * 2**20, "reference results must stay under 10 MB"
     assert not [p for p in files if p.suffix in (".pkl", ".pickle")]
+
+
+def test_the_hypotheses_page_is_generated_from_the_declarations_and_current():
+    from analysis import hypotheses
+
+    page = REPO / "docs" / "hypotheses.md"
+    assert page.exists() and page.read_text() == hypotheses.render(), (
+        "docs/hypotheses.md is stale: run `python -m analysis.hypotheses`"
+    )
+
+
+def test_every_hypothesis_has_a_source_with_a_tolerance_reason():
+    from physai import registry
+
+    for name in registry.names():
+        for h in registry.load(name).hypotheses:
+            s = h.source
+            assert s is not None, f"{name}:{h.name} has no source"
+            assert all(len(x.strip()) > 3 for x in (s.paper, s.where, s.statement, s.tolerance)), (name, h.name)
+
+
+def test_nothing_in_the_project_cites_a_document_outside_it():
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
+    offenders = []
+    for f in files:
+        skip = f.startswith("results/") or f == "tests/test_readme.py" or not (REPO / f).is_file()
+        if skip or not f.endswith((".py", ".md", ".ipynb", ".toml")):
+            continue
+        text = (REPO / f).read_text(errors="ignore")
+        if "ANCHORS.md" in text or "../shared" in text or "DESIGN.md" in text:
+            offenders.append(f)
+    assert not offenders, f"cite documents outside the repository: {offenders}"

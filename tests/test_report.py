@@ -92,7 +92,7 @@ def test_report_needs_stored_results(tmp_path):
 
 def test_compare_flags_metrics_that_moved(reproduced, tmp_path):
     same = physai("compare", TOY, "--out", str(reproduced), "--reference", str(reproduced))
-    assert same.returncode == 0 and "0 of 4 median metrics moved" in same.stdout
+    assert same.returncode == 0 and "0 of 6 median metrics moved" in same.stdout
     # a reference whose test error was 50% lower: every test_mse median moved
     ref = tmp_path / "ref"
     shutil.copytree(reproduced / "toy", ref / "toy")
@@ -102,7 +102,7 @@ def test_compare_flags_metrics_that_moved(reproduced, tmp_path):
         store.write_table(f, pa.Table.from_pandas(t, preserve_index=False))
     moved = physai("compare", TOY, "--out", str(reproduced), "--reference", str(ref))
     assert moved.returncode == 1
-    assert "2 of 4 median metrics moved" in moved.stdout and "test_mse" in moved.stdout
+    assert "2 of 6 median metrics moved" in moved.stdout and "test_mse" in moved.stdout
 
 
 def test_runtime_is_wall_time_of_overlapping_shards():

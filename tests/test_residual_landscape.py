@@ -7,6 +7,7 @@ import pytest
 
 from experiments import residual_landscape as rl
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -67,10 +68,14 @@ def test_checks_pass_when_plain_nets_degrade_and_turn_rough():
         assert h.evaluate(res).status == "supported", h.name
 
 
+@falsifies("residual_landscape", "plain_test_loss_degrades", "plain_trainability_degrades")
 def test_degradation_checks_fail_when_plain_is_fine_or_residual_degrades():
+    assert rl.check_plain_test_loss_degrades(_results(_rows())).status == "supported"
+    assert rl.check_plain_trainability_degrades(_results(_rows())).status == "supported"
     assert rl.check_plain_test_loss_degrades(_results(_rows(plain_test=(0.1, 0.1, 0.12)))).status == "refuted"
     assert rl.check_plain_test_loss_degrades(_results(_rows(res_test=(0.1, 0.3, 0.5)))).status == "refuted"
     assert rl.check_plain_trainability_degrades(_results(_rows(plain_train=(0.05, 1e-3, 1e-5)))).status == "refuted"
+    assert rl.check_plain_trainability_degrades(_results(_rows(res_train=(0.05, 0.1, 0.2)))).status == "refuted"
 
 
 def test_diverged_runs_count_as_degraded():
@@ -81,7 +86,9 @@ def test_diverged_runs_count_as_degraded():
     assert rl.check_plain_test_loss_degrades(_results(rows)).status == "supported"
 
 
+@falsifies("residual_landscape", "plain_rougher_at_depth")
 def test_roughness_check_fails_when_both_are_smooth_or_equally_rough():
+    assert rl.check_plain_rougher(_results(_rows())).status == "supported"
     assert rl.check_plain_rougher(_results(_rows(plain_rough=(0, 0.01, 0.02)))).status == "refuted"
     assert rl.check_plain_rougher(_results(_rows(res_rough=(0.0, 0.1, 0.2)))).status == "refuted"
 

@@ -12,6 +12,7 @@ import experiments.robustness_law as rl
 from experiments.robustness_law import checks, runner, summaries
 from physai import Results, sweep
 from physai.curricula.sphere import isoperimetric_inputs, sphere_random_labels
+from tests.falsification import falsifies
 
 N = 500
 RATIOS = [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6]
@@ -130,7 +131,11 @@ def test_every_check_passes_when_the_law_holds():
     assert summaries.p_interp(res, 20) == pytest.approx(0.05 * N * 20)
 
 
+@falsifies("robustness_law", "plain_above_bound", "plain_nonincreasing", "plain_slope")
 def test_plain_checks_fail_when_the_claim_is_broken():
+    law = _results(_law_rows())  # the claims hold
+    for check in (checks.check_plain_above_bound, checks.check_plain_nonincreasing, checks.check_plain_slope):
+        assert check(law).status == "supported", check.__name__
     # Large models smoother than the bound allows.
     below = _law_rows(plain=lambda p, d: 0.3 * math.sqrt(N * d / p) if p > 4 * N else 5.0)
     assert checks.check_plain_above_bound(_results(below)).status == "refuted"
@@ -142,14 +147,22 @@ def test_plain_checks_fail_when_the_claim_is_broken():
     assert checks.check_plain_nonincreasing(_results(steep)).status == "supported"
 
 
+@falsifies("robustness_law", "smooth_slope", "regularisation_not_size")
 def test_smooth_checks_fail_when_penalties_replace_size():
+    law = _results(_law_rows())  # Lip_min = 1.3 sqrt(nd/p): the claims hold
+    assert checks.check_smooth_slope(law).status == "supported"
+    assert checks.check_regularisation_not_size(law).status == "supported"
     # Lip_min nearly flat in p: slope -0.1, the gain from size below 1.2x.
     flat = _results(_law_rows(smooth=lambda p, d: 3.0 * (p / N) ** -0.1))
     assert checks.check_smooth_slope(flat).status == "refuted"
     assert checks.check_regularisation_not_size(flat).status == "refuted"
 
 
+@falsifies("robustness_law", "collapse_p_over_nd", "smooth_params_grow_with_d")
 def test_collapse_and_d_scaling_fail_when_curves_depend_on_p_over_n():
+    law = _results(_law_rows())  # Lip_min a function of p/(nd): the claims hold
+    assert checks.check_collapse(law).status == "supported"
+    assert checks.check_smooth_params_grow_with_d(law).status == "supported"
     # Lip_min a function of p/n alone: no collapse against p/(nd), p_smooth independent of d.
     res = _results(_law_rows(smooth=lambda p, d: 1.3 * math.sqrt(N * 20 / p)))
     assert checks.check_collapse(res).status == "refuted"
@@ -207,7 +220,9 @@ def test_checks_use_the_search_estimate_when_present():
     )
 
 
+@falsifies("robustness_law", "flip_radius_grows")
 def test_flip_radius_check_fails_when_radius_shrinks():
+    assert checks.check_flip_radius_grows(_results(_law_rows())).status == "supported"  # radius ~ 1/Lip grows
     res = _results(_law_rows(flip=lambda p, d: 1.0 / p))
     assert checks.check_flip_radius_grows(res).status == "refuted"
 

@@ -1,6 +1,6 @@
 """Compute-optimal frontier: the IsoFLOP analysis on synthetic curves from a known
-Chinchilla law (must pass) and from laws without an optimum or with a broken trend
-(must fail), and the typed statics."""
+Chinchilla law (must pass) and from laws without an optimum, with an optimum that moves
+the wrong way or with a broken trend (must fail), and the typed statics."""
 
 import numpy as np
 import pandas as pd
@@ -8,6 +8,7 @@ import pytest
 
 from experiments import scaling_compute_optimal as co
 from physai import Results, models, sweep
+from tests.falsification import falsifies
 
 WIDTHS = [8, 14, 23, 40, 70, 120, 200, 256]
 BATCH = 128
@@ -48,14 +49,40 @@ def test_chinchilla_law_gives_u_shapes_exponent_and_extrapolation():
     assert co.check_extrapolation(res).status == "supported"
 
 
+def optimum_moving_as(b, n0=None, c0=None):
+    """A law whose IsoFLOP valley sits at N*(C) = n0 (C / c0)^b: a parabola in log N."""
+    n0 = n0 or np.sqrt(models.count_mlp_params(co.AMBIENT, WIDTHS[0]) * models.count_mlp_params(co.AMBIENT, WIDTHS[-1]))
+    c0 = c0 or 0.14 * co._compute(256, 1500)  # about the geometric middle of the budgets
+
+    def law(n, d):
+        n_star = n0 * (co.FLOPS_PER_PARAM_EXAMPLE * n * d / c0) ** b
+        return 0.01 * (1 + 0.5 * np.log(n / n_star) ** 2)
+
+    return law
+
+
+@falsifies("scaling_compute_optimal", "isoflop_u_shape")
 def test_loss_without_size_dependence_has_no_interior_optimum():
+    assert co.check_u_shape(_results()).status == "supported"  # Chinchilla: a valley at every budget
     # Only data matters: the smallest model (most examples at fixed C) always wins.
     res = _results(law=lambda n, d: 0.002 + 300.0 / d**0.8)
     assert co.check_u_shape(res).status == "refuted"
     assert co.check_exponent(res).status in ("refuted", "inconclusive")
 
 
+@falsifies("scaling_compute_optimal", "compute_optimal_exponent")
+@pytest.mark.parametrize("b", [-0.4, 1.3])
+def test_exponent_check_fails_when_the_optimum_moves_outside_zero_to_one(b):
+    # Interior valleys everywhere, but N* shrinks with compute (b < 0) or grows faster
+    # than compute itself (b > 1, so the data D* = C / 6N* shrinks): refuted.
+    assert co.check_exponent(_results(law=optimum_moving_as(0.5))).status == "supported"
+    v = co.check_exponent(_results(law=optimum_moving_as(b)))
+    assert v.status == "refuted" and v.measured == pytest.approx(b, abs=0.1)
+
+
+@falsifies("scaling_compute_optimal", "law_extrapolates")
 def test_broken_trend_at_large_compute_fails_extrapolation():
+    assert co.check_extrapolation(_results()).status == "supported"  # the same law throughout
     cut = co._compute(256, 1500) * 0.3
 
     def law(n, d):

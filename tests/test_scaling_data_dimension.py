@@ -5,6 +5,7 @@ import pytest
 
 from experiments import scaling_data_dimension as sd
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 SIZES = [150, 300, 600, 1200, 2400, 4800]
 
@@ -51,7 +52,9 @@ def test_exponent_vs_dimension_passes_on_four_over_d():
         lambda d: {2: 1.2, 4: 1.4, 8: 0.5}[d],  # within +-50% of d for d >= 4 but not monotone
     ],
 )
+@falsifies("scaling_data_dimension", "exponent_vs_dimension")
 def test_exponent_vs_dimension_fails(alpha_of):
+    assert sd.check_exponent_vs_dimension(_rows()).status == "supported"  # alpha = 4/d exactly
     assert sd.check_exponent_vs_dimension(_rows(alpha_of=alpha_of)).status == "refuted"
 
 
@@ -62,11 +65,14 @@ def test_architecture_check_passes_same_exponent_different_offset():
     ) == pytest.approx(2.0, rel=0.05)
 
 
+@falsifies("scaling_data_dimension", "architecture_universal")
 def test_architecture_check_fails_on_different_exponent_or_identical_offset():
+    assert sd.check_architecture_universal(_rows()).status == "supported"  # same alpha, offsets 2x apart
     assert sd.check_architecture_universal(_rows(relu2_alpha=1.3)).status == "refuted"
     assert sd.check_architecture_universal(_rows(relu2_offset=1.0)).status == "refuted"
 
 
+@falsifies("scaling_data_dimension", "sick_plateaus")
 def test_sick_check_passes_on_plateau_and_fails_on_a_scaling_student():
     assert sd.check_sick_plateaus(_rows()).status == "supported"
     assert sd.check_sick_plateaus(_rows(sick_alpha=0.5)).status == "refuted"

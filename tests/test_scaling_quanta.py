@@ -9,6 +9,7 @@ import pytest
 
 from experiments import scaling_quanta as sq
 from physai import Results
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -124,6 +125,7 @@ def _rows(
     return rows
 
 
+@falsifies("scaling_quanta", "quanta_learning_order")
 def test_learning_order_check_pass_and_fail():
     assert sq.check_learning_order(_results(_rows())).status == "supported"
     bad = _results(_rows(taus=(0.6, 0.7, 0.8)))
@@ -134,6 +136,7 @@ def test_learning_order_check_pass_and_fail():
     assert sq.check_learning_order(few).status == "inconclusive"
 
 
+@falsifies("scaling_quanta", "quanta_loss_exponent")
 def test_loss_exponent_check_pass_and_fail():
     v = sq.check_loss_exponent(_results(_rows(exponent=0.45)))
     assert v.status == "supported" and v.measured == pytest.approx(0.45, abs=1e-6)
@@ -142,6 +145,7 @@ def test_loss_exponent_check_pass_and_fail():
     assert sq.check_loss_exponent(_results(_rows(widths=(8, 16)))).status == "inconclusive"
 
 
+@falsifies("scaling_quanta", "quanta_emerge_abruptly")
 def test_emerge_abruptly_check_pass_and_fail():
     assert sq.check_emerge_abruptly(_results(_rows())).status == "supported"
     # slow rises relative to the onset spread

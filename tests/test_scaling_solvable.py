@@ -7,6 +7,7 @@ import pytest
 
 from experiments import scaling_solvable as ss
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 M = 1000
 NOISE = 1e-4
@@ -87,7 +88,11 @@ def test_exponent_checks_pass_on_exact_power_laws():
     assert slope == pytest.approx(-1.0, abs=0.01) and low <= slope <= high
 
 
+@falsifies("scaling_solvable", "features_exponent", "data_exponent")
 def test_exponent_checks_fail_when_the_exponent_is_off_by_more_than_tolerance():
+    exact = _rows()
+    assert ss.check_features_exponent(exact).status == "supported"
+    assert ss.check_data_exponent(exact).status == "supported"
     off = _rows(exponent_of=lambda part, a: a + 0.2 if part == "features" else a)
     assert ss.check_features_exponent(off).status == "refuted"
     assert ss.check_data_exponent(off).status == "supported"
@@ -95,6 +100,7 @@ def test_exponent_checks_fail_when_the_exponent_is_off_by_more_than_tolerance():
     assert ss.check_data_exponent(off).status == "refuted"
 
 
+@falsifies("scaling_solvable", "plateau_at_M")
 def test_plateau_check_passes_on_floor_and_fails_without_plateau():
     assert ss.check_plateau(_rows()).status == "supported"
     # The loss beyond M stays 3x above the floor: no plateau.

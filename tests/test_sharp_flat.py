@@ -6,6 +6,7 @@ import pandas as pd
 
 from experiments import sharp_flat as sf
 from physai import Results, sweep
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -41,20 +42,27 @@ def test_checks_pass_when_large_batches_are_sharper_and_worse():
         assert h.evaluate(res).status == "supported", h.name
 
 
+@falsifies("sharp_flat", "large_batch_sharper")
 def test_sharper_check_fails_when_ratio_is_small():
+    assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.3))).status == "supported"
     assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.1))).status == "refuted"
 
 
+@falsifies("sharp_flat", "large_batch_worse_test")
 def test_worse_test_check_fails_when_large_batch_generalises_better():
+    assert sf.check_large_batch_worse_test(_results(_rows(large_test=0.01))).status == "supported"
     assert sf.check_large_batch_worse_test(_results(_rows(large_test=-0.01))).status == "refuted"
 
 
+@falsifies("sharp_flat", "sharpness_orders_test_loss")
 def test_rank_correlation_check_fails_when_sharpness_is_unrelated_or_inverse():
     rng = np.random.default_rng(0)
     rows = [
         {"batch": 8, "lr": 0.1, "seed": i, "sharpness": float(s), "test_loss": float(t)}
         for i, (s, t) in enumerate(zip(rng.uniform(1, 10, 24), rng.uniform(0.2, 0.4, 24)))
     ]
+    ordered = [{**r, "test_loss": 0.2 + 0.01 * r["sharpness"]} for r in rows]  # monotone in sharpness
+    assert sf.check_sharpness_orders_test_loss(_results(ordered)).status == "supported"
     assert sf.check_sharpness_orders_test_loss(_results(rows)).status == "refuted"
     inverse = [{**r, "test_loss": 1.0 / r["sharpness"]} for r in rows]
     v = sf.check_sharpness_orders_test_loss(_results(inverse))

@@ -11,6 +11,7 @@ import pytest
 from experiments import sparse_parity as sp
 from physai import Results
 from physai.curricula.parity import multitask_sparse_parity, sparse_parity, zipf_probabilities
+from tests.falsification import falsifies
 
 
 def _results(rows) -> Results:
@@ -101,23 +102,26 @@ def test_checks_pass_on_an_abrupt_table():
         assert h.evaluate(res).status == "supported", h.name
 
 
+@falsifies("sparse_parity", "abrupt_learning", "time_grows_with_n_and_k", "hidden_progress")
 @pytest.mark.parametrize(
-    "check,kwargs",
+    "hypothesis,kwargs",
     [
-        (sp.check_abrupt, {"plateau": 0.3}),
-        (sp.check_abrupt, {"jump": 0.5}),
-        (sp.check_abrupt, {"solved": False}),
+        ("abrupt_learning", {"plateau": 0.3}),  # accuracy leaves chance early
+        ("abrupt_learning", {"jump": 0.5}),  # the climb is slow
+        ("abrupt_learning", {"solved": False}),  # no run solves
         (
-            sp.check_time_grows,
+            "time_grows_with_n_and_k",  # k = 3 is faster at n = 30 than at n = 20
             {"times": {(3, 20): 1000, (3, 30): 900, (3, 40): 2000, (4, 20): 1500, (4, 30): 2500, (4, 40): 4000}},
         ),
         (
-            sp.check_time_grows,
+            "time_grows_with_n_and_k",  # k = 4 is faster than k = 3 at n = 20
             {"times": {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 800, (4, 30): 2500, (4, 40): 4000}},
         ),
-        (sp.check_hidden_progress, {"rho": 0.2}),
-        (sp.check_hidden_progress, {"growth": 1.1}),
+        ("hidden_progress", {"rho": 0.2}),  # the measure does not grow steadily
+        ("hidden_progress", {"growth": 1.1}),  # it hardly grows over the second half of the plateau
     ],
 )
-def test_checks_fail_when_the_claim_is_false(check, kwargs):
-    assert check(_results(_rows(**kwargs))).status == "refuted"
+def test_checks_are_refuted_when_the_claim_is_false_and_supported_when_it_holds(hypothesis, kwargs):
+    h = {h.name: h for h in sp.HYPOTHESES}[hypothesis]
+    assert h.evaluate(_results(_rows())).status == "supported"
+    assert h.evaluate(_results(_rows(**kwargs))).status == "refuted"

@@ -216,7 +216,15 @@ def test_run_shard_rows_probe_inside_the_program_and_the_key_rule():
     )
     rows = res.metrics
     assert [r["status"] for r in rows] == ["ok", "ok", "diverged", "diverged"]  # lr 1e9 blows up
-    assert set(rows[0]) == {"train_mse", "w_norm", "probe_draw", "profile_sum", "status"}  # scalars only
+    assert set(rows[0]) == {  # scalars only, and the convergence criterion
+        "train_mse",
+        "w_norm",
+        "probe_draw",
+        "profile_sum",
+        "objective_change",
+        "converged",
+        "status",
+    }
     assert rows[0]["profile_sum"] == pytest.approx(6 * 0.05)
     # the probe's key is the trial's probe stream: fold_in(key(seed), 7)
     for row, seed in zip(rows, [0, 1, 0, 1]):
@@ -240,3 +248,12 @@ def test_divergence_is_nan_inf_or_orders_of_magnitude_of_growth():
     )  # no scale to grow from: only non-finite counts
     assert trainer.diverged_runs(objective).tolist() == [False, False, True, True, False]
     assert trainer.DIVERGENCE_GROWTH == 1e4
+
+
+def test_convergence_is_the_relative_change_over_the_last_tenth_of_training():
+    flat = np.array([[4.0, 2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.005, 1.001, 1.0005]])
+    falling = np.array([[4.0, 3.6, 3.2, 2.8, 2.4, 2.0, 1.6, 1.2, 0.8, 0.4, 0.2]])
+    change = trainer.objective_change(np.concatenate([flat, falling]))
+    assert change[0] == pytest.approx(abs(1.0005 - 1.001) / 1.001)  # log 9 of 10 vs the last
+    assert change[1] == pytest.approx(0.5)
+    assert (change < trainer.CONVERGED_CHANGE).tolist() == [True, False]

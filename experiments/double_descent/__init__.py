@@ -14,7 +14,8 @@ Question
   b. ``double_descent.random_features``: ReLU random features with a min-norm
      read-out (Belkin, Hsu, Ma & Mandal 2019).
   c. ``double_descent.mlp``: trained two-layer ReLU MLPs (Nakkiran, Kaplun,
-     Bansal, Yang, Barak & Sutskever 2019, "Deep double descent").
+     Bansal, Yang, Barak & Sutskever 2021, "Deep double descent", J. Stat. Mech.;
+     ICLR 2020).
 
 Run
   physai demo double_descent.random_features      # demo preset + verdicts + figures
@@ -22,12 +23,12 @@ Run
   physai verify double_descent.linear --preset paper   # every check at the anchors' scale
   physai verify double_descent.mlp --preset tiny  # seconds; smoke test only, no verdict expected
 
-Results (the three parts together; 2 CPU cores shared with other jobs, so wall times
-are noisy; cold = empty JAX compilation cache; CPU = user time)
-  demo:  cold 21 s wall at load average ~3; 84 s wall / 27 s CPU at load ~12;
-         warm ~16 s; all supported.
-  paper: cold 84 s wall at load ~3; 226 s wall / 81 s CPU at load 10-15; all supported.
-  Each part's docstring lists its own checks' values.
+Sources
+  Each part's hypotheses carry their paper, where in it, the paper's own
+  statement and the reason for each range (``Hypothesis.source``).
+
+Expected runtime (the three parts together, 2 CPU cores, empty JAX compilation
+cache): demo ~0.5-1 min, paper ~2 min; more on cores shared with other jobs.
 
 Implementation notes
   * Closed-form parts (a, b) solve in float64 with numpy/scipy (SVD / lstsq,
@@ -35,7 +36,7 @@ Implementation notes
     ``physai.curricula`` in float32 and are cast. Near ``p = n`` the error is heavy
     tailed, hence medians (b, c) over seeds.
   * OpenBLAS is held to one thread during the solves: on 2 shared cores its
-    spinning worker threads made each 200x3200 SVD 15-20x slower.
+    spinning worker threads made each 200x3200 SVD many times slower.
 """
 
 from __future__ import annotations

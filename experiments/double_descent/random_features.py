@@ -2,32 +2,30 @@
 
 Hypotheses, in words
   ReLU random features with a min-norm read-out (Belkin, Hsu, Ma & Mandal 2019,
-  PNAS, Fig. 1 / 2: RFF on MNIST; peak at ``N = n``): the median test MSE peaks at
-  ``p / n`` in [0.9, 1.1], the peak is >= 10x the best over-parameterised error,
-  the best over-parameterised error beats the best under-parameterised one, and a
-  ridge of 0.1 lowers the peak >= 10x (regularisation removes the peak; Nakkiran,
-  Venkat, Kakade & Ma 2021 "Optimal regularization can mitigate double descent").
-  These four checks use label noise 0.5, the anchor. Without label noise (noise 0)
-  the peak is still there: a linear target is not in the span of finitely many
-  ReLU features, and the misspecified part acts as noise (Hastie et al. 2022,
-  misspecified-model section); that is a fifth, separate check.
+  PNAS, Sec. 3 / Fig. 2: random Fourier features on MNIST; peak at ``N = n``): the
+  median test MSE peaks at ``p / n`` in [0.9, 1.1], the peak is >= 10x the best
+  over-parameterised error, the best over-parameterised error beats the best
+  under-parameterised one, and a ridge of 0.1 lowers the peak >= 10x
+  (regularisation removes the peak; Nakkiran, Venkat, Kakade & Ma 2021 "Optimal
+  regularization can mitigate double descent"). These four checks use label
+  noise 0.5, the anchor. Without label noise (noise 0) the peak is still there: a
+  linear target is not in the span of finitely many ReLU features, and the
+  misspecified part acts as noise (Nakkiran et al. 2021, "Deep double descent",
+  Sec. 5 discussion; Hastie et al. 2022 on misspecified models); that is a fifth,
+  separate check.
+
+Sources
+  Each hypothesis's ``source`` gives the paper's statement; the papers give no
+  ratios, so every range here is this project's convention, and says so.
 
 Run
   physai demo double_descent.random_features
   physai verify double_descent.random_features --preset paper
+  Expected runtime on 2 CPU cores: demo and paper ~15 s each.
 
 Presets
   demo:  13 p in [20, 3200] (p = n included) x noise {0, 0.5} x ridge {0, 0.1} x 3 seeds.
   paper: 25 p x noise {0, 0.5} x ridge {0, 0.1} x 5 seeds.
-
-Results
-  hypothesis                      demo             paper            expected
-  rf_peak_at_interpolation (p/n)  1.0              1.0              [0.9, 1.1]
-  rf_peak_height                  391 (60/0.15)    391 (60/0.15)    >= 10
-  rf_overparam_beats_underparam   0.45             0.40             < 1
-  rf_ridge_removes_peak           453 (60/0.13)    453              >= 10
-  rf_peak_without_noise           p/n 1, 7310x     p/n 1, 2660x     [0.9, 1.1], >= 10
-  With other seeds (paper, seeds 5-9 and 10-14) every check held with similar margins.
 
 Implementation notes
   * Random features are nested: for each seed one bank of ``rf_bank`` (= the largest
@@ -58,6 +56,7 @@ from physai import (
     Preset,
     Results,
     ShardResult,
+    Source,
     Verdict,
     all_of,
     curricula,
@@ -262,38 +261,98 @@ def check_rf_noiseless_peak(results: Results) -> Verdict:
     )
 
 
+BELKIN = "Belkin, Hsu, Ma, Mandal 2019, PNAS 116(32):15849-15854"
+NAKKIRAN = "Nakkiran, Kaplun, Bansal, Yang, Barak, Sutskever 2021, J. Stat. Mech. 124003 (ICLR 2020)"
+PEAK_WINDOW_REASON = (
+    "a convention of this project, not from the paper: p/n within 10% of 1. The grids sample p = n itself; "
+    "the window holds p = 200 and 201 of the demo grid and p = 182 and 200 of the paper grid, and the next "
+    "grid points lie at 0.64 n and 1.6 n (demo), 0.73 n and 1.14 n (paper), so the check asks the argmax "
+    "to be p = n or its nearest sampled neighbour."
+)
+PEAK_HEIGHT_REASON = (
+    "a convention of this project, not from the paper: one decade on a log axis. In theory the min-norm "
+    "risk diverges at p = n as n -> infinity (Hastie et al. 2022, Thm 1, for the linear analogue), so "
+    "the ratio has no finite target; at n = 200 it is finite, and 10x is this project's line between a "
+    "peak and a bump."
+)
+
 HYPOTHESES = (
     Hypothesis(
         "rf_peak_at_interpolation",
         "ReLU random features + min-norm read-out: median test MSE peaks at p/n in [0.9, 1.1] (label noise 0.5)",
-        "Belkin, Hsu, Ma, Mandal 2019 (PNAS) Fig. 2: RFF peak at N = n; seen before: peak 92 at p = n",
+        "Belkin, Hsu, Ma, Mandal 2019 (PNAS), Sec. 3 and Fig. 2: RFF test risk peaks at N = n",
         check_rf_peak_location,
+        source=Source(
+            paper=BELKIN,
+            where="Sec. 3 and Fig. 2 (random Fourier features, min-norm fit, MNIST subset with n = 10^4)",
+            statement="for small N the test risk shows the classical U-shaped curve 'with a peak occurring at "
+            "the interpolation threshold N = n'; Fig. 2: 'The interpolation threshold is achieved at "
+            "N = 10^4' (= n). The paper gives no width for the peak.",
+            tolerance=PEAK_WINDOW_REASON,
+        ),
     ),
     Hypothesis(
         "rf_peak_height",
         "the peak is >= 10x the best over-parameterised test MSE (p/n > 1.1; noise 0.5)",
-        "Belkin et al. 2019 Fig. 2 (error at the peak >> error at N >> n); seen: 92 at p = n vs 0.17 at p = 16n",
+        "Belkin et al. 2019 (PNAS) Sec. 3, Fig. 2: a peak at N = n, lower risk again beyond it",
         check_rf_peak_height,
+        source=Source(
+            paper=BELKIN,
+            where="Sec. 3 and Fig. 2 (test risks on a log scale against N)",
+            statement="qualitative: 'a peak occurring at the interpolation threshold N = n', after which the "
+            "test risk falls again as N grows; the paper gives no ratio of the peak to the "
+            "over-parameterised risk.",
+            tolerance=PEAK_HEIGHT_REASON,
+        ),
     ),
     Hypothesis(
         "rf_overparam_beats_underparam",
         "best over-parameterised test MSE < best under-parameterised (p/n < 0.9; noise 0.5)",
-        "Belkin et al. 2019 Fig. 2 (the global minimum is at the largest N)",
+        "Belkin et al. 2019 (PNAS): capacity beyond the point of interpolation improves performance",
         check_rf_overparam_wins,
+        source=Source(
+            paper=BELKIN,
+            where="abstract; Fig. 2",
+            statement="qualitative: the double-descent curve shows 'how increasing model capacity beyond the "
+            "point of interpolation results in improved performance'; the paper gives no ratio.",
+            tolerance="none needed: the claim is an ordering of two minima, so the line is the ratio 1 "
+            "(strictly below); not a number from the paper.",
+        ),
     ),
     Hypothesis(
         "rf_ridge_removes_peak",
         "ridge 0.1 lowers the test MSE at the peak >= 10x (noise 0.5)",
-        "Hastie et al. 2022 (ridge vs ridgeless); Nakkiran, Venkat, Kakade, Ma 2021 (ICLR) "
-        "'Optimal regularization can mitigate double descent'",
+        "Nakkiran, Venkat, Kakade, Ma 2021 (ICLR) 'Optimal regularization can mitigate double descent'",
         check_rf_ridge,
+        source=Source(
+            paper="Nakkiran, Venkat, Kakade, Ma 2021, ICLR",
+            where="abstract (theorem for isotropic linear regression; experiments for other models)",
+            statement="qualitative: 'optimally-tuned l2 regularization achieves monotonic test performance as "
+            "we grow either the sample size or the model size' (proved for isotropic linear regression) and "
+            "'can mitigate double descent for more general models'. It concerns the optimal ridge, not "
+            "ridge 0.1, and gives no ratio.",
+            tolerance="a convention of this project, not from the paper: one decade at the ridgeless peak. "
+            "Why a fixed ridge must cut the peak follows from the solver itself: with ridge lambda > 0 each "
+            "singular value s of the features enters as s/(s^2 + lambda) instead of 1/s, so the "
+            "near-zero singular values that blow up the min-norm solution at p = n are damped.",
+        ),
     ),
     Hypothesis(
         "rf_peak_without_noise",
         "with no label noise the peak persists (p/n in [0.9, 1.1], >= 10x the right tail): "
         "misspecification acts as noise",
-        "Hastie et al. 2022 (misspecified model: unexplained signal acts as noise)",
+        "Nakkiran et al. 2021 (J. Stat. Mech.) Sec. 5 discussion; Hastie et al. 2022 (misspecified model)",
         check_rf_noiseless_peak,
+        source=Source(
+            paper=NAKKIRAN,
+            where="Sec. 5 (model-wise double descent), Discussion",
+            statement="qualitative: at the interpolation threshold the one interpolating model 'is very "
+            "sensitive to noise in the train set and/or model mis-specification'; for linear models this "
+            "'manifests even without label noise' and 'occurs whenever there is model mis-specification'. "
+            "No number.",
+            tolerance="the conventions of rf_peak_at_interpolation and rf_peak_height, applied to the "
+            "noiseless curve: " + PEAK_WINDOW_REASON + " " + PEAK_HEIGHT_REASON,
+        ),
     ),
 )
 

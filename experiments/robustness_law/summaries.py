@@ -12,7 +12,7 @@ import pandas as pd
 from analysis.stats import aggregate
 from physai import Results
 
-ANCHOR_D = 20  # parts a, c, d are checked at this d (ANCHORS setup)
+ANCHOR_D = 20  # parts a, c, d are checked at this d (the middle of the swept d)
 CHECK_RESAMPLES = 100  # bootstrap resamples in checks (only medians are used)
 
 

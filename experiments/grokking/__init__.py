@@ -1,0 +1,255 @@
+"""Grokking: does test accuracy jump long after the training set is memorised, and only with weight decay?
+
+Question
+  Power, Burda, Edwards, Babuschkin & Misra (2022, "Grokking: generalization beyond
+  overfitting on small algorithmic datasets", Fig. 1) trained small transformers on
+  ``a op b mod p`` and saw training accuracy reach 100% early while test accuracy
+  stayed at chance for orders of magnitude more steps, then jumped to 100%.
+  Nanda, Chan, Lieberum, Smith & Steinhardt (2023, "Progress measures for grokking via
+  mechanistic interpretability", ICLR: one-layer transformer, p = 113, 30% of pairs,
+  full-batch AdamW lr 1e-3, weight decay 1) showed the network gradually builds a
+  sparse Fourier representation before the jump, and that weight decay drives it.
+
+Hypotheses, in words (each checked over seeds; success rates recorded)
+  a. ``grokking_delay``: with weight decay 1, most runs (>= 2/3) reach 95% test
+     accuracy within the budget, and they do so late: step(test >= 95%) /
+     step(train >= 99%) >= 3 (median over the runs that grok).
+  b. ``no_weight_decay_no_grokking``: the weight-decay-0 control never reaches 95% test
+     accuracy within the same budget (success rate 0).
+  c. ``more_data_groks_sooner``: the median steps-to-grok (runs that never grok count
+     as infinite) fall strictly as the training fraction grows (Spearman rho of
+     the per-fraction medians against the fraction = -1).
+  d. ``weight_norm_falls``: across the transition the total weight norm falls: the norm
+     when test accuracy reaches 95% is below its maximum over the memorisation phase
+     (from step(train >= 99%) to step(test >= 95%)); median ratio <= 0.95 over the
+     runs that grok with a delay (wd > 0, ratio of a. >= 3: where train and test rise
+     together there is no transition to look across; the value over all generalising
+     runs is reported alongside).
+  e. ``fourier_sparsity_rises_first``: a hidden progress measure, the Gini coefficient
+     of the embedding's Fourier spectrum (``physai.probes.fourier``), rises *before*
+     the test-accuracy jump: in >= 80% of delayed-grokking runs (as in d), at the last log point with
+     test accuracy < 50%, it has already covered >= 20% of its rise from memorisation
+     to the end of the run.
+
+Sources
+  Each hypothesis names its paper, figure, statement and the reason for its tolerance
+  (``HYPOTHESES`` below). Full scale (Nanda et al. 2023): 1-layer transformer (d_model
+  128, 4 heads, d_mlp 512), p = 113, 30% data, 40k full-batch steps. Not run here:
+  ``physai.models.transformer.OneLayerTransformer`` is that model, but its 40k steps
+  take CPU-hours per run; the presets use the scaled setting below (embedding + MLP,
+  p = 59).
+
+CPU setting (both presets)
+  ``EmbedMLP``: embedding dim 32 shared by both operands, concatenated, one ReLU
+  hidden layer of 128 units, logits over p classes; cross-entropy on the train
+  mask; full batch (all p^2 pairs evaluated each step, the loss masked to the
+  train split so every fraction shares one compiled program); AdamW(lr 3e-3,
+  b1 0.9, b2 0.98, weight decay wd, decoupled as in PyTorch). Metrics every 50 steps.
+  Whether grokking happens depends on weight decay, lr and data fraction: all three
+  are columns of every stored trial.
+
+Known limitations
+  Where the training fraction is large, train and test accuracy rise almost together:
+  there is no delay to look across, so d. and e. read only the delayed runs. In this
+  model much of the weight-norm fall can come after the test jump (Nanda et al.'s
+  cleanup continues past it), which d. measures at the jump.
+
+Run
+  physai demo grokking                      # demo preset, ~1 min CPU
+  physai verify grokking --preset paper     # every check, ~4 min on 2 CPU cores
+  physai verify grokking --preset tiny      # seconds; tests only
+"""
+
+from __future__ import annotations
+
+from physai import Experiment, Hypothesis, Preset, Source, chain, product
+from physai.domains import POSITIVE_INT, Domain
+
+from .checks import (
+    MAX_NORM_RATIO,
+    MIN_DELAY,
+    MIN_EARLY_RISE,
+    MIN_EARLY_SHARE,
+    MIN_SUCCESS,
+    check_fourier_first,
+    check_grokking_delay,
+    check_more_data_sooner,
+    check_no_weight_decay,
+    check_weight_norm_falls,
+)
+from .plots import plot
+from .task import JUMP_ACC, TEST_ACC, TRAIN_ACC, Static, make_task, run, trial_events
+
+__all__ = [
+    "EXPERIMENT",
+    "HYPOTHESES",
+    "JUMP_ACC",
+    "MAX_NORM_RATIO",
+    "MIN_DELAY",
+    "MIN_EARLY_RISE",
+    "MIN_EARLY_SHARE",
+    "MIN_SUCCESS",
+    "PRESETS",
+    "TEST_ACC",
+    "TRAIN_ACC",
+    "Static",
+    "check_fourier_first",
+    "check_grokking_delay",
+    "check_more_data_sooner",
+    "check_no_weight_decay",
+    "check_weight_norm_falls",
+    "make_task",
+    "plot",
+    "run",
+    "trial_events",
+]
+
+POWER = "Power, Burda, Edwards, Babuschkin, Misra 2022, arXiv:2201.02177 (ICLR 2022 MATH-AI workshop)"
+NANDA = "Nanda, Chan, Lieberum, Smith, Steinhardt 2023, ICLR"
+LIU = "Liu, Michaud, Tegmark 2023, ICLR (Omnigrok)"
+
+ANCHOR = (
+    "Power et al. 2022 Fig. 1; Nanda et al. 2023 (p = 113, 30% data, AdamW lr 1e-3, wd 1); "
+    "CPU: embedding + MLP p = 59, AdamW lr 3e-3, wd 1"
+)
+
+HYPOTHESES = (
+    Hypothesis(
+        "grokking_delay",
+        "With weight decay, test accuracy reaches 95% at least 3x later than train accuracy reaches 99%, in most runs",
+        ANCHOR,
+        check_grokking_delay,
+        source=Source(
+            paper=f"{POWER}; {NANDA}",
+            where="Power et al. Fig. 1; Nanda et al. Sec. 5.2 (phases of grokking)",
+            statement="Power et al.: validation accuracy rises from chance to near 100% long after training "
+            "accuracy is near 100%, orders of magnitude later on the figure's log-scaled step axis "
+            "('this improvement in generalization can happen well past the point of overfitting'). "
+            "Nanda et al. (p = 113, 30% data, wd 1): memorisation over epochs 0-1.4k, circuit formation "
+            "1.4k-9.4k, cleanup (the test-loss drop) 9.4k-13.3k.",
+            tolerance=f"a convention of this project, not from the papers: 'late' is a median delay ratio "
+            f">= {MIN_DELAY:g} (step(test >= {TEST_ACC:g}) / step(train >= {TRAIN_ACC:g})), below the "
+            f"~6.7 of Nanda et al.'s phase boundaries (9.4k / 1.4k); 'most runs' is a success rate "
+            f">= {MIN_SUCCESS:.3g}, which tolerates a minority of weight-decay runs that do not grok "
+            "within the budget.",
+        ),
+    ),
+    Hypothesis(
+        "no_weight_decay_no_grokking",
+        "Without weight decay no run generalises within the same budget",
+        ANCHOR,
+        check_no_weight_decay,
+        source=Source(
+            paper=POWER,
+            where="Fig. 2 (optimisation interventions within a fixed step budget)",
+            statement="qualitative: of the interventions compared, weight decay improves generalisation "
+            "the most ('more than halving the amount of samples needed compared to most other "
+            "interventions'); the paper gives no step count for runs without it.",
+            tolerance="a success rate of exactly 0: a single weight-decay-0 run reaching 95% test accuracy "
+            "refutes the claim. The claim is relative to this budget (a convention of this project): "
+            "the paper does not say that runs without weight decay never generalise.",
+        ),
+    ),
+    Hypothesis(
+        "more_data_groks_sooner",
+        "Steps to grok fall as the training fraction grows",
+        "Power et al. 2022 Fig. 1 and abstract (smaller datasets need more optimisation)",
+        check_more_data_sooner,
+        source=Source(
+            paper=POWER,
+            where="abstract; Fig. 1 (steps to 99% validation accuracy against the training-data fraction)",
+            statement="'smaller datasets require increasing amounts of optimization for generalization'; "
+            "no rate is given.",
+            tolerance="a strict ordering, a convention of this project: the medians over seeds must fall at "
+            "every step of the three fractions (Spearman rho = -1; the range's -0.99 only absorbs floating "
+            "point); runs that never grok count as infinitely slow.",
+        ),
+    ),
+    Hypothesis(
+        "weight_norm_falls",
+        "The total weight norm falls across the transition",
+        "Nanda et al. 2023 Fig. 7 (total weight norm falls during circuit formation and "
+        "cleanup); Liu et al. 2023 (Omnigrok)",
+        check_weight_norm_falls,
+        source=Source(
+            paper=f"{NANDA}; {LIU}",
+            where="Nanda et al. Sec. 5, Fig. 7 (sum of squared weights); Liu et al. Fig. 1 (LU mechanism)",
+            statement="qualitative: the total sum of squared weights falls through circuit formation and "
+            "cleanup (Nanda et al.); generalising solutions lie near a sphere of weight norm w_c, "
+            "overfitting ones at larger norms, and the slow approach to w_c from above gives grokking "
+            "(Liu et al.). Neither gives the size of the fall.",
+            tolerance=f"a convention of this project, not from the papers: a fall of >= "
+            f"{1 - MAX_NORM_RATIO:.0%} from the norm's peak since memorisation to the grokking step (ratio "
+            f"<= {MAX_NORM_RATIO:g}), median over the runs that grok with a delay >= {MIN_DELAY:g}x "
+            "(as in grokking_delay).",
+        ),
+    ),
+    Hypothesis(
+        "fourier_sparsity_rises_first",
+        "The embedding's Fourier spectrum sparsifies before test accuracy jumps (hidden progress)",
+        "Nanda et al. 2023 Sec. 5 (progress measures precede the test-loss drop)",
+        check_fourier_first,
+        source=Source(
+            paper=NANDA,
+            where="abstract; Sec. 5.1 (progress measures, among them the Gini coefficient of the "
+            "embedding's Fourier-component norms)",
+            statement="qualitative: 'grokking, rather than being a sudden shift, arises from the gradual "
+            "amplification of structured mechanisms encoded in the weights, followed by the later "
+            "removal of memorizing components'; no threshold is given.",
+            tolerance=f"a convention of this project, not from the paper: 'first' means the Gini has "
+            f"covered >= {MIN_EARLY_RISE:.0%} of its rise from memorisation to the end of the run at the "
+            f"last log point with test accuracy < {JUMP_ACC:.0%}, in >= {MIN_EARLY_SHARE:.0%} of the "
+            "delayed runs (as in weight_norm_falls).",
+        ),
+    ),
+)
+
+# ----------------------------------------------------------------------------- presets
+
+
+def _grid(fractions, seeds, weight_decays=(0.0, 1.0)):
+    return product(train_fraction=list(fractions), weight_decay=list(weight_decays), seed=list(seeds))
+
+
+MODEL = {"p": 59, "embed_dim": 32, "hidden": 128, "lr": 3e-3, "log_every": 50}
+
+PRESETS = {
+    "tiny": Preset(
+        product(train_fraction=[0.7], weight_decay=[0.0, 1.0], seed=[0]),
+        {**MODEL, "p": 23, "steps": 300},
+        "seconds-long smoke test (no verdict expected)",
+    ),
+    "demo": Preset(
+        chain(_grid([0.5, 0.6, 0.7], [0], [1.0]), _grid([0.7], [0], [0.0])),
+        {**MODEL, "steps": 2500},
+        "p = 59, fractions 0.5/0.6/0.7 with wd 1, the wd-0 control at 0.7, one seed, 2500 steps",
+    ),
+    "paper": Preset(
+        _grid([0.5, 0.6, 0.7], range(3)),
+        {**MODEL, "steps": 4000},
+        "p = 59, fractions 0.5/0.6/0.7, wd 0 vs 1, 3 seeds, 4000 full-batch steps",
+    ),
+}
+
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {
+    "train_fraction": Domain(low=0, high=1, low_open=True),
+    "p": Domain(low=2, integer=True),
+    "embed_dim": POSITIVE_INT,
+    "hidden": POSITIVE_INT,
+}
+
+EXPERIMENT = Experiment(
+    name="grokking",
+    question="Does test accuracy on modular addition jump long after the training set is "
+    "memorised, only with weight decay, sooner with more data, while the weight norm "
+    "falls and the embedding's Fourier spectrum sparsifies first?",
+    hypotheses=HYPOTHESES,
+    presets=PRESETS,
+    run=run,
+    plot=plot,
+    static=Static,
+    max_shard_size=3,
+    domains=DOMAINS,
+    doc=__doc__,
+)

@@ -1,0 +1,89 @@
+"""Figures: loss vs parameters per d and per architecture, exponent vs d against 4/d."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from physai import Results
+
+from .checks import COMPARE_D, DIMENSIONS, TOLERANCE, _median_curve, _select, exponent
+
+
+def plot(results: Results) -> dict:
+    """Loss vs N per d (fits in the legend), architectures at d = 4, exponent vs d."""
+    from analysis import plots
+
+    ok = results.ok
+    if ok.empty:
+        return {}
+    figs = {}
+    fig, axes = plots.figure(ncols=2, width=5.4, height=4.2)
+    for d in DIMENSIONS:
+        df = _select(results, "relu1", d)
+        if df.empty:
+            continue
+        med = _median_curve(df)
+        a, lo, hi = exponent(df)
+        (line,) = axes[0].plot(med["n_params"], med["median"], "o", ms=4, label=f"d = {d}")
+        if not math.isnan(a):
+            xs = np.geomspace(med["n_params"].min(), med["n_params"].max(), 20)
+            c = np.exp(np.mean(np.log(df["test_mse"]) + a * np.log(df["n_params"])))
+            axes[0].plot(
+                xs,
+                c * xs**-a,
+                "--",
+                color=line.get_color(),
+                lw=1,
+                label=f"fit alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})",
+            )
+    plots.loglog(axes[0])
+    axes[0].set(xlabel="parameters N", ylabel="test MSE", title="ReLU students, intrinsic dimension d")
+    axes[0].legend(fontsize=6.5)
+    for arch, label in (("relu1", "ReLU depth 1"), ("relu2", "ReLU depth 2"), ("bottleneck", "bottleneck (sick)")):
+        df = _select(results, arch, COMPARE_D)
+        if df.empty:
+            continue
+        med = _median_curve(df)
+        a, lo, hi = exponent(df)
+        axes[1].plot(med["n_params"], med["median"], "o-", ms=4, label=f"{label}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}]")
+    plots.loglog(axes[1])
+    axes[1].set(xlabel="parameters N", title=f"architectures at d = {COMPARE_D}")
+    axes[1].legend(fontsize=6.5)
+    from matplotlib.ticker import NullFormatter
+
+    for ax in axes:  # minor tick labels of a short log axis overlap
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    fig.tight_layout()
+    figs["loss_vs_params"] = fig
+
+    rows = [(d, *exponent(_select(results, "relu1", d))) for d in DIMENSIONS]
+    rows = [r for r in rows if not math.isnan(r[1])]
+    if rows:
+        fig, ax = plots.figure(width=4.8, height=3.8)
+        ds = np.array([r[0] for r in rows], float)
+        a = np.array([r[1] for r in rows])
+        ax.errorbar(
+            ds,
+            a,
+            yerr=[a - np.array([r[2] for r in rows]), np.array([r[3] for r in rows]) - a],
+            fmt="o",
+            capsize=3,
+            label="fitted alpha (95% interval)",
+        )
+        grid = np.linspace(1.5, 10, 100)
+        plots.theory_curve(ax, grid, 4 / grid, "4/d (Sharma & Kaplan)")
+        ax.fill_between(
+            grid,
+            4 / (grid * (1 + TOLERANCE)),
+            4 / (grid * (1 - TOLERANCE)),
+            color="grey",
+            alpha=0.15,
+            label="4/alpha within +-50% of d",
+        )
+        ax.set(xlabel="intrinsic dimension d", ylabel="exponent alpha", title="Exponent vs dimension")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        figs["exponent_vs_dimension"] = fig
+    return figs
