@@ -22,9 +22,21 @@ def git_state() -> tuple[str, bool]:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
+        # Dirty means the code differs from the commit: stored results under results/
+        # (a reference run replacing results/reference) do not count.
         dirty = bool(
             subprocess.run(
-                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                [
+                    "git",
+                    "-C",
+                    str(root),
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ".",
+                    ":(exclude)results",
+                ],
                 capture_output=True,
                 text=True,
                 timeout=10,

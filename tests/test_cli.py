@@ -145,3 +145,17 @@ def test_progress_in_a_log_is_a_plain_line_at_a_steady_interval(tmp_path):
     assert len(lines) >= 4, r.stderr  # ~4 s of shards, a line every 0.5 s: not one bar at the end
     assert lines[-1].startswith("toy: 6/6 trials") and "elapsed, ETA" in lines[-1]
     assert "\x1b[" not in r.stderr  # no terminal escape codes in a log
+
+
+def test_undecodable_results_are_a_one_line_error_naming_the_file(tmp_path):
+    assert physai("run", TOY, "--preset", "tiny", "--out", str(tmp_path), "--no-progress").returncode == 0
+    victim = sorted((tmp_path / "toy" / "tiny" / "trials").glob("*.parquet"))[0]
+    victim.write_bytes(b"\xff\xfe not parquet at all \x00" * 20)
+    for command in ("plot", "report", "status"):
+        r = physai(command, TOY, "--preset", "tiny", "--out", str(tmp_path))
+        if command == "status":  # status counts it as missing (a run would set it aside and redo it)
+            assert r.returncode == 0 and "missing" in r.stdout, r.stderr
+            continue
+        assert r.returncode == 2, (command, r.stdout, r.stderr)
+        line = r.stderr.strip().splitlines()
+        assert len(line) == 1 and victim.name in line[0] and "Traceback" not in r.stderr, r.stderr
