@@ -9,17 +9,20 @@ moment resumes where it stopped and ends with the same tables.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from physai import domains, identity, store
+from physai import backends, domains, identity, store
 from physai.errors import PhysaiError
 from physai.experiment import Experiment, Results, Shard, Trial
 from physai.grid import GridError
@@ -289,14 +292,13 @@ def run_sweep(
     todo = pending(plan_, root, recompute=set(stale))
     summary = SweepSummary(shards_skipped=len(plan_.shards) - len(todo))
     if runner is None:
-        from physai import backends
-
         runner = backends.get("local", debug=debug)
     t0 = time.perf_counter()
     total = sum(len(s.trials) for s in plan_.shards)
     done = total - sum(len(s.trials) for s in todo)
-    with _progress(progress, plan_.experiment.name, total, done) as advance:
+    with _progress(progress, plan_.experiment.name, total, done) as advance, _ctrl_c_recorded():
         for shard, tables in runner(plan_.experiment, todo):
+            backends.stop_if_interrupted()
             store.write_shard(folder, shard.shard_id, tables["trials"], tables["curves"], tables["shards"])
             statuses = tables["trials"].column("status").to_pylist()
             summary.shards_run += 1
@@ -306,6 +308,34 @@ def run_sweep(
             advance(len(shard.trials), summary.failed)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+@contextlib.contextmanager
+def _ctrl_c_recorded():
+    """Ctrl-C stops a sweep even when its KeyboardInterrupt is lost.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be; raised
+    inside a finaliser (``__del__``, a garbage-collected buffer) it is printed and
+    dropped, and the sweep would run on. The handler also records the interrupt,
+    and the sweep and the backends check the record between shards and while waiting.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # Ctrl-C is ignored (a background job) or handled by the caller
+        return
+
+    def record(signum, frame):
+        backends.INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    backends.INTERRUPTED.clear()
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        backends.INTERRUPTED.clear()
 
 
 class _progress:

@@ -137,31 +137,31 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
-    out = tmp_path / "res"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "physai.cli",
-            "run",
-            TOY,
-            "--preset",
-            "paper",
-            "--out",
-            str(out),
-            "--backend",
-            "processes",
-            "--workers",
-            "2",
-            "--no-progress",
-        ],
+def _processes_sweep(out, sleep: str, own_session: bool = False) -> subprocess.Popen:
+    """Starts the toy paper sweep on two worker processes, each shard sleeping ``sleep`` s.
+
+    With ``own_session`` it gets a process group of its own and SIGINT at its default,
+    as a terminal's foreground job has (a background job of a non-interactive shell,
+    ``make test &``, inherits it ignored), so a test can Ctrl-C the whole group.
+    """
+    extra = {}
+    if own_session:
+        extra = {"start_new_session": True, "preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+    command = [sys.executable, "-m", "physai.cli", "run", TOY, "--preset", "paper", "--out", str(out)]
+    return subprocess.Popen(
+        [*command, "--backend", "processes", "--workers", "2", "--no-progress"],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "1.5"},
+        env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": sleep},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **extra,
     )
+
+
+def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
+    out = tmp_path / "res"
+    proc = _processes_sweep(out, sleep="1.5")
     trials_dir = out / "toy" / "paper" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials_dir.glob("*.parquet")):
@@ -273,33 +273,7 @@ def test_missing_ray_extra_is_one_line_exit_2(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_leaves_only_complete_shards(local_run, tmp_path):
     out = tmp_path / "res"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "physai.cli",
-            "run",
-            TOY,
-            "--preset",
-            "paper",
-            "--out",
-            str(out),
-            "--backend",
-            "processes",
-            "--workers",
-            "2",
-            "--no-progress",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "2"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        # A terminal's foreground job: SIGINT at its default. Under a background job
-        # of a non-interactive shell (``make test &``) it is inherited as ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = _processes_sweep(out, sleep="2", own_session=True)
     trials_dir = out / "toy" / "paper" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials_dir.glob("*.parquet")):

@@ -287,3 +287,23 @@ def test_values_outside_their_domain_are_refused_at_planning():
         with pytest.raises(PhysaiError, match=message):
             sweep.plan(exp, "demo", [text])
     assert len(sweep.plan(exp, "demo", ["x=3"]).trials) == 2
+
+
+def test_a_ctrl_c_whose_keyboard_interrupt_was_swallowed_still_stops_the_sweep(tmp_path):
+    from physai import backends, worker
+
+    exp = _cheap(static=XStatic)
+    p = sweep.plan(exp, "demo")
+
+    def runner(experiment, shards):
+        for i, shard in enumerate(shards):
+            if i == 1:  # what the sweep's Ctrl-C handler records before raising, e.g. inside a __del__
+                backends.INTERRUPTED.set()
+            yield shard, worker.execute_shard(experiment, shard)
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run_sweep(p, str(tmp_path), progress=False, runner=runner)
+    finally:
+        backends.INTERRUPTED.clear()
+    assert len(sweep.results(p, str(tmp_path)).trials) == 2  # the first shard only: complete, kept

@@ -10,11 +10,22 @@ writes the tables, so workers need no shared filesystem.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 
 from physai.errors import PhysaiError
 
 BACKENDS = ("local", "processes", "ray")
+
+# Set by the sweep's Ctrl-C handler; runners check it while they wait, so an interrupt
+# whose KeyboardInterrupt was swallowed (raised inside a finaliser) still stops the sweep.
+INTERRUPTED = threading.Event()
+
+
+def stop_if_interrupted() -> None:
+    """Raises KeyboardInterrupt when Ctrl-C was pressed during this sweep."""
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def import_path_without_cwd(paths: Iterable[str]) -> list[str]:

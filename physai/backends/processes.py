@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
 
-from physai.backends import wire
+from physai.backends import stop_if_interrupted, wire
 from physai.errors import PhysaiError
 
 
@@ -169,6 +169,7 @@ class ProcessRunner:
         idle_deaths = 0
         try:
             while queue or any(s.shard is not None for s in slots):
+                stop_if_interrupted()
                 for slot in slots:
                     if slot.shard is None and queue and slot.process.is_alive():
                         slot.shard = queue.popleft()
