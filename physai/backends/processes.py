@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
 
+from physai import identity
 from physai.backends import stop_if_interrupted, wire
 from physai.errors import PhysaiError
 
@@ -160,7 +161,7 @@ class ProcessRunner:
 
         if not shards:
             return
-        module = experiment.module or experiment.run.__module__
+        module = identity.module_of(experiment)
         ctx = multiprocessing.get_context("spawn")
         gpus = _gpu_count()
         queue = collections.deque(shards)

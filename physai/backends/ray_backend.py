@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
+from physai import identity
 from physai.backends import wire
 from physai.errors import PhysaiError
 
@@ -125,7 +126,7 @@ class RayRunner:
         started = self._connect()
         try:
             task = ray.remote(num_cpus=self.num_cpus, max_retries=self.retries)(_run_shard)
-            module = experiment.module or experiment.run.__module__
+            module = identity.module_of(experiment)
             refs = {task.remote(module, wire.encode_shard(s)): s for s in shards}
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
