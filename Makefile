@@ -8,7 +8,7 @@ PHYSAI := $(VENV)/bin/physai
 STAMP := $(VENV)/.installed
 DEMOS := double_descent.linear double_descent.random_features double_descent.mlp
 
-.PHONY: install demo test reproduce reference bench lock clean
+.PHONY: install demo test reproduce reference bench gpu-check notebooks lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Paper presets: every hypothesis checked at the anchors' scale (minutes per experiment).
 reproduce: $(STAMP)
@@ -47,6 +47,16 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) benchmarks/sweep_throughput.py
 	$(PY) benchmarks/backend_scaling.py
+	$(PY) benchmarks/suite.py
+
+# On a machine with a GPU (and a CUDA build of jaxlib): the accelerator paths and models per minute.
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py
+
+# The teaching notebooks in JupyterLab; needs the optional `notebooks` extra (installed here).
+notebooks: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[notebooks]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:

@@ -172,6 +172,7 @@ def part_engine(args) -> dict:
         "sweep_s": wall,
         "compile_s": float(shards["compile_seconds"].sum()),
         "run_s": float(shards["run_seconds"].sum()),
+        "flops": float(shards["flops"].sum()) if "flops" in shards else float("nan"),
         "per_width_run_s": {str(int(w)): float(s) for w, s in _per_width(res).items()},
         "test_mse": float(res.ok["test_mse"].median()),
         "trials": len(res.trials),

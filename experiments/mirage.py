@@ -20,8 +20,14 @@ Setting (CPU)
   the *same* outputs: the first L tokens of each answer all right.
 
 Hypotheses, in words
+  Every verdict is decided by the 95% seed-bootstrap interval of its statistic (whole
+  seeds resampled, the statistic recomputed from the medians over the drawn seeds;
+  ``physai.evidence``), not by the point estimate; every model size and length L
+  present in the results is used.
   a. ``per_token_loss_power_law``: per-token test cross-entropy (median over seeds) vs
-     parameter count is a power law: R^2 >= 0.95 of a straight line in log-log.
+     parameter count is a power law: R^2 >= 0.95 of a straight line in log-log. A power
+     law in N is a statement about end-state losses: the verdict is inconclusive while
+     runs have not met the trainer's convergence criterion.
   b. ``exact_match_sharpens_with_L``: the exact-match transition, measured as its
      10%-90% rise width in decades of N (``analysis.transitions.transition_width`` on the
      median curve), gets strictly narrower as L grows (Spearman rho of width vs L = -1).
@@ -31,6 +37,7 @@ Hypotheses, in words
   d. ``exact_match_is_product_of_token_accuracies``: at every width and L, exact match
      agrees with the product of the per-position accuracies within 0.05 (medians over
      seeds; the largest gap is the measurement).
+  b.-d. compare two metrics of the same outputs, so they need no converged runs.
 
 Sources
   Each hypothesis names its paper, figure, statement and the reason for its tolerance
@@ -62,26 +69,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
-from scipy import stats as sps
 
 import physai
 from analysis.transitions import transition_step, transition_width
-from physai import (
-    Experiment,
-    Hypothesis,
-    Preset,
-    Results,
-    ShardResult,
-    Source,
-    Verdict,
-    logspace,
-    models,
-    product,
-    verdict_in_range,
-)
+from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, logspace, models, product
 from physai import train as trainer
 from physai.curricula.tokens import multitoken_teacher
 from physai.domains import POSITIVE, POSITIVE_INT, Domain
+from physai.evidence import bootstrap_verdict, unless_converged
 
 LENGTHS = (1, 2, 4, 8)
 MIN_R2 = 0.95
@@ -173,21 +168,95 @@ def _lengths(results: Results) -> list[int]:
     return [L for L in LENGTHS if f"test_exact_match_L{L}" in results.ok.columns]
 
 
-def check_loss_power_law(results: Results) -> Verdict:
-    """R^2 of log(per-token loss) vs log(params) >= 0.95."""
-    med = _median_by_size(results, "test_token_loss")
-    if len(med) < 4:
-        return Verdict("inconclusive", float("nan"), f">= {MIN_R2:g}", "need >= 4 model sizes")
-    x, y = np.log(med["n_params"].to_numpy(float)), np.log(med["test_token_loss"].to_numpy(float))
+def _medians(table: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Median over seeds of ``columns`` per model size: ``(n_params, (sizes, len(columns)))``."""
+    sizes, group, counts = np.unique(table["n_params"].to_numpy(float), return_inverse=True, return_counts=True)
+    values = np.column_stack([table[c].to_numpy(float) for c in columns])
+    if (counts == counts[0]).all():  # as many rows per size (every seed has every size): one sort
+        order = np.argsort(group, kind="stable")
+        return sizes, np.median(values[order].reshape(len(sizes), counts[0], len(columns)), axis=1)
+    return sizes, np.array([np.median(values[group == g], axis=0) for g in range(len(sizes))])
+
+
+def _only(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns a statistic reads, with seed and size (a small table resamples fast)."""
+    return table[["seed", "n_params", *columns]]
+
+
+def _spearman(x, y) -> float:
+    """Spearman rho (average ranks for ties; NaN for a constant input)."""
+    rx, ry = _ranks(np.asarray(x, float)), _ranks(np.asarray(y, float))
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their ranks), as ``scipy.stats.rankdata``."""
+    return (np.searchsorted(np.sort(v), v, "left") + np.searchsorted(np.sort(v), v, "right") + 1) / 2
+
+
+def loss_power_law_fit(table: pd.DataFrame) -> tuple[float, float]:
+    """``(R^2, slope)`` of the log-log line through the median per-token loss per model size."""
+    n, loss = _medians(table, ["test_token_loss"])
+    if len(n) < 4:
+        return math.nan, math.nan
+    x, y = np.log(n), np.log(loss[:, 0])
     slope, intercept = np.polyfit(x, y, 1)
     r2 = 1 - np.sum((y - (slope * x + intercept)) ** 2) / np.sum((y - y.mean()) ** 2)
-    decades = math.log10(med["n_params"].max() / med["n_params"].min())
-    return verdict_in_range(
-        float(r2),
-        MIN_R2,
-        1.0,
-        f"log-log fit of median per-token loss over {decades:.2g} decades of parameters: slope {slope:.3f}",
-    )
+    return float(r2), float(slope)
+
+
+def check_loss_power_law(results: Results) -> Verdict:
+    """R^2 of log(median per-token loss) vs log(params) >= 0.95, decided by its seed-bootstrap interval."""
+    ok = results.ok
+    if ok.empty or "test_token_loss" not in ok.columns or ok["n_params"].nunique() < 4:
+        return Verdict("inconclusive", float("nan"), f">= {MIN_R2:g}", "need >= 4 model sizes")
+
+    def decide(ok: pd.DataFrame) -> Verdict:
+        if ok["n_params"].nunique() < 4:
+            return Verdict("inconclusive", float("nan"), f">= {MIN_R2:g}", "need >= 4 model sizes")
+        r2, slope = loss_power_law_fit(ok)
+        decades = math.log10(ok["n_params"].max() / ok["n_params"].min())
+        return bootstrap_verdict(
+            _only(ok, ["test_token_loss"]),
+            lambda t: loss_power_law_fit(t)[0],
+            MIN_R2,
+            1.0,
+            "R^2",
+            f"log-log fit of median per-token loss over {decades:.2g} decades of parameters: slope {slope:.3f}",
+        )
+
+    # A power law in N describes end-state losses compared across widths: runs still moving
+    # at the end of the budget would bend it for a reason other than model size, unless the
+    # settled runs alone give the same verdict.
+    return unless_converged(decide(ok), ok, recheck=decide)
+
+
+def _transition_arrays(table: pd.DataFrame, lengths: list[int], which: str = "both") -> tuple:
+    """Per L: the 10-90% width (decades of N) and the N where the median exact match reaches 0.5
+    (``which``: ``"width"`` or ``"half"`` computes only that one, the other is None)."""
+    n, em = _medians(table, [f"test_exact_match_L{L}" for L in lengths])
+    logn, js = np.log10(n), range(len(lengths))
+    width = np.array([transition_width(logn, em[:, j], 0.1, 0.9) for j in js]) if which != "half" else None
+    half = np.array([10 ** transition_step(logn, em[:, j], 0.5) for j in js]) if which != "width" else None
+    return width, half
+
+
+def transitions(table: pd.DataFrame, lengths: list[int]) -> pd.DataFrame:
+    """Per L: the 10-90% width (decades of N) and the N where the median exact match reaches 0.5.
+
+    Args:
+      table: trials (columns ``n_params``, ``test_exact_match_L<L>``; one row per seed and size).
+      lengths: the answer lengths L to read.
+
+    Returns:
+      DataFrame ``L, width_decades, n_at_half``.
+    """
+    if table.empty or not lengths:
+        return pd.DataFrame(columns=["L", "width_decades", "n_at_half"])
+    width, half = _transition_arrays(table, lengths)
+    return pd.DataFrame({"L": lengths, "width_decades": width, "n_at_half": half})
 
 
 def em_transitions(results: Results) -> pd.DataFrame:
@@ -195,63 +264,88 @@ def em_transitions(results: Results) -> pd.DataFrame:
 
     Args: results: stored tables. Returns: DataFrame ``L, width_decades, n_at_half``.
     """
-    rows = []
-    for L in _lengths(results):
-        med = _median_by_size(results, f"test_exact_match_L{L}")
-        logn = np.log10(med["n_params"].to_numpy(float))
-        em = med[f"test_exact_match_L{L}"].to_numpy(float)
-        rows.append(
-            {
-                "L": L,
-                "width_decades": transition_width(logn, em, 0.1, 0.9),
-                "n_at_half": 10 ** transition_step(logn, em, 0.5),
-            }
-        )
-    return pd.DataFrame(rows, columns=["L", "width_decades", "n_at_half"])
+    return transitions(results.ok, _lengths(results))
+
+
+def _rank_correlation(table: pd.DataFrame, lengths: list[int], which: str) -> float:
+    """Spearman rho of L against a transition measure (``"width"``: 10-90% rise width,
+    ``"half"``: N at 0.5); NaN when a length has none."""
+    width, half = _transition_arrays(table, lengths, which)
+    measure = width if which == "width" else half
+    if len(lengths) < 3 or np.isnan(measure).any():
+        return math.nan
+    return _spearman(lengths, measure)
 
 
 def check_sharpens(results: Results) -> Verdict:
-    """Spearman(L, 10-90% width) = -1."""
-    tr = em_transitions(results).dropna()
+    """Spearman(L, 10-90% width) = -1, decided by its seed-bootstrap interval."""
+    lengths = _lengths(results)
+    tr = em_transitions(results).dropna(subset=["width_decades"])
     if len(tr) < 3:
         return Verdict("inconclusive", float("nan"), "[-1, -0.99]", "need >= 3 lengths with a rise")
-    rho = float(sps.spearmanr(tr["L"], tr["width_decades"]).statistic)
+    lengths = [int(L) for L in tr["L"]]
     text = ", ".join(f"L={L}: {w:.2f}" for L, w in zip(tr["L"], tr["width_decades"]))
-    return verdict_in_range(rho, -1.0, -0.99, f"10-90% rise width of exact match in decades of N ({text})")
+    # Not wrapped in unless_converged: the claim is about the metric applied to the same
+    # outputs (p^L of whatever p the models reached), not about the models' end state.
+    return bootstrap_verdict(
+        _only(results.ok, [f"test_exact_match_L{L}" for L in lengths]),
+        lambda t: _rank_correlation(t, lengths, "width"),
+        -1.0,
+        -0.99,
+        "Spearman rho",
+        f"10-90% rise width of exact match in decades of N ({text})",
+    )
 
 
 def check_onset_shifts(results: Results) -> Verdict:
-    """Spearman(L, N at exact match 0.5) = +1."""
+    """Spearman(L, N at exact match 0.5) = +1, decided by its seed-bootstrap interval."""
+    lengths = _lengths(results)
     tr = em_transitions(results)
     if len(tr) < 3 or tr["n_at_half"].isna().any():
         missing = ", ".join(str(L) for L in tr.loc[tr["n_at_half"].isna(), "L"])
         return Verdict(
             "inconclusive", float("nan"), "[0.99, 1]", f"exact match never reaches 0.5 for L = {missing or '?'}"
         )
-    rho = float(sps.spearmanr(tr["L"], tr["n_at_half"]).statistic)
     text = ", ".join(f"L={L}: {n:.0f}" for L, n in zip(tr["L"], tr["n_at_half"]))
-    return verdict_in_range(rho, 0.99, 1.0, f"parameters at which exact match reaches 0.5 ({text})")
+    # Not wrapped in unless_converged: p(N)^L is a transform of the same outputs, whatever
+    # the training state; the ordering follows from p rising with N.
+    return bootstrap_verdict(
+        _only(results.ok, [f"test_exact_match_L{L}" for L in lengths]),
+        lambda t: _rank_correlation(t, lengths, "half"),
+        0.99,
+        1.0,
+        "Spearman rho",
+        f"parameters at which exact match reaches 0.5 ({text})",
+    )
+
+
+def product_gaps(table: pd.DataFrame, lengths: list[int]) -> np.ndarray:
+    """Median exact match minus median product of per-position accuracies: ``(sizes, lengths)``."""
+    columns = [f"test_exact_match_L{L}" for L in lengths] + [f"token_product_L{L}" for L in lengths]
+    _, med = _medians(table, columns)
+    return med[:, : len(lengths)] - med[:, len(lengths) :]
 
 
 def check_product(results: Results) -> Verdict:
-    """max over (width, L) of |median EM - median product of per-position accuracies| <= 0.05."""
+    """max over (width, L) of |median EM - median product of per-position accuracies| <= 0.05,
+    decided by its seed-bootstrap interval."""
     ok = results.ok
-    gaps = []
-    for L in _lengths(results):
-        if f"token_product_L{L}" not in ok.columns:
-            continue
-        med = ok.groupby("n_params")[[f"test_exact_match_L{L}", f"token_product_L{L}"]].median()
-        gap = med[f"test_exact_match_L{L}"] - med[f"token_product_L{L}"]
-        gaps += [(abs(g), g, L, n) for n, g in gap.items()]
-    if not gaps:
+    lengths = [L for L in _lengths(results) if f"token_product_L{L}" in ok.columns]
+    if not lengths:
         return Verdict("inconclusive", float("nan"), f"<= {MAX_GAP:g}", "no exact-match columns")
-    worst = max(gaps)
-    return verdict_in_range(
-        worst[0],
+    gaps = product_gaps(ok, lengths)
+    i, j = np.unravel_index(np.argmax(np.abs(gaps)), gaps.shape)
+    n = sorted(ok["n_params"].unique())[i]
+    # Not wrapped in unless_converged: the identity compares two metrics of the same outputs.
+    columns = [f"test_exact_match_L{L}" for L in lengths] + [f"token_product_L{L}" for L in lengths]
+    return bootstrap_verdict(
+        _only(ok, columns),
+        lambda t: float(np.abs(product_gaps(t, lengths)).max()),
         0.0,
         MAX_GAP,
+        "largest |gap|",
         f"largest |exact match - product of per-position accuracies| is "
-        f"{worst[1]:+.3f} at L = {worst[2]}, {worst[3]} parameters (positive: "
+        f"{gaps[i, j]:+.3f} at L = {lengths[j]}, {n} parameters (positive: "
         f"token errors are positively correlated across positions)",
     )
 

@@ -19,6 +19,14 @@ Hypotheses, in words
      <= 1.5x residual shallowest.
   c. plain_rougher_at_depth: at the deepest depth the roughness of the 2D slice
      (median over seeds) of plain nets is >= 0.05 and >= 3x that of residual nets.
+  The shallowest and deepest depths are those of the results. Each number is
+  decided by its 95% seed-bootstrap interval (``physai.evidence``: whole seeds
+  resampled, the medians and their ratio recomputed): supported only when the
+  interval lies inside the range, refuted only when wholly outside. a and b compare
+  end-state losses, so they are inconclusive unless every run they use met the
+  trainer's convergence criterion; c is not (the excess variation does not count a
+  slope or a single valley as roughness, so a centre still descending does not
+  read as rough).
 
 Sources
   Li et al. 2018, Fig. 5 (ResNet-20/56/110 with and without skip connections on
@@ -94,10 +102,10 @@ from physai import (
     curricula,
     models,
     product,
-    verdict_in_range,
 )
 from physai import train as trainer
 from physai.domains import POSITIVE, Domain
+from physai.evidence import bootstrap_verdict, unless_converged
 from physai.probes.hessian import top_eigenvalue_lanczos
 from physai.probes.landscape import filter_normalized_direction, loss_slice_2d
 
@@ -235,45 +243,71 @@ def run(shard) -> ShardResult:
 # ----------------------------------------------------------------------------- checks
 
 
-def depth_table(results: Results, value: str) -> pd.DataFrame:
-    """Median of ``value`` over seeds per (residual, depth); a diverged run counts as +inf.
-
-    Args:
-      results: stored tables.
-      value: a trial metric (``test_rel_mse``, ``roughness``, ...).
-
-    Returns:
-      DataFrame ``residual, depth, median`` sorted by residual then depth.
-    """
+def _values(results: Results, value: str) -> pd.DataFrame:
+    """The columns a check resamples: ``seed, residual, depth, status, v`` (``v`` is
+    ``value``, +inf for a run that did not finish ok)."""
     t = results.trials
     if t.empty or value not in t.columns:
-        return pd.DataFrame(columns=["residual", "depth", "median"])
-    vals = t[value].where(t["status"] == "ok", math.inf)
-    out = t.assign(v=vals).groupby(["residual", "depth"])["v"].median().rename("median").reset_index()
-    return out.sort_values(["residual", "depth"]).reset_index(drop=True)
+        return pd.DataFrame(columns=["seed", "residual", "depth", "status", "v"])
+    out = t[["seed", "residual", "depth", "status"]].copy()
+    out["v"] = t[value].where(t["status"] == "ok", math.inf).to_numpy(float)
+    return out
+
+
+def _median_at(table: pd.DataFrame, depth: int) -> float:
+    v = table["v"].to_numpy(float)[table["depth"].to_numpy() == depth]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def depth_ratio(deep: int, shallow: int):
+    """Returns: table -> median ``v`` over seeds at ``deep`` / at ``shallow``. A diverged run
+    is an infinite loss; an infinite ratio is written as the largest float so it stays a number."""
+
+    def statistic(table: pd.DataFrame) -> float:
+        with np.errstate(all="ignore"):
+            ratio = np.float64(_median_at(table, deep)) / np.float64(_median_at(table, shallow))
+        return float(np.nan_to_num(ratio, nan=math.nan, posinf=np.finfo(float).max))
+
+    return statistic
 
 
 def _degradation(results: Results, value: str, what: str) -> Verdict:
-    table = depth_table(results, value)
+    # Wrapped with unless_converged: the hypothesis compares end-state losses across depths.
+    table = _values(results, value)
     parts = []
     for residual, expected in ((False, (DEGRADE, math.inf)), (True, (0.0, STABLE))):
         rows = table[table["residual"] == residual]
         name = "residual" if residual else "plain"
-        if len(rows) < 2:
-            parts.append(Verdict("inconclusive", math.nan, "", "", name))
+        depths = sorted(rows["depth"].unique())
+        if len(depths) < 2:
+            parts.append(Verdict("inconclusive", math.nan, "", "needs two depths", name))
             continue
-        ratio = float(rows["median"].iloc[-1] / rows["median"].iloc[0])
-        v = verdict_in_range(ratio, *expected)
-        parts.append(
-            Verdict(
-                v.status,
-                v.measured,
-                v.expected,
-                "",
-                f"{name} depth {int(rows['depth'].iloc[-1])}/{int(rows['depth'].iloc[0])}",
+        shallow, deep = int(depths[0]), int(depths[-1])
+        used = rows[rows["depth"].isin([shallow, deep])]
+
+        def decide(kept: pd.DataFrame, expected=expected, name=name, deep=deep, shallow=shallow) -> Verdict:
+            return bootstrap_verdict(
+                kept[["seed", "depth", "v"]],
+                depth_ratio(deep, shallow),
+                *expected,
+                "median ratio",
+                hypothesis=f"{name} depth {deep}/{shallow}",
             )
-        )
-    return all_of(parts, f"Median {what} over seeds at the deepest depth / at the shallowest.")
+
+        trials = results.trials.loc[used.index]
+        ok = trials[trials["status"] == "ok"]
+
+        def recheck(converged: pd.DataFrame, used=used, ok=ok, decide=decide) -> Verdict:
+            # the same ratio without the ok runs that had not converged (diverged runs stay: inf)
+            return decide(used.drop(index=ok.index.difference(converged.index)))
+
+        parts.append(unless_converged(decide(used), ok, recheck=recheck))
+    caveats = "".join(f"; {v.hypothesis}: {v.explanation}" for v in parts if v.explanation)
+    return all_of(
+        parts,
+        f"Median {what} over seeds at the deepest depth / at the shallowest; 95% seed-bootstrap "
+        f"interval; needs every run it uses to have converged{caveats}.",
+    )
 
 
 def check_plain_test_loss_degrades(results: Results) -> Verdict:
@@ -286,25 +320,45 @@ def check_plain_trainability_degrades(results: Results) -> Verdict:
     return _degradation(results, "train_rel_mse", "final train MSE / var(y)")
 
 
+def _plain_roughness(table: pd.DataFrame) -> float:
+    v = table["v"].to_numpy(float)[~table["residual"].to_numpy(bool)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def _roughness_ratio(table: pd.DataFrame) -> float:
+    res = table["v"].to_numpy(float)[table["residual"].to_numpy(bool)]
+    return _plain_roughness(table) / max(float(np.median(res)), ROUGHNESS_FLOOR) if res.size else math.nan
+
+
 def check_plain_rougher(results: Results) -> Verdict:
     """At the deepest depth: plain roughness >= 0.05 and >= 3x residual roughness."""
-    table = depth_table(results, "roughness")
+    # Not wrapped with unless_converged: the claim is about the shape of the landscape, not an
+    # end-state loss, and the excess variation is 0 for a line that only falls or forms one
+    # valley, so a slice around a point still descending does not read as rough.
+    table = _values(results, "roughness")
     if table.empty:
         return Verdict("inconclusive", math.nan, "", "no slices")
     deepest = int(table["depth"].max())
-    at = table[table["depth"] == deepest].set_index("residual")["median"]
-    if False not in at.index or True not in at.index:
+    at = table.loc[table["depth"] == deepest, ["seed", "residual", "v"]]
+    if at["residual"].nunique() < 2:
         return Verdict("inconclusive", math.nan, "", "needs plain and residual at the deepest depth")
-    plain, res = float(at.loc[False]), float(at.loc[True])
-    absolute = verdict_in_range(plain, MIN_ROUGHNESS, math.inf)
-    ratio = verdict_in_range(plain / max(res, ROUGHNESS_FLOOR), ROUGHNESS_RATIO, math.inf)
+    res = float(np.median(at.loc[at["residual"].astype(bool), "v"]))
     return all_of(
         [
-            Verdict(absolute.status, absolute.measured, absolute.expected, "", f"plain roughness (depth {deepest})"),
-            Verdict(ratio.status, ratio.measured, ratio.expected, "", "plain/residual"),
+            bootstrap_verdict(
+                at,
+                _plain_roughness,
+                MIN_ROUGHNESS,
+                math.inf,
+                "median",
+                hypothesis=f"plain roughness (depth {deepest})",
+            ),
+            bootstrap_verdict(
+                at, _roughness_ratio, ROUGHNESS_RATIO, math.inf, "ratio of medians", hypothesis="plain/residual"
+            ),
         ],
-        f"Excess variation of the 2D log-loss slice, median over seeds; residual "
-        f"roughness {res:.3g} (floored at {ROUGHNESS_FLOOR:g} in the ratio).",
+        f"Excess variation of the 2D log-loss slice, median over seeds, 95% seed-bootstrap "
+        f"intervals; residual roughness {res:.3g} (floored at {ROUGHNESS_FLOOR:g} in the ratio).",
     )
 
 
@@ -408,62 +462,10 @@ PRESETS = {
 
 
 def plot(results: Results) -> dict:
-    """Contours of the 2D slices side by side (plain | residual, shallowest / deepest);
-    test and train loss and roughness against depth."""
-    from analysis import plots
+    """The figures (in ``experiments/_residual_landscape_plots.py``, to keep this file short)."""
+    from experiments._residual_landscape_plots import plot as draw
 
-    ok = results.ok
-    if ok.empty:
-        return {}
-    figures = {}
-    slices = results.curves[results.curves["metric"] == "slice_loss"]
-    depths = sorted(ok["depth"].unique())
-    shown = [depths[0], depths[-1]] if len(depths) > 1 else depths
-    if not slices.empty:
-        fig, axes = plots.figure(ncols=2, nrows=len(shown), width=4.2, height=3.8, squeeze=False)
-        grid = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
-        for r, depth in enumerate(shown):
-            for c, residual in enumerate((False, True)):
-                ax = axes[r][c]
-                pick = ok[(ok["depth"] == depth) & (ok["residual"] == residual)]
-                if pick.empty:
-                    ax.set_axis_off()
-                    continue
-                first = pick.sort_values("seed").iloc[0]
-                s = slices[slices["trial_id"] == first["trial_id"]].sort_values("step")
-                if len(s) != SLICE_POINTS**2:
-                    ax.set_axis_off()
-                    continue
-                z = np.log10(s["value"].to_numpy().reshape(SLICE_POINTS, SLICE_POINTS))
-                cs = ax.contourf(grid, grid, z.T, levels=25, cmap="viridis")
-                fig.colorbar(cs, ax=ax, label="log10 train MSE")
-                ax.set_title(
-                    f"{'residual' if residual else 'plain'}, depth {depth}\nroughness {first['roughness']:.3f}",
-                    fontsize=10,
-                )
-                ax.set(xlabel="alpha (direction 1)", ylabel="beta (direction 2)")
-                ax.set_aspect("equal")
-        fig.tight_layout()
-        figures["slices"] = fig
-
-    fig, axes = plots.figure(ncols=3, width=4.2, height=3.6)
-    for k, (value, label) in enumerate(
-        (
-            ("test_rel_mse", "test MSE / var(y)"),
-            ("train_rel_mse", "train MSE / var(y)"),
-            ("roughness", "slice roughness (excess variation)"),
-        )
-    ):
-        table = depth_table(results, value)
-        for residual, g in table.groupby("residual"):
-            axes[k].plot(g["depth"], g["median"], marker="o", label="residual" if residual else "plain")
-        if value != "roughness":
-            axes[k].set_yscale("log")
-        axes[k].set(xlabel="depth (hidden layers)", ylabel=f"{label}, median over seeds")
-        axes[k].legend(fontsize=8)
-    fig.tight_layout()
-    figures["depth"] = fig
-    return figures
+    return draw(results)
 
 
 # Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).

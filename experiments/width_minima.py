@@ -17,6 +17,12 @@ Hypotheses, in words
   b. spread_falls_with_width: the seed-to-seed spread of the final relative training
      loss (interquartile range over seeds) at the widest student is <= 1/10 of the
      spread at the teacher's width.
+  Each fraction and the IQR ratio is decided by its 95% seed-bootstrap interval:
+  supported only when the interval lies inside the range. A run below the near-zero
+  line has reached a global minimum; a failure counts as a spurious minimum only if
+  it had met the trainer's convergence criterion. A success fraction whose verdict
+  would change were every still-moving failure to succeed, and the IQR ratio when
+  any failure was still moving, are inconclusive.
 
 Sources
   Safran & Shamir 2018 (a) and Choromanska et al. 2015 (b) state the trend, not
@@ -56,20 +62,9 @@ import numpy as np
 import pandas as pd
 
 import physai
-from physai import (
-    Experiment,
-    Hypothesis,
-    Preset,
-    Results,
-    ShardResult,
-    Source,
-    Verdict,
-    all_of,
-    curricula,
-    product,
-    verdict_in_range,
-)
+from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, all_of, curricula, product
 from physai import train as trainer
+from physai.evidence import bootstrap_verdict, unless_converged
 from physai.tasks import masked_mlp_regression
 
 NEAR_ZERO = 1e-3  # "near-zero" training loss: MSE below 1e-3 of var(y_train)
@@ -130,11 +125,13 @@ def width_table(results: Results) -> pd.DataFrame:
       results: stored tables.
 
     Returns:
-      DataFrame ``width, n_seeds, success, median, iqr`` sorted by width.
+      DataFrame ``width, n_seeds, success, median, iqr`` sorted by width; empty when no
+      trial finished (then the checks are inconclusive).
     """
     t = results.trials
-    if t.empty or "width" not in t.columns:
-        return pd.DataFrame(columns=["width", "n_seeds", "success", "median", "iqr"])
+    columns = ["width", "n_seeds", "success", "median", "iqr"]
+    if t.empty or "width" not in t.columns or "train_rel_mse" not in t.columns or not (t["status"] == "ok").any():
+        return pd.DataFrame(columns=columns)
     rows = []
     for width, g in t.groupby("width"):
         ok = g[g["status"] == "ok"]
@@ -149,7 +146,7 @@ def width_table(results: Results) -> pd.DataFrame:
                 "iqr": float(q75 - q25),
             }
         )
-    return pd.DataFrame(rows).sort_values("width").reset_index(drop=True)
+    return pd.DataFrame(rows, columns=columns).sort_values("width").reset_index(drop=True)
 
 
 def _teacher_width(results: Results) -> int | None:
@@ -157,44 +154,126 @@ def _teacher_width(results: Results) -> int | None:
     return int(t["teacher_width"].iloc[0]) if "teacher_width" in t.columns and len(t) else None
 
 
-def check_success_rises(results: Results) -> Verdict:
-    """Success <= 0.7 at the teacher's width; >= 0.9 at every width >= 4x the teacher's."""
-    table, k = width_table(results), _teacher_width(results)
-    at_teacher = table[table["width"] == k] if k else table.iloc[0:0]
-    wide = table[table["width"] >= WIDE_FACTOR * k] if k else table.iloc[0:0]
-    if at_teacher.empty or wide.empty:
-        return Verdict("inconclusive", math.nan, "", "needs students of the teacher's width and of >= 4x it")
-    low = verdict_in_range(float(at_teacher["success"].iloc[0]), 0.0, MAX_SUCCESS_AT_TEACHER)
-    high = verdict_in_range(float(wide["success"].min()), MIN_SUCCESS_WIDE, 1.0)
-    return all_of(
-        [
-            Verdict(low.status, low.measured, low.expected, "", f"width {k}"),
-            Verdict(high.status, high.measured, high.expected, "", f"widths >= {WIDE_FACTOR * k} (min)"),
-        ],
-        f"Fraction of seeds with train MSE < {NEAR_ZERO:g} var(y): at the teacher's "
-        "width, and the lowest over widths >= 4x the teacher's.",
+def seed_table(results: Results) -> pd.DataFrame:
+    """One row per trial, the columns the checks bootstrap over.
+
+    Returns:
+      DataFrame ``seed, width, success, loss, stuck_unknown``: ``success`` is True for an ok
+      run below the near-zero line (a diverged run is a failure); ``loss`` the final relative
+      train MSE (NaN for a diverged run); ``stuck_unknown`` flags a failure that had not met
+      the trainer's convergence criterion (still moving: not known to be stuck).
+    """
+    t = results.trials
+    if t.empty or "train_rel_mse" not in t.columns:
+        return pd.DataFrame(columns=["seed", "width", "success", "loss", "stuck_unknown"])
+    ok = (t["status"] == "ok").to_numpy()
+    loss = np.where(ok, t["train_rel_mse"].to_numpy(float), math.nan)
+    success = ok & (loss < NEAR_ZERO)
+    converged = t["converged"].astype("boolean").fillna(False).to_numpy(bool) if "converged" in t else ~success
+    return pd.DataFrame(
+        {
+            "seed": t["seed"].to_numpy(),
+            "width": t["width"].to_numpy(int),
+            "success": success,
+            "loss": loss,
+            "stuck_unknown": ok & ~success & ~converged,
+        }
     )
+
+
+def _success_fraction(table: pd.DataFrame) -> float:
+    return float(table["success"].to_numpy(float).mean()) if len(table) else math.nan
+
+
+def _success_part(rows: pd.DataFrame, low: float, high: float, name: str) -> Verdict:
+    """Fraction of seeds below the near-zero line at one width, by its seed-bootstrap interval.
+
+    Convergence caveat: a run below the line has reached a global minimum's neighbourhood
+    (zero loss is attainable), but a failure counts as a spurious minimum only if it had
+    stopped moving. The verdict stands if it is the same when every still-moving failure
+    is counted as a success (as if trained on); otherwise it is inconclusive.
+    """
+    v = bootstrap_verdict(rows, _success_fraction, low, high, "fraction of seeds", hypothesis=name)
+    moving = rows["stuck_unknown"].to_numpy(bool)
+    if not moving.any():
+        return v
+    if v.status == "inconclusive":  # undecided either way: only the reason is added
+        return unless_converged(v, rows.loc[moving].assign(converged=False))
+    best_case = rows.assign(success=rows["success"].to_numpy(bool) | moving)
+    if bootstrap_verdict(best_case, _success_fraction, low, high, "fraction of seeds").status == v.status:
+        return v
+    return unless_converged(v, rows.loc[moving].assign(converged=False))
+
+
+def _with_reasons(explanation: str, parts: list[Verdict]) -> str:
+    """Returns: ``explanation`` followed by the reason of every inconclusive part."""
+    reasons = [f"{p.hypothesis}: {p.explanation}" for p in parts if p.status == "inconclusive" and p.explanation]
+    return "; ".join([explanation.rstrip("."), *reasons]) if reasons else explanation
+
+
+def check_success_rises(results: Results) -> Verdict:
+    """Fraction of seeds below the near-zero line: <= 0.7 at the teacher's width and >= 0.9
+    at every width >= 4x the teacher's present; each part by its seed-bootstrap interval."""
+    table, k = seed_table(results), _teacher_width(results)
+    if width_table(results).empty or k is None:
+        return Verdict("inconclusive", math.nan, "", "no finished trials")
+    widths = sorted(set(table["width"]))
+    wide = [w for w in widths if w >= WIDE_FACTOR * k]
+    if k not in widths or not wide:
+        return Verdict("inconclusive", math.nan, "", f"needs students of the teacher's width ({k}) and of >= 4x it")
+    parts = [_success_part(table[table["width"] == k], 0.0, MAX_SUCCESS_AT_TEACHER, f"width {k} (teacher)")]
+    parts += [_success_part(table[table["width"] == w], MIN_SUCCESS_WIDE, 1.0, f"width {w}") for w in wide]
+    return all_of(
+        parts,
+        _with_reasons(
+            f"Fraction of seeds with train MSE < {NEAR_ZERO:g} var(y) at the teacher's width and at every "
+            f"width >= {WIDE_FACTOR}x it; 95% seed-bootstrap intervals.",
+            parts,
+        ),
+    )
+
+
+def _iqr(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return math.nan
+    q25, q75 = np.percentile(values, [25, 75])
+    return float(q75 - q25)
 
 
 def check_spread_falls(results: Results) -> Verdict:
-    """IQR over seeds of the final relative train loss: widest / teacher's width <= 0.1."""
-    table, k = width_table(results), _teacher_width(results)
-    at_teacher = table[table["width"] == k] if k else table.iloc[0:0]
-    if at_teacher.empty or len(table) < 2:
-        return Verdict(
-            "inconclusive", math.nan, f"<= {MAX_SPREAD_RATIO:g}", "needs the teacher's width and a wider one"
+    """IQR over seeds of the final relative train loss: widest / teacher's width <= 0.1, by
+    the seed-bootstrap interval of the ratio."""
+    table, k = seed_table(results), _teacher_width(results)
+    expected = f"<= {MAX_SPREAD_RATIO:g}"
+    widths = sorted(set(table["width"]))
+    if width_table(results).empty or k is None or k not in widths or widths[-1] <= k:
+        return Verdict("inconclusive", math.nan, expected, "needs the teacher's width and a wider one")
+    widest = widths[-1]
+    rows = table[table["width"].isin([k, widest])]
+
+    def ratio(t: pd.DataFrame) -> float:
+        at = t["width"].to_numpy()
+        loss = t["loss"].to_numpy(float)
+        base = _iqr(loss[at == k])
+        return _iqr(loss[at == widest]) / base if base > 0 else math.nan
+
+    def decide(rows: pd.DataFrame) -> Verdict:
+        return bootstrap_verdict(
+            rows,
+            ratio,
+            0.0,
+            MAX_SPREAD_RATIO,
+            "IQR ratio",
+            f"IQR over seeds of the final train MSE / var(y): width {widest} over width {k}; "
+            "95% seed-bootstrap interval",
         )
-    base = float(at_teacher["iqr"].iloc[0])
-    widest = float(table["iqr"].iloc[-1])
-    ratio = widest / base if base > 0 else math.inf
-    v = verdict_in_range(ratio, 0.0, MAX_SPREAD_RATIO)
-    return Verdict(
-        v.status,
-        v.measured,
-        v.expected,
-        f"IQR over seeds of the final train MSE / var(y): width "
-        f"{int(table['width'].iloc[-1])} ({widest:.3g}) over width {k} ({base:.3g}).",
-    )
+
+    # Runs below the near-zero line have reached a global minimum; a failure whose loss was
+    # still moving may yet fall, so its IQR contribution is not final: the verdict stands if
+    # the runs known to have settled give the same one.
+    settled = rows.assign(converged=~rows["stuck_unknown"].to_numpy(bool))
+    return unless_converged(decide(rows), settled, recheck=decide)
 
 
 HYPOTHESES = (

@@ -10,6 +10,8 @@
     physai report NAME [--preset P]     one self-contained HTML page of stored results
     physai reproduce [--preset paper] [--only NAMES]   every experiment; SUMMARY.md + index.html
     physai compare NAME [--preset P]    which metrics moved against results/reference
+    physai sql NAME "SELECT ..."        DuckDB SQL over the stored trials, curves and shards
+    physai export NAME --to DIR         the stored trials and curves as an MLflow file store
 
 Errors are one line on stderr and exit code 2; ``--debug`` shows tracebacks.
 """
@@ -76,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     execution.add_argument(
         "--rerun", action="store_true", help="recompute stored results that other code made (default: refuse them)"
     )
+    execution.add_argument(
+        "--save-params",
+        action="store_true",
+        help="keep each trained trial's final parameters as .npz (physai.store.load_params reads them)",
+    )
     runs = argparse.ArgumentParser(add_help=False, parents=[exp, execution])
 
     parser = _Parser(
@@ -99,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     repro.add_argument("--preset", default="paper", help="preset to run for every experiment (default: paper)")
     repro.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
     repro.add_argument("--out", default="results", help="results root (default: results)")
+    sql = sub.add_parser("sql", parents=[exp], help="query stored trials, curves and shards with DuckDB SQL")
+    sql.add_argument("query", help='e.g. "SELECT width, median(test_loss) FROM trials GROUP BY width"')
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    export = sub.add_parser("export", parents=[exp], help="write stored trials and curves as an MLflow file store")
+    export.add_argument("--to", required=True, metavar="DIR", help="folder that receives mlruns/")
     comp = sub.add_parser("compare", parents=[exp], help="which metrics moved against the reference results")
     comp.add_argument("--reference", default="results/reference", help="reference root (default: results/reference)")
     comp.add_argument(
@@ -206,6 +218,7 @@ def _pipeline(args, name: str, preset: str, overrides, figures: bool):
         debug=args.debug,
         max_trials=_max_trials(args),
         rerun=args.rerun,
+        save_params=getattr(args, "save_params", False),
     )
     _print_summary(outcome.plan, outcome.summary)
     return outcome
@@ -216,10 +229,14 @@ def cmd_run(args) -> int:
 
     plan_ = _plan(args)
     pipeline.check_out(args.out)
+    if args.save_params:
+        plan_ = sweep.saving_params(plan_, args.out)
     summary = sweep.run_sweep(
         plan_, args.out, progress=not args.no_progress, debug=args.debug, runner=_runner(args), rerun=args.rerun
     )
     _print_summary(plan_, summary)
+    if args.save_params:
+        pipeline.warn_missing_params(plan_)
     return EXIT_OK
 
 
@@ -237,12 +254,34 @@ def cmd_status(args) -> int:
         f"({counts['ok']} ok, {counts['diverged']} diverged), {counts['failed']} failed, "
         f"{counts['missing']} missing; {len(plan_.shards)} shards"
     )
+    try:
+        _print_efficiency(store.load(args.out, plan_.experiment.name, plan_.preset, plan_.trial_ids)["shards"])
+    except PhysaiError as e:  # a damaged file: status still counts what is stored
+        print(f"time: not read ({e})")
     stale = identity.stale_shards(plan_, args.out)
     if stale:
         print(f"stale: {identity.stale_message(plan_, stale, args.out)}")
         for stem, why in stale.items():
             print(f"  {stem}: {why}")
     return EXIT_OK
+
+
+def _print_efficiency(shards) -> None:
+    """One line: compile and run seconds of the stored shards, GFLOP/s and fraction of peak."""
+    from physai import timing
+
+    if not len(shards):
+        return
+    e = timing.efficiency(shards)
+    line = f"time: compile {e['compile_seconds']:.1f} s, run {e['run_seconds']:.1f} s"
+    if e["gflops"] == e["gflops"]:
+        line += (
+            f"; {e['gflops']:.3g} GFLOP at {e['gflops_per_second']:.3g} GFLOP/s "
+            f"({e['fraction_of_peak']:.1%} of this machine's float32 matmul peak)"
+        )
+    else:
+        line += "; FLOPs not counted (not trained with physai.train)"
+    print(line)
 
 
 def _results(args, plan_):
@@ -287,9 +326,43 @@ def print_verdicts(plan_, verdicts) -> None:
             console.print(f"  {v.hypothesis}: {v.explanation}", highlight=False)
 
 
+def scale_notes(plan_, verdicts) -> list[str]:
+    """For each verdict that is not supported, what the stored reference runs say of the
+    same hypothesis at this preset and at paper scale: expected at this scale, or not."""
+    import json
+
+    from physai import timing
+
+    def reference(preset: str) -> dict[str, str]:
+        path = timing.REFERENCE_ROOT / plan_.experiment.name / preset / "verdicts.json"
+        try:
+            return {r["hypothesis"]: r["status"] for r in json.loads(path.read_text())}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    here, paper = reference(plan_.preset), reference("paper")
+    notes = []
+    for v in verdicts:
+        if v.status == "supported":
+            continue
+        said = []
+        if plan_.preset != "paper" and v.hypothesis in here:
+            said.append(f"the reference {plan_.preset} run gave {here[v.hypothesis]}")
+        if plan_.preset != "paper" and v.hypothesis in paper:
+            said.append(f"at paper scale the reference gives {paper[v.hypothesis]}")
+        if said:
+            expected = "expected at this scale" if here.get(v.hypothesis) == v.status else "not what the reference got"
+            notes.append(f"  {v.hypothesis}: {v.status} here ({expected}); {'; '.join(said)}")
+    if notes and plan_.preset != "paper":
+        notes.append(f"  the paper preset decides: physai verify {plan_.experiment.name} --preset paper")
+    return notes
+
+
 def cmd_verify(args) -> int:
     outcome = _pipeline(args, args.name, args.preset, args.overrides, figures=args.command == "demo")
     print_verdicts(outcome.plan, outcome.verdicts)
+    for line in scale_notes(outcome.plan, outcome.verdicts):
+        print(line)
     for path in outcome.figure_paths:
         print(f"figure: {path}")
     return EXIT_OK if outcome.supported else EXIT_REFUTED
@@ -336,6 +409,34 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK if all(r["status"] == "supported" for r in rows) else EXIT_REFUTED
 
 
+def cmd_sql(args) -> int:
+    import duckdb
+
+    from physai import store
+
+    plan_ = _plan(args)  # validates the name and preset
+    _results(args, plan_)  # refuses stale results (other code) and an empty store, as report does
+    con = store.connect(args.out, plan_.experiment.name, plan_.preset)
+    try:
+        frame = con.sql(args.query).df()
+    except duckdb.Error as e:
+        raise PhysaiError(f"query failed: {str(e).splitlines()[0]}") from None
+    print(frame.to_csv(index=False) if args.csv else frame.to_string(index=False), end="\n" if not args.csv else "")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from physai import export, store
+
+    plan_ = _plan(args)
+    _results(args, plan_)  # refuses stale results and an empty store
+    tables = store.load(args.out, plan_.experiment.name, plan_.preset, plan_.trial_ids)
+    parameters = set().union(*(t.params for t in plan_.trials))
+    root = export.export_mlflow(tables, plan_.experiment.name, plan_.preset, args.to, parameters)
+    print(f"{len(tables['trials'])} runs written to {root}; open with: mlflow ui --backend-store-uri {root}")
+    return EXIT_OK
+
+
 def cmd_compare(args) -> int:
     from physai import report, sweep
 
@@ -374,6 +475,8 @@ COMMANDS = {
     "report": cmd_report,
     "reproduce": cmd_reproduce,
     "compare": cmd_compare,
+    "sql": cmd_sql,
+    "export": cmd_export,
 }
 
 

@@ -153,7 +153,8 @@ def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
       explanation: one sentence for the whole.
 
     Returns:
-      One verdict whose measured/expected fields list the parts.
+      One verdict whose measured/expected fields list the parts; its explanation
+      adds why each part that is not supported is not (when the part says).
     """
     statuses = [v.status for v in verdicts]
     status: Status = (
@@ -161,6 +162,14 @@ def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
     )
     measured = "; ".join(f"{v.hypothesis or i}: {v.measured_text()}" for i, v in enumerate(verdicts))
     expected = "; ".join(f"{v.hypothesis or i}: {v.expected}" for i, v in enumerate(verdicts))
+    # why a part was not supported (an interval that straddles, runs that had not converged)
+    reasons = [
+        f"{v.hypothesis or i}: {v.explanation}"
+        for i, v in enumerate(verdicts)
+        if v.status != "supported" and v.explanation
+    ]
+    if reasons:
+        explanation = f"{explanation} ({'; '.join(reasons)})" if explanation else "; ".join(reasons)
     return Verdict(status, measured, expected, explanation)
 
 
@@ -332,6 +341,8 @@ class Shard:
       static: the shared static values, typed (the experiment's ``Static``).
       trials: the trials, in grid order.
       strategy: batching strategy for the trainer (``auto``, ``sequential``, ``vmap``, ``shard``).
+      params_dir: where ``physai.train.run_shard`` saves each trial's final parameters
+        (``--save-params``; ``physai.store.params``); empty: not saved.
     """
 
     experiment: str
@@ -340,6 +351,7 @@ class Shard:
     static: Any
     trials: tuple[Trial, ...]
     strategy: str = "auto"
+    params_dir: str = ""
 
     def column(self, name: str) -> list[Any]:
         """Args: name: a parameter. Returns: its value for each trial, in order."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,7 @@ def run_experiment(
     debug: bool = False,
     max_trials: int | None = None,
     rerun: bool = False,
+    save_params: bool = False,
 ) -> Outcome:
     """Runs (or resumes) an experiment preset, checks its hypotheses and stores the verdicts.
 
@@ -155,6 +157,7 @@ def run_experiment(
       max_trials: the largest grid accepted (default ``physai.sweep.MAX_TRIALS``).
       rerun: recompute stored results that other code made (``physai.identity``);
         without it they stop the run with a one-line error.
+      save_params: keep each trained trial's final parameters (``physai.store.params``).
 
     Returns:
       An ``Outcome``; ``verdicts.json`` is written beside the tables.
@@ -164,7 +167,11 @@ def run_experiment(
     exp = registry.load(experiment) if isinstance(experiment, str) else experiment
     plan_ = sweep.plan(exp, preset, overrides, strategy, max_trials or sweep.MAX_TRIALS)
     check_out(out)
+    if save_params:
+        plan_ = sweep.saving_params(plan_, out)
     summary = sweep.run_sweep(plan_, out, progress=progress, debug=debug, runner=runner, rerun=rerun)
+    if save_params:
+        warn_missing_params(plan_)
     results = sweep.results(plan_, out)
     verdicts = evaluate(exp, results)
     outcome = Outcome(plan_, summary, results, verdicts, verdicts_path=save_verdicts(exp, preset, verdicts, out))
@@ -172,6 +179,20 @@ def run_experiment(
         outcome.figures = draw_figures(exp, results)
         outcome.figure_paths = write_figures(exp, preset, outcome.figures, out)
     return outcome
+
+
+def warn_missing_params(plan_) -> None:
+    """Says on stderr when ``--save-params`` kept nothing for some trials: their shards do
+    not train through ``physai.train.run_shard`` (solved in closed form, or own loops)."""
+    from physai import sweep
+
+    missing = sweep.missing_params(plan_)
+    if missing:
+        print(
+            f"note: no parameters saved for {missing} of {len(plan_.trials)} trials: {plan_.experiment.name} "
+            "does not train them with physai.train.run_shard",
+            file=sys.stderr,
+        )
 
 
 def check_out(root: str) -> None:

@@ -69,7 +69,14 @@ def device() -> str:
 
 
 def record(
-    shard_id: str, n_trials: int, compile_s: float, run_s: float, start: float, end: float, strategy: str
+    shard_id: str,
+    n_trials: int,
+    compile_s: float,
+    run_s: float,
+    start: float,
+    end: float,
+    strategy: str,
+    flops: float = float("nan"),
 ) -> dict:
     """Builds one provenance row for a shard.
 
@@ -80,6 +87,7 @@ def record(
       run_s: wall seconds of the shard minus compile seconds.
       start, end: POSIX timestamps.
       strategy: the batching strategy used.
+      flops: floating-point operations executed (NaN: not counted).
 
     Returns:
       A flat dict (one Parquet row).
@@ -98,6 +106,8 @@ def record(
         "strategy": strategy,
         "compile_seconds": compile_s,
         "run_seconds": run_s,
+        "flops": float(flops),
+        "gflops_per_second": float(flops) / run_s / 1e9 if run_s > 0 else float("nan"),
         "start": start,
         "end": end,
     }

@@ -66,14 +66,44 @@ def runtime_seconds(results: Results) -> float:
     return float(total + run_end - run_start)
 
 
-def commands(plan_, overrides: Sequence[str] = ()) -> list[str]:
-    """Args: plan_: the plan; overrides: ``--set`` values used. Returns: the shell commands that reproduce it."""
+def _efficiency_rows(shards) -> dict[str, str]:
+    from physai import timing
+
+    e = timing.efficiency(shards)
+    if e["gflops"] != e["gflops"]:
+        return {"GFLOP/s": "not counted (not trained with physai.train)"}
+    return {
+        "GFLOP": f"{e['gflops']:.4g}",
+        "GFLOP/s": f"{e['gflops_per_second']:.4g}",
+        "fraction of matmul peak": f"{e['fraction_of_peak']:.1%}",
+    }
+
+
+def commands(plan_, overrides: Sequence[str] = (), root: str = "results") -> list[str]:
+    """The shell commands that reproduce a run, as a reader would paste them.
+
+    Args:
+      plan_: the plan.
+      overrides: ``--set`` values used.
+      root: the results root (``--out``).
+
+    Returns:
+      ``verify``, ``plot`` and ``report`` commands naming the experiment as the
+      command line finds it (an experiment of a user's package by its dotted module
+      path), with the same ``--set`` values and ``--out``.
+    """
+    from physai import registry
+
+    name = plan_.experiment.name
+    if name not in registry.names():  # a user's experiment: found by its module path
+        name = plan_.experiment.module or name
     sets = "".join(f" --set {shlex.quote(o)}" for o in overrides)
-    name, preset = plan_.experiment.name, plan_.preset
+    out = f" --out {shlex.quote(str(root))}"
+    preset = plan_.preset
     return [
-        f"physai verify {name} --preset {preset}{sets}",
-        f"physai plot {name} --preset {preset}{sets}",
-        f"physai report {name} --preset {preset}{sets}",
+        f"physai verify {name} --preset {preset}{sets}{out}",
+        f"physai plot {name} --preset {preset}{sets}{out}",
+        f"physai report {name} --preset {preset}{sets}{out}",
     ]
 
 
@@ -88,7 +118,12 @@ figcaption{font-size:.85rem;color:#555} .muted{color:#666;font-size:.9rem}
 
 
 def render_report(
-    plan_, results: Results, verdicts: Sequence[Verdict], figures: dict, overrides: Sequence[str] = ()
+    plan_,
+    results: Results,
+    verdicts: Sequence[Verdict],
+    figures: dict,
+    overrides: Sequence[str] = (),
+    root: str = "results",
 ) -> str:
     """Builds the self-contained HTML page of one experiment and preset.
 
@@ -98,6 +133,7 @@ def render_report(
       verdicts: one per hypothesis.
       figures: ``{name: matplotlib Figure}``, embedded as PNG data URIs.
       overrides: the ``--set`` values of this run.
+      root: the results root (``--out``), for the reproduce commands.
 
     Returns:
       HTML text with no external resource (opens offline, without a server).
@@ -147,6 +183,7 @@ def render_report(
             f"({', '.join(f'{k} {v}' for k, v in status_counts.items())})",
             "compile seconds": f"{shards['compile_seconds'].sum():.1f}",
             "run seconds": f"{shards['run_seconds'].sum():.1f}",
+            **_efficiency_rows(shards),
         }
     prov_rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in prov.items())
     figure_html = "".join(
@@ -154,7 +191,7 @@ def render_report(
         f"<figcaption>{esc(name)}</figcaption></figure>"
         for name, fig in figures.items()
     )
-    cmds = "\n".join(commands(plan_, overrides))
+    cmds = "\n".join(commands(plan_, overrides, root))
     doc = esc(exp.doc.strip()) if exp.doc else ""
     overall = (
         "supported"
@@ -209,7 +246,7 @@ def write_report(plan_, results: Results, verdicts, root: str, overrides: Sequen
 
     figures = plan_.experiment.plot(results) if plan_.experiment.plot else {}
     try:
-        text = render_report(plan_, results, verdicts, figures, overrides)
+        text = render_report(plan_, results, verdicts, figures, overrides, root)
     finally:
         for fig in figures.values():
             plt.close(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from physai import backends, domains, identity, store
+from physai import backends, domains, identity, store, timing
 from physai.errors import PhysaiError
 from physai.experiment import Experiment, Results, Shard, Trial
 from physai.grid import GridError
@@ -223,13 +224,31 @@ def _shards(experiment: Experiment, preset: str, trials: list[Trial], strategy: 
     return shards
 
 
+def saving_params(plan_: Plan, root: str) -> Plan:
+    """Args: plan_: a plan; root: results root. Returns: the same plan whose shards save
+    each trial's trained parameters (``--save-params``, ``physai.store.params``)."""
+    folder = str(store.experiment_dir(root, plan_.experiment.name, plan_.preset) / store.params.FOLDER)
+    return dataclasses.replace(plan_, shards=tuple(dataclasses.replace(s, params_dir=folder) for s in plan_.shards))
+
+
+def missing_params(plan_: Plan) -> int:
+    """Args: plan_: from ``saving_params``. Returns: planned trials with no saved parameters."""
+    return sum(
+        not store.params.params_path(s.params_dir, t.trial_id).exists()
+        for s in plan_.shards
+        if s.params_dir
+        for t in s.trials
+    )
+
+
 def pending(plan_: Plan, root: str, recompute: set[str] = frozenset()) -> list[Shard]:
     """Args: plan_: the plan; root: results root; recompute: stored shard files whose
     trials must run again (results of other code, with ``--rerun``).
     Returns: shards with at least one trial not stored as ok/diverged, or stored in a
     shard file whose curves or provenance are truncated, unreadable or (provenance)
-    missing, so that a re-run repairs them; costliest first (``Experiment.cost``), so
-    that parallel workers do not end on one long shard."""
+    missing, so that a re-run repairs them, or (``saving_params``) with parameters not
+    saved; costliest first (``Experiment.cost``), so that parallel workers do not end on
+    one long shard."""
     folder = store.experiment_dir(root, plan_.experiment.name, plan_.preset)
     stored = store.stored_outcomes(root, plan_.experiment.name, plan_.preset)
     intact: dict[str, bool] = {}
@@ -242,7 +261,10 @@ def pending(plan_: Plan, root: str, recompute: set[str] = frozenset()) -> list[S
             intact[outcome.shard] = store.intact(folder, outcome.shard)
         return intact[outcome.shard]
 
-    todo = [s for s in plan_.shards if not all(done(t.trial_id) for t in s.trials)]
+    def saved(s: Shard) -> bool:  # with --save-params, a shard is done when its parameters are kept too
+        return not s.params_dir or all(store.params.params_path(s.params_dir, t.trial_id).exists() for t in s.trials)
+
+    todo = [s for s in plan_.shards if not (all(done(t.trial_id) for t in s.trials) and saved(s))]
     return sorted(todo, key=plan_.experiment.shard_cost, reverse=True)  # stable: grid order on ties
 
 
@@ -296,7 +318,11 @@ def run_sweep(
     t0 = time.perf_counter()
     total = sum(len(s.trials) for s in plan_.shards)
     done = total - sum(len(s.trials) for s in todo)
-    with _progress(progress, plan_.experiment.name, total, done) as advance, _ctrl_c_recorded():
+    prior = None
+    if progress and todo:  # the ETA before the first shard ends, from earlier runs' timings
+        reference = timing.REFERENCE_ROOT / plan_.experiment.name / plan_.preset
+        prior = timing.seconds_per_trial([folder, reference])
+    with _progress(progress, plan_.experiment.name, total, done, prior) as advance, _ctrl_c_recorded():
         for shard, tables in runner(plan_.experiment, todo):
             backends.stop_if_interrupted()
             store.write_shard(folder, shard.shard_id, tables["trials"], tables["curves"], tables["shards"])
@@ -338,6 +364,10 @@ def _ctrl_c_recorded():
         backends.INTERRUPTED.clear()
 
 
+def _clock(seconds: float) -> str:
+    return "-:--:--" if seconds != seconds else time.strftime("%H:%M:%S", time.gmtime(seconds))
+
+
 class _progress:
     """Progress of a sweep: trials done/total, elapsed, ETA.
 
@@ -347,18 +377,16 @@ class _progress:
     warnings.
     """
 
-    def __init__(self, enabled: bool, name: str, total: int, done: int):
-        self.enabled, self.name, self.total, self.done = enabled, name, total, done
+    def __init__(self, enabled: bool, name: str, total: int, done: int, prior: float | None = None):
+        self.enabled, self.name, self.total, self.done, self.prior = enabled, name, total, done, prior
         self.plain = enabled and not sys.stderr.isatty()
-        self.failed, self.start = 0, time.perf_counter()
+        self.failed, self.start, self.first = 0, time.perf_counter(), done
 
     def _line(self) -> str:
         elapsed = time.perf_counter() - self.start
-        ran = self.done - self.first
-        eta = elapsed / ran * (self.total - self.done) if ran else float("nan")
-        clock = lambda t: "-:--:--" if t != t else time.strftime("%H:%M:%S", time.gmtime(t))
+        eta = timing.eta_seconds(elapsed, self.done - self.first, self.total - self.done, self.prior)
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"{self.name}: {self.done}/{self.total} trials{failed}, {clock(elapsed)} elapsed, ETA {clock(eta)}"
+        return f"{self.name}: {self.done}/{self.total} trials{failed}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
 
     def __enter__(self):
         if not self.enabled:
@@ -366,7 +394,7 @@ class _progress:
         if self.plain:
             import threading
 
-            self.first, self.stop = self.done, threading.Event()
+            self.stop = threading.Event()
 
             def tick():
                 every = float(os.environ.get("PHYSAI_PROGRESS_EVERY", "30"))
@@ -381,14 +409,15 @@ class _progress:
 
             return advance_plain
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+        from rich.text import Text
+
+        first, prior = self.first, self.prior
+
+        class Eta(ProgressColumn):  # rich's own column knows nothing before the first trial ends
+            def render(self, task):
+                eta = timing.eta_seconds(task.elapsed or 0.0, int(task.completed) - first, task.remaining, prior)
+                return Text(_clock(eta), style="progress.remaining")
 
         self.bar = Progress(
             TextColumn("{task.description}"),
@@ -397,7 +426,7 @@ class _progress:
             TextColumn("trials"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
-            TimeRemainingColumn(),
+            Eta(),
             TextColumn("{task.fields[failed]}"),
             console=Console(stderr=True),
             transient=False,

@@ -1,18 +1,39 @@
-"""Compile-time accounting: the trainer reports XLA compile seconds here so the
-sweep can store compile and run time separately in each shard's provenance."""
+"""Time: compile-time accounting and the ETA of a sweep.
+
+The trainer reports XLA compile seconds and the FLOPs it executed here, so the
+sweep can store compile time, run time and efficiency in each shard's provenance; ``seconds_per_trial`` reads those
+stored timings back so a sweep's ETA is known before its first shard ends.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 _compile_seconds = 0.0
+_flops = 0.0
 
 
 def reset() -> None:
-    """Zeroes the compile-time counter (called at the start of each shard)."""
-    global _compile_seconds
+    """Zeroes the compile-time and FLOP counters (called at the start of each shard)."""
+    global _compile_seconds, _flops
     _compile_seconds = 0.0
+    _flops = 0.0
+
+
+def add_flops(n: float) -> None:
+    """Args: n: floating-point operations a shard executed (XLA's cost analysis, see
+    ``physai.train.flops_per_trial``)."""
+    global _flops
+    _flops += n
+
+
+def flops() -> float:
+    """Returns: FLOPs counted since the last ``reset``; NaN when nothing was counted
+    (a shard solved in numpy, or trained outside ``physai.train``)."""
+    return _flops if _flops > 0 else float("nan")
 
 
 def compile_seconds() -> float:
@@ -29,3 +50,138 @@ def compiling():
         yield
     finally:
         _compile_seconds += time.perf_counter() - t0
+
+
+REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def seconds_per_trial(folders: Sequence[Path]) -> float | None:
+    """What a trial of an experiment preset took before: the ETA before any shard ends.
+
+    Args:
+      folders: ``<root>/<experiment>/<preset>`` folders to read stored shard timings
+        from, in order of preference (this results root first, then the reference run).
+
+    Returns:
+      Seconds (compile + run) per trial over the stored shards of the first folder that
+      has any, or None when none has.
+    """
+    import pyarrow.parquet as pq
+
+    for folder in folders:
+        trials = seconds = 0.0
+        for path in sorted((Path(folder) / "shards").glob("*.parquet")):
+            try:
+                t = pq.read_table(path, columns=["n_trials", "compile_seconds", "run_seconds"]).to_pydict()
+            except Exception:  # damaged or of an older schema: no estimate from it
+                continue
+            trials += sum(t["n_trials"])
+            seconds += sum(t["compile_seconds"]) + sum(t["run_seconds"])
+        if trials:
+            return seconds / trials
+    return None
+
+
+def eta_seconds(elapsed: float, ran: int, remaining: int, prior: float | None) -> float:
+    """Seconds left in a sweep.
+
+    Args:
+      elapsed: seconds since the sweep started.
+      ran: trials finished by this sweep.
+      remaining: trials still to run.
+      prior: seconds per trial from earlier runs (``seconds_per_trial``), or None.
+
+    Returns:
+      The observed rate's projection once a trial has finished; before that, the
+      prior's estimate less the time already spent (never below 0); NaN with neither.
+    """
+    if ran:
+        return elapsed / ran * remaining
+    if prior is None:
+        return float("nan")
+    return max(prior * remaining - elapsed, 0.0)
+
+
+def _peak_file() -> Path:
+    from physai import runtime
+
+    return runtime.cache_dir().parent / "matmul_peak.json"
+
+
+def matmul_peak(measure: bool = True, reps: int = 5) -> float | None:
+    """This machine's float32 matmul peak in GFLOP/s, measured once and cached.
+
+    The best of ``reps`` jitted 2048 x 2048 products on JAX's default device, cached
+    per host, device and core count next to the compilation cache, so shard
+    efficiencies (``gflops_per_second`` / peak) compare runs on one machine.
+
+    Args:
+      measure: measure when nothing is cached (a few seconds); else return None.
+      reps: timed products.
+
+    Returns:
+      GFLOP/s, or None when not cached and ``measure`` is False.
+    """
+    import json
+    import os
+    import socket
+
+    import jax
+    import jax.numpy as jnp
+
+    device = jax.devices()[0]
+    key = f"{socket.gethostname()}|{device.platform}:{device.device_kind}|{os.cpu_count()}"
+    path = _peak_file()
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached or not measure:
+        return cached.get(key)
+    m = 2048
+    a = jax.random.normal(jax.random.key(0), (m, m), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    dot(a, a).block_until_ready()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        dot(a, a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    cached[key] = 2.0 * m**3 / best / 1e9
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached, indent=1))
+    except OSError:  # a read-only cache folder: measured again next time
+        pass
+    return cached[key]
+
+
+def efficiency(shards) -> dict[str, float]:
+    """Compile and run time, throughput and fraction of peak of stored shards.
+
+    Args:
+      shards: provenance rows (a DataFrame with ``compile_seconds``, ``run_seconds``
+        and, for shards trained by ``physai.train``, ``flops``).
+
+    Returns:
+      ``compile_seconds``, ``run_seconds``, ``gflops`` (total), ``gflops_per_second``
+      (over the run seconds of the shards whose FLOPs were counted) and
+      ``fraction_of_peak`` (NaN when not counted; the peak is measured if not cached).
+    """
+    nan = float("nan")
+    out = {
+        "compile_seconds": float(shards["compile_seconds"].sum()) if len(shards) else nan,
+        "run_seconds": float(shards["run_seconds"].sum()) if len(shards) else nan,
+        "gflops": nan,
+        "gflops_per_second": nan,
+        "fraction_of_peak": nan,
+    }
+    if "flops" not in shards or not shards["flops"].notna().any():
+        return out
+    counted = shards[shards["flops"].notna()]
+    out["gflops"] = float(counted["flops"].sum()) / 1e9
+    seconds = float(counted["run_seconds"].sum())
+    out["gflops_per_second"] = out["gflops"] / seconds if seconds > 0 else nan
+    peak = matmul_peak()
+    out["fraction_of_peak"] = out["gflops_per_second"] / peak if peak else nan
+    return out

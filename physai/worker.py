@@ -79,6 +79,7 @@ def execute_shard(experiment: Experiment, shard: Shard, debug: bool = False) -> 
         wall,
         timing.compile_seconds(),
         code=identity.code_identity(identity.module_of(experiment)),
+        flops=timing.flops(),
     )
 
 
@@ -91,6 +92,7 @@ def shard_tables(
     wall: float = 0.0,
     compile_s: float = 0.0,
     code: dict[str, str] | None = None,
+    flops: float = float("nan"),
 ) -> dict[str, pa.Table]:
     """Builds a shard's three tables; with ``error`` every trial is ``failed``.
 
@@ -103,6 +105,7 @@ def shard_tables(
       wall: wall seconds of the shard.
       compile_s: seconds of it spent compiling.
       code: the code identity (``physai.identity.code_identity``) recorded in provenance.
+      flops: floating-point operations the shard executed (``physai.timing.flops``).
 
     Returns:
       ``{"trials": ..., "curves": ... or None, "shards": ...}`` Arrow tables.
@@ -138,8 +141,12 @@ def shard_tables(
         frame["value"] = frame["value"].astype("float64")
         curves = pa.Table.from_pandas(frame, preserve_index=False)
     prov = provenance.record(
-        shard.shard_id, len(shard.trials), compile_s, wall - compile_s, start, time.time(), shard.strategy
+        shard.shard_id, len(shard.trials), compile_s, wall - compile_s, start, time.time(), shard.strategy, flops
     )
     prov.update({k: "" for k in identity.FIELDS})
     prov.update(code or {})
-    return {"trials": pa.Table.from_pylist(rows), "curves": curves, "shards": pa.Table.from_pylist([prov])}
+    trials = pa.Table.from_pylist(rows)
+    # ``error`` is a string column in every file, also when no trial of the shard failed
+    # (all-null would be typed ``null``, and files of one table would differ in schema).
+    trials = trials.set_column(trials.schema.get_field_index("error"), "error", trials["error"].cast(pa.string()))
+    return {"trials": trials, "curves": curves, "shards": pa.Table.from_pylist([prov])}

@@ -92,6 +92,7 @@ def test_verify_exit_codes_follow_the_verdicts(stored):
 def test_status_and_list(stored):
     r = physai("status", TOY, "--out", str(stored))
     assert r.returncode == 0 and "6/6 trials stored" in r.stdout
+    assert "GFLOP/s" in r.stdout and "of this machine's float32 matmul peak" in r.stdout, r.stdout
     r = physai("status", TOY, "--preset", "paper", "--out", str(stored))
     assert "0/12 trials stored" in r.stdout and "12 missing" in r.stdout
     r = physai("list")
@@ -145,6 +146,23 @@ def test_progress_in_a_log_is_a_plain_line_at_a_steady_interval(tmp_path):
     assert len(lines) >= 4, r.stderr  # ~4 s of shards, a line every 0.5 s: not one bar at the end
     assert lines[-1].startswith("toy: 6/6 trials") and "elapsed, ETA" in lines[-1]
     assert "\x1b[" not in r.stderr  # no terminal escape codes in a log
+    assert lines[0].endswith("ETA -:--:--")  # nothing to go by before the first shard ends
+    # A second sweep of new seeds knows its ETA from the start: the stored shards' timings.
+    r = physai(
+        "run", TOY, "--out", str(tmp_path), "--set", "seed=[7,8]",
+        env={"PHYSAI_TOY_SLEEP": "1", "PHYSAI_PROGRESS_EVERY": "0.2"},
+    )  # fmt: skip
+    first = [line for line in r.stderr.splitlines() if line.startswith("toy: ")][0]
+    assert first.startswith("toy: 0/") and not first.endswith("-:--:--"), first
+
+
+def test_eta_from_the_observed_rate_or_else_from_earlier_runs():
+    from physai.timing import eta_seconds
+
+    assert eta_seconds(10.0, 2, 6, prior=100.0) == 30.0  # observed: 5 s per trial
+    assert eta_seconds(10.0, 0, 6, prior=3.0) == 8.0  # prior: 18 s of work, 10 already spent
+    assert eta_seconds(30.0, 0, 6, prior=3.0) == 0.0
+    assert eta_seconds(10.0, 0, 6, prior=None) != eta_seconds(10.0, 0, 6, prior=None)  # NaN: unknown
 
 
 def test_undecodable_results_are_a_one_line_error_naming_the_file(tmp_path):
@@ -159,3 +177,70 @@ def test_undecodable_results_are_a_one_line_error_naming_the_file(tmp_path):
         assert r.returncode == 2, (command, r.stdout, r.stderr)
         line = r.stderr.strip().splitlines()
         assert len(line) == 1 and victim.name in line[0] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_sql_queries_the_deduplicated_tables(stored):
+    from physai import store
+
+    r = physai("sql", TOY, "SELECT width, count(*) AS n FROM trials GROUP BY width ORDER BY width", "--csv")
+    assert r.returncode == 2 and "nothing stored" in r.stderr  # default --out results holds no toy run
+    query = "SELECT width, count(*) AS n, max(step) AS last FROM trials JOIN curves USING (trial_id) GROUP BY width"
+    r = physai("sql", TOY, query + " ORDER BY width", "--csv", "--out", str(stored))
+    assert r.returncode == 0, r.stderr
+    trials = store.load(stored, "toy", "demo")["trials"]
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "width,n,last" and len(lines) - 1 == trials["width"].nunique()
+    r = physai("sql", TOY, "SELECT nope FROM trials", "--out", str(stored))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "query failed" in r.stderr
+    con = store.connect(stored, "toy", "demo")
+    assert con.execute("SELECT count(DISTINCT trial_id) FROM trials").fetchone()[0] == len(trials)
+
+
+def test_export_writes_an_mlflow_file_store_of_every_trial(stored, tmp_path):
+    from physai import store
+
+    r = physai("export", TOY, "--out", str(stored), "--to", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    trials = store.load(stored, "toy", "demo")["trials"]
+    (experiment,) = [p for p in (tmp_path / "mlruns").iterdir() if p.is_dir()]
+    assert "name: toy/demo" in (experiment / "meta.yaml").read_text()
+    runs = sorted(p for p in experiment.iterdir() if p.is_dir())
+    assert [p.name for p in runs] == sorted(trials["trial_id"])
+    runs = [p for p in runs if (p / "metrics" / "train_mse").exists()] or runs  # diverged: NaN curves
+    row = trials.set_index("trial_id").loc[runs[0].name]
+    assert (runs[0] / "params" / "width").read_text() == str(row["width"])
+    history = (runs[0] / "metrics" / "train_mse").read_text().splitlines()  # split_metric
+    steps = [int(line.split()[2]) for line in history]
+    assert len(steps) >= 2 and steps == sorted(steps)  # the whole curve, in step order
+    final = float((runs[0] / "metrics" / "final_train_mse").read_text().split()[1])
+    assert final == row["train_mse"]
+    again = physai("export", TOY, "--out", str(stored), "--to", str(tmp_path))
+    assert again.returncode == 0 and len([p for p in experiment.iterdir() if p.is_dir()]) == len(runs)  # no copies
+
+
+def test_a_verdict_not_supported_at_demo_scale_says_what_the_reference_runs_got():
+    from physai import registry, sweep
+    from physai.cli import scale_notes
+    from physai.experiment import Verdict
+
+    plan_ = sweep.plan(registry.load("double_descent.linear"), "demo")
+    names = [h.name for h in plan_.experiment.hypotheses]
+    verdicts = [Verdict("refuted", 1.0, "", hypothesis=names[0]), Verdict("supported", 1.0, "", hypothesis=names[0])]
+    notes = scale_notes(plan_, verdicts)
+    assert len(notes) == 2 and notes[0].startswith(f"  {names[0]}: refuted here")
+    assert "the reference demo run gave" in notes[0] and "at paper scale the reference gives" in notes[0]
+    assert "physai verify double_descent.linear --preset paper" in notes[1]
+    assert scale_notes(plan_, verdicts[1:]) == []  # nothing to explain when all are supported
+
+
+def test_every_trials_file_of_a_run_has_the_same_schema_and_duckdb_reads_them_directly(stored):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    files = sorted((stored / "toy" / "demo" / "trials").glob("*.parquet"))
+    schemas = {pq.read_schema(f).remove_metadata() for f in files}
+    assert len(files) >= 2 and len(schemas) == 1, schemas
+    (schema,) = schemas
+    assert str(schema.field("error").type) == "string" and str(schema.field("width").type) == "int64"
+    n = duckdb.sql(f"SELECT count(*) FROM '{stored}/toy/demo/trials/*.parquet'").fetchall()[0][0]
+    assert n == 6

@@ -21,39 +21,49 @@ def _results(rows) -> Results:
     return Results(trials, pd.DataFrame(), pd.DataFrame(), "edge_of_stability", "test")
 
 
+SEEDS = 5
+RNG = np.random.default_rng(0)
+
+
 def _row(lr, seed=0, role="eos", **over):
+    noise = RNG.normal(0.0, 1.0, 4)  # realistic seed-to-seed spread around the edge
     row = {
         "role": role,
         "lr": lr,
         "seed": seed,
         "steps": STEPS,
         "initial_sharpness": 2.5,
-        "reach_step": 1000.0,
-        "sharpening": 0.9 * (2 / lr) / 2.5,
-        "hover_median": 1.0,
-        "hover_max": 1.05,
-        "max_ratio": 1.1,
+        "reach_step": 1000.0 + 100 * noise[0],
+        "sharpening": 0.9 * (2 / lr) / 2.5 * (1 + 0.05 * noise[1]),
+        "hover_median": 1.0 + 0.01 * noise[2],
+        "hover_max": 1.05 + 0.02 * noise[3],
+        "max_ratio": 1.1 + 0.02 * noise[3],
         "status": "ok",
     }
     row.update(over)
     return row
 
 
-def _good_rows():
-    rows = [_row(lr, s) for lr in (0.1, 0.3) for s in range(3)]
-    rows += [
-        _row(
-            0.02,
-            s,
-            "control",
-            reach_step=math.nan,
-            sharpening=math.nan,
-            hover_median=0.1,
-            hover_max=0.15,
-            max_ratio=0.15,
-        )
-        for s in range(2)
-    ]
+def _control(seed, **over):
+    m = 0.15 + 0.02 * RNG.normal()
+    return _row(
+        0.02,
+        seed,
+        "control",
+        reach_step=math.nan,
+        sharpening=math.nan,
+        hover_median=m - 0.05,
+        hover_max=m,
+        max_ratio=m,
+        **over,
+    )
+
+
+def _good_rows(lrs=(0.1, 0.3)):
+    global RNG
+    RNG = np.random.default_rng(0)  # the same noise whichever tests run
+    rows = [_row(lr, s) for lr in lrs for s in range(SEEDS)]
+    rows += [_control(s) for s in range(SEEDS)]
     return rows
 
 
@@ -100,8 +110,16 @@ def test_checks_pass_on_edge_of_stability_table():
 def test_progressive_sharpening_fails(over):
     rows = _good_rows()
     assert eos.check_progressive_sharpening(_results(rows)).status == "supported"
-    rows[0].update(over)
+    for r in rows:  # every seed at eta = 0.1 (one failing seed of five can be left out by a resample)
+        if r["lr"] == 0.1:
+            r.update(over)
     assert eos.check_progressive_sharpening(_results(rows)).status == "refuted"
+
+
+def test_progressive_sharpening_not_supported_when_one_seed_fails():
+    rows = _good_rows()
+    rows[0].update(sharpening=1.2)
+    assert eos.check_progressive_sharpening(_results(rows)).status != "supported"
 
 
 @pytest.mark.parametrize("median,maximum", [(0.8, 1.0), (1.2, 1.25), (1.0, 1.4)])
@@ -111,7 +129,7 @@ def test_edge_of_stability_fails_off_the_edge(median, maximum):
     assert eos.check_edge_of_stability(_results(rows)).status == "supported"
     for r in rows:
         if r["lr"] == 0.3:
-            r.update(hover_median=median, hover_max=maximum)
+            r.update(hover_median=median + 0.01 * RNG.normal(), hover_max=maximum + 0.01 * RNG.normal())
     assert eos.check_edge_of_stability(_results(rows)).status == "refuted"
 
 
@@ -127,10 +145,22 @@ def test_edge_of_stability_inconclusive_when_an_eta_all_diverged():
 def test_control_fails_when_it_reaches_two_over_eta():
     rows = _good_rows()
     assert eos.check_small_eta_control(_results(rows)).status == "supported"
-    rows[-1]["max_ratio"] = 1.02
+    for r in rows:
+        if r["role"] == "control":
+            r["max_ratio"] = 1.02 + 0.01 * RNG.normal()
     assert eos.check_small_eta_control(_results(rows)).status == "refuted"
     no_control = [r for r in _good_rows() if r["role"] == "eos"]
     assert eos.check_small_eta_control(_results(no_control)).status == "inconclusive"
+
+
+def test_an_eta_in_no_preset_gets_a_computed_verdict():
+    rows = _good_rows(lrs=(0.07, 0.25))  # step sizes that no preset contains
+    for h in eos.EXPERIMENT.hypotheses:
+        v = h.evaluate(_results(rows))
+        assert v.status == "supported", h.name
+        assert "n/a" not in str(v.measured), h.name
+    v = eos.check_edge_of_stability(_results(rows))
+    assert "eta=0.07 median" in v.measured and "eta=0.25 max" in v.measured
 
 
 # ----------------------------------------------------------------------------- engine

@@ -3,7 +3,9 @@
 One test parametrised over ``physai.registry.names()``: the ``tiny`` preset runs
 (seconds), every trial is stored ``ok`` or ``diverged`` (none failed), every
 hypothesis gets a verdict named after it, ``verdicts.json`` is written, and the
-figures are drawn and saved. ``MECHANICS`` adds what each experiment's set-up
+figures are drawn and saved. Each tiny run adds a value no preset contains
+(``OFF_PRESET``, as ``--set`` would) and every hypothesis must measure something for
+it: checks follow the grid, not the presets' values. ``MECHANICS`` adds what each experiment's set-up
 guarantees at any scale (an interpolating min-norm solution, a probe that agrees
 with its twin, nested exact-match events): if one fails, the set-up broke.
 A new experiment needs no entry here to be tested.
@@ -142,9 +144,32 @@ MECHANICS = {
 }
 
 
+# Checks follow the grid: each tiny run puts at least one value that no preset contains
+# into its grid (``--set``), and every hypothesis must still measure something.
+OFF_PRESET = {
+    "mode_connectivity": ["width=24"],
+    "sharp_flat": ["batch=16,64", "lr=0.1"],
+    "width_minima": ["width=4,10,16", "seed=0,1,2,3,4,5"],
+    "edge_of_stability": ["lr=0.25", "seed=0,1"],
+    "robustness_law": ["n=20", "steps=600", "width=6,10,16,64"],
+    "scaling_quanta": ["alpha=0.1", "steps=2000"],
+    "scaling_compute_optimal": ["width=6,10,16,28,48,64"],
+    "scaling_data_dimension": ["d=3,6"],
+    "double_descent.linear": ["gamma=0.37,2.7"],
+    "double_descent.random_features": ["p=25,60,100,130,400", "noise=0,0.3", "ridge=0,0.05"],
+    "double_descent.mlp": ["width=2,5,12,32", "noise=0,0.3", "steps=600"],
+    "residual_landscape": ["depth=3,5"],
+    "grokking": ["train_fraction=0.8,0.85,0.9", "seed=0,1", "steps=800"],
+    "sparse_parity": ["k=2,3", "n_bits=11,13,15"],
+    "mirage": ["width=3,6,12,24,48", "max_width=48", "seed=0,1", "steps=800", "n_train=8192"],
+    "scaling_solvable": ["M=160", "alpha=0.75", "size=4,6,8,10,40,160,640", "seed=0,1,2"],
+}
+
+
 def test_every_registered_experiment_is_tested_and_has_the_required_presets():
     assert len(NAMES) >= 14
     assert set(MECHANICS) <= set(NAMES), "MECHANICS names an experiment that does not exist"
+    assert set(OFF_PRESET) == set(NAMES), f"no off-preset values for {sorted(set(NAMES) - set(OFF_PRESET))}"
     for name in NAMES:
         assert {"tiny", "demo", "paper"} <= set(registry.load(name).presets), name
 
@@ -153,7 +178,8 @@ def test_every_registered_experiment_is_tested_and_has_the_required_presets():
 def test_tiny_preset_end_to_end(name, tmp_path):
     import matplotlib.pyplot as plt
 
-    out = pipeline.run_experiment(name, "tiny", out=str(tmp_path), progress=False, debug=True)
+    overrides = OFF_PRESET.get(name, [])
+    out = pipeline.run_experiment(name, "tiny", overrides, out=str(tmp_path), progress=False, debug=True)
     res, experiment = out.results, out.plan.experiment
     assert out.summary.failed == 0
     assert len(res.trials) == len(out.plan.trials)
@@ -162,6 +188,7 @@ def test_tiny_preset_end_to_end(name, tmp_path):
     assert len(numeric.columns) and np.isfinite(numeric.to_numpy(float)).any()
     assert [v.hypothesis for v in out.verdicts] == [h.name for h in experiment.hypotheses]
     assert all(v.status in STATUSES for v in out.verdicts)
+    _assert_off_preset(name, out)
     stored = json.loads(Path(out.verdicts_path).read_text())
     assert [r["hypothesis"] for r in stored] == [h.name for h in experiment.hypotheses]
     assert out.figures and all(p.stat().st_size > 0 for p in out.figure_paths)
@@ -171,12 +198,27 @@ def test_tiny_preset_end_to_end(name, tmp_path):
         plt.close(fig)
 
 
+def _assert_off_preset(name, out):
+    """A value no preset holds is in the grid, and every check measured something for it."""
+    from physai import sweep
+
+    experiment = out.plan.experiment
+    preset_values = {
+        (k, repr(v)) for p in experiment.presets for t in sweep.plan(experiment, p).trials for k, v in t.params.items()
+    }
+    run_values = {(k, repr(v)) for t in out.plan.trials for k, v in t.params.items() if k != "seed"}
+    assert run_values - preset_values, f"{name}: OFF_PRESET adds no value that no preset contains"
+    for v in out.verdicts:
+        assert "n/a" not in v.measured_text() and v.measured_text(), (name, v.hypothesis, v.explanation)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_paper_preset_reproduces_the_reference_verdicts(name, tmp_path):
+def test_paper_preset_reproduces_the_reference_verdicts(name, tmp_path, monkeypatch):
     reference = REPO / "results" / "reference" / name / "paper" / "verdicts.json"
     if not reference.exists():
         pytest.skip(f"no reference verdicts for {name}")
+    monkeypatch.setenv("PHYSAI_BOOTSTRAP_RESAMPLES", "1000")  # as the reference was decided
     out = pipeline.run_experiment(name, "paper", out=str(tmp_path), progress=False, figures=False)
     expected = {r["hypothesis"]: r["status"] for r in json.loads(reference.read_text())}
     assert {v.hypothesis: v.status for v in out.verdicts} == expected

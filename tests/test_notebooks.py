@@ -1,17 +1,89 @@
-"""Teaching notebooks: stored without outputs, and they execute top to bottom.
+"""Teaching notebooks: stored without outputs, every experiment covered, and they execute top to bottom.
 
-In ``make test`` they run on the ``tiny`` preset (seconds); ``-m slow`` runs them
-on the ``demo`` preset a teacher would use.
+Static checks (no execution): every registered experiment is run by some notebook, and
+every ``run_experiment`` call's preset and overrides plan on ``tiny`` and ``demo``, so a
+renamed parameter breaks a test before any notebook runs. In ``make test`` the
+single-experiment notebooks run on the ``tiny`` preset (seconds); ``-m slow`` runs the
+multi-experiment pillars on ``tiny`` too, and every notebook on the ``demo`` preset a
+teacher would use.
 """
 
+import ast
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from physai import registry, sweep
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+PRESETS = ("tiny", "demo")  # the notebooks' PRESET: CI's and a teacher's
+# Pillar notebooks that run several experiments take ~1.5 min each on ``tiny`` (2 cores), so
+# they execute only under ``-m slow``; the static checks above cover their calls in ``make test``.
+SLOW_ON_TINY = {"emergence", "loss_landscapes", "scaling_laws", "robustness_law"}
+
+
+def _cell_tree(source: str) -> ast.Module:
+    # IPython magics and shell escapes are not Python; the notebooks' calls are in plain lines.
+    return ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()))
+
+
+def _literal_names(node: ast.expr, tree: ast.Module) -> list[str]:
+    """The experiment names an argument stands for: a string, or a loop variable over a list of strings."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name):  # `for name in [...]` / `{... for name in EXPERIMENTS}` in the same cell
+        lists = {
+            t.id: n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        for loop in ast.walk(tree):
+            if isinstance(loop, ast.For | ast.comprehension) and getattr(loop.target, "id", None) == node.id:
+                values = lists.get(loop.iter.id) if isinstance(loop.iter, ast.Name) else loop.iter
+                return list(ast.literal_eval(values))
+    raise AssertionError(f"run_experiment's experiment should be a literal name: {ast.unparse(node)}")
+
+
+def _run_experiment_calls(path: Path) -> list[tuple[str, list[str], list[str]]]:
+    """(experiment, presets, overrides) of every ``run_experiment`` call in the notebook's code cells."""
+    calls = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        tree = _cell_tree(cell.source)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_experiment"):
+                continue
+            args = {
+                **dict(zip(["experiment", "preset", "overrides"], node.args)),
+                **{k.arg: k.value for k in node.keywords},
+            }
+            preset = args.get("preset")
+            presets = list(PRESETS) if preset is None or isinstance(preset, ast.Name) else [ast.literal_eval(preset)]
+            overrides = list(ast.literal_eval(args["overrides"])) if "overrides" in args else []
+            for name in _literal_names(args["experiment"], tree):
+                calls.append((name, presets, overrides))
+    return calls
+
+
+def test_every_experiment_has_a_notebook():
+    covered = {name for path in NOTEBOOKS for name, _, _ in _run_experiment_calls(path)}
+    missing = sorted(set(registry.names()) - covered)
+    assert not missing, f"experiments no notebook runs: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_overrides_plan(path):
+    calls = _run_experiment_calls(path)
+    assert calls, f"{path.name} runs no experiment"
+    for name, presets, overrides in calls:
+        for preset in presets:  # raises on an unknown key, a bad value or an oversized grid
+            assert sweep.plan(registry.load(name), preset, overrides).trials, (name, preset, overrides)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -45,7 +117,11 @@ def _execute(path, preset, tmp_path, monkeypatch):
     assert "ipywidgets" not in streams and "Warning" not in streams, streams[-2000:]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_ON_TINY else p for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_executes(path, tmp_path, monkeypatch):
     _execute(path, "tiny", tmp_path, monkeypatch)
 

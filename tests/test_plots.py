@@ -1,5 +1,7 @@
 """Shared plotting helpers."""
 
+import pytest
+
 
 def test_fixed_jitter_draws_the_same_and_restores_the_global_state():
     import numpy as np
@@ -16,6 +18,7 @@ def test_fixed_jitter_draws_the_same_and_restores_the_global_state():
     assert np.array_equal(first, second)
 
 
+@pytest.mark.slow  # draws every reference figure twice (~30 s): with the paper presets in `make reproduce`
 def test_every_reference_figure_is_the_same_each_time_it_is_drawn():
     """Figures are a function of the stored results: drawing twice gives identical PNG bytes."""
     import io

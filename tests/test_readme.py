@@ -63,3 +63,15 @@ def test_nothing_in_the_project_cites_a_document_outside_it():
         if "ANCHORS.md" in text or "../shared" in text or "DESIGN.md" in text:
             offenders.append(f)
     assert not offenders, f"cite documents outside the repository: {offenders}"
+
+
+def test_the_readme_sql_query_runs_on_the_reference_results():
+    import re
+
+    from physai import store
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (command,) = re.findall(r"physai sql (\S+) --preset (\S+) \\\n\s+\"([^\"]+)\"", text)
+    name, preset, query = command
+    frame = store.connect(REPO / "results" / "reference", name, preset).sql(query).df()
+    assert len(frame) >= 5 and frame.iloc[:, 1].notna().all()

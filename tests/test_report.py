@@ -81,8 +81,10 @@ def test_reproduce_writes_summary_index_and_reports(reproduced):
     index = (reproduced / "index.html").read_text()
     assert "toy/demo/report.html" in index
     report = (reproduced / "toy" / "demo" / "report.html").read_text()
-    for part in ("Question.", "Anchor:", "Provenance", "physai verify toy --preset demo", "grid axis"):
-        assert part in report
+    # The reproduce block names a user's experiment by its module path and the results root.
+    verify = f"physai verify tests.toy_experiment --preset demo --out {reproduced}"
+    for part in ("Question.", "Anchor:", "Provenance", verify, "grid axis"):
+        assert part in report, part
 
 
 def test_report_needs_stored_results(tmp_path):

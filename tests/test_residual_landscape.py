@@ -34,6 +34,9 @@ def test_excess_variation_is_zero_on_a_bowl_and_large_on_an_egg_crate():
 # ----------------------------------------------------------------------------- checks
 
 
+SEEDS = 5
+
+
 def _rows(
     plain_test=(0.1, 0.5, 1.5),
     res_test=(0.1, 0.11, 0.12),
@@ -41,22 +44,25 @@ def _rows(
     res_train=(0.05, 0.05, 0.05),
     plain_rough=(0.0, 0.1, 0.25),
     res_rough=(0.0, 0.0, 0.01),
+    depths=(2, 8, 16),
 ):
+    rng = np.random.default_rng(0)  # seed-to-seed spread of about 5%
     rows = []
     for residual, test, train, rough in (
         (False, plain_test, plain_train, plain_rough),
         (True, res_test, res_train, res_rough),
     ):
-        for depth, te, tr, ro in zip((2, 8, 16), test, train, rough):
-            for seed in range(2):
+        for depth, te, tr, ro in zip(depths, test, train, rough):
+            for seed in range(SEEDS):
+                noise = np.exp(0.05 * rng.normal(size=3))
                 rows.append(
                     {
                         "residual": residual,
                         "depth": depth,
                         "seed": seed,
-                        "test_rel_mse": te,
-                        "train_rel_mse": tr,
-                        "roughness": ro,
+                        "test_rel_mse": te * noise[0],
+                        "train_rel_mse": tr * noise[1],
+                        "roughness": ro * noise[2],
                     }
                 )
     return rows
@@ -84,6 +90,33 @@ def test_diverged_runs_count_as_degraded():
         if not r["residual"] and r["depth"] == 16:
             r["status"] = "diverged"
     assert rl.check_plain_test_loss_degrades(_results(rows)).status == "supported"
+
+
+def test_degradation_needs_converged_runs():
+    rows = _rows()
+    for r in rows:
+        r["converged"] = True
+    assert rl.check_plain_trainability_degrades(_results(rows)).status == "supported"
+    rows[0]["converged"] = False  # a plain run at the shallowest depth: the median does not rest on it
+    v = rl.check_plain_trainability_degrades(_results(rows))
+    assert v.status == "supported" and "1 of" in v.explanation and "same verdict" in v.explanation
+    for r in rows:  # every plain run at the deepest depth: the ratio rests on them
+        r["converged"] = r["residual"] or r["depth"] != 16
+    v = rl.check_plain_trainability_degrades(_results(rows))
+    assert v.status == "inconclusive" and "had not converged" in v.explanation
+    for r in rows:  # depths the check does not use do not matter
+        r["converged"] = r["depth"] != 8
+    assert rl.check_plain_trainability_degrades(_results(rows)).status == "supported"
+
+
+def test_depths_in_no_preset_get_a_computed_verdict():
+    rows = _rows(depths=(5, 12, 40))  # depths that no preset contains
+    for h in rl.EXPERIMENT.hypotheses:
+        v = h.evaluate(_results(rows))
+        assert v.status == "supported", h.name
+        assert "n/a" not in str(v.measured), h.name
+    assert "depth 40/5" in rl.check_plain_test_loss_degrades(_results(rows)).measured
+    assert "depth 40" in rl.check_plain_rougher(_results(rows)).measured
 
 
 @falsifies("residual_landscape", "plain_rougher_at_depth")

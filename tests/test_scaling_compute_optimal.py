@@ -18,10 +18,12 @@ def chinchilla(n, d, E=0.002, A=9.0, alpha=0.8, B=300.0, beta=0.8):
     return E + A / n**alpha + B / d**beta
 
 
-def _results(law=chinchilla, max_compute=co._compute(256, 1500), seeds=2):
-    """Trials and curves as the experiment stores them, losses drawn from ``law(N, D)``."""
+def _results(law=chinchilla, max_compute=co._compute(256, 1500), seeds=5, widths=WIDTHS, noise=0.01):
+    """Trials and curves as the experiment stores them, losses drawn from ``law(N, D)``
+    with seeded multiplicative noise (``noise`` standard deviation of the log loss)."""
+    rng = np.random.default_rng(0)
     trials, curves = [], []
-    for width in WIDTHS:
+    for width in widths:
         steps = co.steps_for(width, max_compute, BATCH)
         n = models.count_mlp_params(co.AMBIENT, width)
         logged = np.arange(co.N_LOGS + 1) * (steps // co.N_LOGS)
@@ -30,8 +32,8 @@ def _results(law=chinchilla, max_compute=co._compute(256, 1500), seeds=2):
             trials.append(
                 {"trial_id": tid, "width": width, "n_params": n, "batch": BATCH, "seed": seed, "status": "ok"}
             )
-            noise = 1 + 0.01 * np.sin(logged + seed)  # small deterministic jitter
-            loss = np.where(logged > 0, law(n, np.maximum(logged, 1) * BATCH), 1.0) * noise
+            jitter = np.exp(noise * rng.standard_normal(logged.size))
+            loss = np.where(logged > 0, law(n, np.maximum(logged, 1) * BATCH), 1.0) * jitter
             curves.append(
                 pd.DataFrame({"trial_id": tid, "step": logged, "split": "test", "metric": "mse", "value": loss})
             )
@@ -98,6 +100,18 @@ def test_exponent_interval_must_exclude_one():
     res = _results(law=lambda n, d: 0.002 + 30.0 / n**0.8 + 1e-6 / d)
     assert co.check_exponent(res).status in ("refuted", "inconclusive")
     assert co.check_u_shape(res).status == "refuted"
+
+
+def test_widths_and_compute_in_no_preset_get_computed_verdicts():
+    # The checks read the budgets and widths from the table: widths and a compute that
+    # no preset has still give measured verdicts (and the law's valley is found).
+    off = [6, 10, 17, 30, 52, 90, 160, 300]
+    assert not set(off) & {t.params["width"] for p in co.PRESETS for t in sweep.plan(co.EXPERIMENT, p).trials}
+    res = _results(max_compute=co._compute(300, 1200), widths=off)
+    for check in (co.check_u_shape, co.check_exponent, co.check_extrapolation):
+        v = check(res)
+        assert np.isfinite(v.measured) and v.interval is not None and np.all(np.isfinite(v.interval)), v
+    assert co.check_exponent(res).status == "supported"
 
 
 def test_checks_inconclusive_on_empty_curves():

@@ -1,5 +1,6 @@
 """Data-dimension scaling: every check on hand-made tables that must pass and must fail."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,8 +11,18 @@ from tests.falsification import falsifies
 SIZES = [150, 300, 600, 1200, 2400, 4800]
 
 
-def _rows(alpha_of=lambda d: 4 / d, relu2_alpha=None, relu2_offset=0.5, sick_alpha=0.0, sick_level=0.1, seeds=2):
-    """Trials with test MSE = c * N^-alpha (tiny deterministic jitter over seeds)."""
+def _rows(
+    alpha_of=lambda d: 4 / d,
+    relu2_alpha=None,
+    relu2_offset=0.5,
+    sick_alpha=0.0,
+    sick_level=0.1,
+    seeds=5,
+    dims=sd.DIMENSIONS,
+    compare_d=sd.COMPARE_D,
+):
+    """Trials with test MSE = c * N^-alpha times seeded log-normal noise (3% per run)."""
+    rng = np.random.default_rng(0)
     rows = []
 
     def add(arch, d, alpha, c, sizes=SIZES):
@@ -23,15 +34,15 @@ def _rows(alpha_of=lambda d: 4 / d, relu2_alpha=None, relu2_offset=0.5, sick_alp
                         "d": d,
                         "n_params": n,
                         "seed": seed,
-                        "test_mse": c * n**-alpha * (1 + 0.02 * (seed - 0.5)),
+                        "test_mse": c * n**-alpha * np.exp(0.03 * rng.standard_normal()),
                     }
                 )
 
-    for d in sd.DIMENSIONS:
+    for d in dims:
         add("relu1", d, alpha_of(d), 0.05 * 150 ** alpha_of(d))
-    a4 = alpha_of(4)
-    add("relu2", 4, a4 if relu2_alpha is None else relu2_alpha, relu2_offset * 0.05 * 150**a4)
-    add("bottleneck", 4, sick_alpha, sick_level * 150**sick_alpha, sizes=[40, 100, 300, 800])
+    a4 = alpha_of(compare_d)
+    add("relu2", compare_d, a4 if relu2_alpha is None else relu2_alpha, relu2_offset * 0.05 * 150**a4)
+    add("bottleneck", compare_d, sick_alpha, sick_level * 150**sick_alpha, sizes=[40, 100, 300, 800])
     trials = pd.DataFrame(rows)
     trials["status"] = "ok"
     return Results(trials, pd.DataFrame(), pd.DataFrame(), "scaling_data_dimension", "test")
@@ -47,7 +58,7 @@ def test_exponent_vs_dimension_passes_on_four_over_d():
 @pytest.mark.parametrize(
     "alpha_of",
     [
-        lambda d: 0.5,  # the same exponent for every d: does not fall
+        lambda d: {2: 0.5, 4: 1.0, 8: 2.0}[d],  # rises with d (4/alpha = 8, 4, 2)
         lambda d: 4 / d / 3,  # falls, but 4/alpha = 3d: outside +-50%
         lambda d: {2: 1.2, 4: 1.4, 8: 0.5}[d],  # within +-50% of d for d >= 4 but not monotone
     ],
@@ -56,6 +67,60 @@ def test_exponent_vs_dimension_passes_on_four_over_d():
 def test_exponent_vs_dimension_fails(alpha_of):
     assert sd.check_exponent_vs_dimension(_rows()).status == "supported"  # alpha = 4/d exactly
     assert sd.check_exponent_vs_dimension(_rows(alpha_of=alpha_of)).status == "refuted"
+
+
+def test_exponent_vs_dimension_not_supported_for_a_flat_exponent():
+    # The same exponent for every d: 4/alpha = 8 misses d = 2 and 4 (refuted parts), but
+    # "alpha falls" cannot be refuted by an interval around a zero difference (it
+    # straddles 0 by design), so the whole is inconclusive, never supported.
+    v = sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 0.5))
+    assert v.status == "inconclusive" and "straddles the bound 0" in v.explanation
+
+
+def test_unconverged_runs_void_a_verdict_only_when_it_rests_on_them():
+    res = _rows()
+    trials = res.trials.assign(converged=True)
+    at_4 = trials.index[(trials["arch"] == "relu1") & (trials["d"] == 4)]
+    trials.loc[at_4[0], "converged"] = False  # one relu1 run at d = 4 (both checks use it)
+    late = Results(trials, res.curves, res.shards)
+    for check in (sd.check_exponent_vs_dimension, sd.check_architecture_universal):
+        v = check(late)  # the converged runs alone give the same verdict: it stands
+        assert v.status == "supported" and "1 of" in v.explanation and "same verdict" in v.explanation
+    assert sd.check_sick_plateaus(late).status == "supported"  # the bottleneck runs had converged
+    # the largest relu1 nets at d = 8, still moving, sit above the law: with them refuted, without
+    # them supported, so the verdict rests on them
+    top = (trials["arch"] == "relu1") & (trials["d"] == 8) & (trials["n_params"] >= 2400)
+    trials = trials.assign(test_mse=trials["test_mse"].where(~top, trials["test_mse"] * 3), converged=~top)
+    moving = Results(trials.assign(converged=True), res.curves, res.shards)
+    assert sd.check_exponent_vs_dimension(moving).status == "refuted"
+    v = sd.check_exponent_vs_dimension(Results(trials, res.curves, res.shards))
+    assert v.status == "inconclusive" and "10 of" in v.explanation and "had not converged" in v.explanation
+    # a bottleneck run still moving: the plateau verdict is rechecked without it
+    trials = res.trials.assign(converged=True)
+    sick = trials.index[trials["arch"] == "bottleneck"]
+    trials.loc[sick[0], "converged"] = False
+    v = sd.check_sick_plateaus(Results(trials, res.curves, res.shards))
+    assert v.status == "supported" and "same verdict" in v.explanation
+
+
+def test_dimensions_in_no_preset_get_computed_verdicts():
+    # The checks use the d values the table holds: d = 3 and 6 (in no preset), with the
+    # architectures compared at d = 6, give measured verdicts, decided as the law says.
+    preset_dims = {t.params["d"] for p in sd.PRESETS for t in sweep.plan(sd.EXPERIMENT, p).trials}
+    assert not {3, 6} & preset_dims
+    res = _rows(dims=(3, 6), compare_d=6)
+    verdicts = [
+        check(res)
+        for check in (sd.check_exponent_vs_dimension, sd.check_architecture_universal, sd.check_sick_plateaus)
+    ]
+    for v in verdicts:
+        assert v.status == "supported" and "n/a" not in v.measured_text(), v
+    assert "(d=3)" in verdicts[0].measured_text() and "(d=6)" in verdicts[1].measured_text()
+    # a d = 3 exponent of 4/9 (4/alpha = 9, outside [1.5, 4.5]) is refuted at d = 3
+    assert (
+        sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 4 / d / 3, dims=(3, 6), compare_d=6)).status
+        == "refuted"
+    )
 
 
 def test_architecture_check_passes_same_exponent_different_offset():

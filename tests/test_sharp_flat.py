@@ -15,24 +15,26 @@ def _results(rows) -> Results:
     return Results(trials, pd.DataFrame(), pd.DataFrame(), "sharp_flat", "test")
 
 
-def _rows(large_sharpness=2.0, large_test=0.03, seeds=4):
-    """Small batch 8 vs large batch 256 at two lrs; the large batch scaled by the arguments."""
+def _rows(large_sharpness=2.0, large_test=0.03, seeds=6, lrs=(0.05, 0.2), batches=(8, 256), converged=None):
+    """Small vs large batch at each lr, with seeded noise; the large batch set by the arguments."""
+    rng = np.random.default_rng(0)
     rows = []
-    for lr, base_sharp, base_test in ((0.05, 20.0, 0.33), (0.2, 5.0, 0.28)):
+    for lr in lrs:
+        base_sharp, base_test = 1.0 / lr, 0.35 - 0.3 * lr
         for seed in range(seeds):
-            jitter = 1 + 0.02 * seed
-            rows.append(
-                {"batch": 8, "lr": lr, "seed": seed, "sharpness": base_sharp * jitter, "test_loss": base_test * jitter}
-            )
-            rows.append(
-                {
-                    "batch": 256,
-                    "lr": lr,
-                    "seed": seed,
-                    "sharpness": base_sharp * large_sharpness * jitter,
-                    "test_loss": (base_test + large_test) * jitter,
-                }
-            )
+            for batch, sharp, test in ((batches[0], 1.0, 0.0), (batches[1], large_sharpness, large_test)):
+                rows.append(
+                    {
+                        "batch": batch,
+                        "lr": lr,
+                        "seed": seed,
+                        "sharpness": base_sharp * sharp * rng.lognormal(0.0, 0.05),
+                        "test_loss": base_test + test + rng.normal(0.0, 0.004),
+                    }
+                )
+    if converged is not None:
+        for r in rows:
+            r["converged"] = converged
     return rows
 
 
@@ -44,8 +46,8 @@ def test_checks_pass_when_large_batches_are_sharper_and_worse():
 
 @falsifies("sharp_flat", "large_batch_sharper")
 def test_sharper_check_fails_when_ratio_is_small():
-    assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.3))).status == "supported"
-    assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.1))).status == "refuted"
+    assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.35))).status == "supported"
+    assert sf.check_large_batch_sharper(_results(_rows(large_sharpness=1.05))).status == "refuted"
 
 
 @falsifies("sharp_flat", "large_batch_worse_test")
@@ -55,7 +57,7 @@ def test_worse_test_check_fails_when_large_batch_generalises_better():
 
 
 @falsifies("sharp_flat", "sharpness_orders_test_loss")
-def test_rank_correlation_check_fails_when_sharpness_is_unrelated_or_inverse():
+def test_rank_correlation_check_fails_when_sharpness_is_inverse_and_not_when_unrelated():
     rng = np.random.default_rng(0)
     rows = [
         {"batch": 8, "lr": 0.1, "seed": i, "sharpness": float(s), "test_loss": float(t)}
@@ -63,15 +65,33 @@ def test_rank_correlation_check_fails_when_sharpness_is_unrelated_or_inverse():
     ]
     ordered = [{**r, "test_loss": 0.2 + 0.01 * r["sharpness"]} for r in rows]  # monotone in sharpness
     assert sf.check_sharpness_orders_test_loss(_results(ordered)).status == "supported"
-    assert sf.check_sharpness_orders_test_loss(_results(rows)).status == "refuted"
     inverse = [{**r, "test_loss": 1.0 / r["sharpness"]} for r in rows]
     v = sf.check_sharpness_orders_test_loss(_results(inverse))
     assert v.status == "refuted" and v.measured < 0
+    # Unrelated: the interval straddles 0, so the claim is not supported; refuting it would
+    # take an interval wholly below 0, which no correlation means.
+    assert sf.check_sharpness_orders_test_loss(_results(rows)).status == "inconclusive"
 
 
 def test_checks_inconclusive_with_one_batch_size():
     rows = [r for r in _rows() if r["batch"] == 8]
     assert sf.check_large_batch_sharper(_results(rows)).status == "inconclusive"
+
+
+def test_checks_inconclusive_when_runs_had_not_converged():
+    assert sf.check_large_batch_sharper(_results(_rows(converged=True))).status == "supported"
+    res = _results(_rows(converged=False))
+    for h in sf.EXPERIMENT.hypotheses:
+        v = h.evaluate(res)
+        assert v.status == "inconclusive" and "not converged" in v.explanation, h.name
+
+
+def test_values_in_no_preset_get_a_computed_verdict():
+    res = _results(_rows(lrs=(0.1,), batches=(16, 128)))  # no preset has lr 0.1, batch 16 or 128
+    for h in sf.EXPERIMENT.hypotheses:
+        v = h.evaluate(res)
+        assert v.status == "supported" and "n/a" not in v.measured_text(), h.name
+    assert "lr=0.1" in sf.check_large_batch_sharper(res).measured
 
 
 def test_tiny_shards_measure_sharpness_in_training():
@@ -93,3 +113,26 @@ def test_tiny_shards_measure_sharpness_in_training():
 
     for fig in figures.values():
         plt.close(fig)
+
+
+def test_verdict_stands_unless_the_unconverged_runs_decide_it():
+    # Two of 24 runs unconverged, and the converged ones alone say the same: the verdict stands.
+    rows = _rows(converged=True)
+    rows[0]["converged"] = rows[5]["converged"] = False
+    for h in sf.EXPERIMENT.hypotheses:
+        v = h.evaluate(_results(rows))
+        assert v.status == "supported", h.name
+    assert "converged runs alone" in sf.check_sharpness_orders_test_loss(_results(rows)).explanation
+    # Every large-batch run at lr 0.2 unconverged: without them there is no comparison there.
+    rows = [{**r, "converged": not (r["batch"] == 256 and r["lr"] == 0.2)} for r in _rows()]
+    v = sf.check_large_batch_sharper(_results(rows))
+    assert v.status == "inconclusive" and "not converged" in v.explanation
+    # The correlation rests on the unconverged runs: the converged ones alone are unrelated.
+    rng = np.random.default_rng(0)
+    rows = [
+        {"batch": 8, "lr": 0.1, "seed": i, "sharpness": float(s), "test_loss": float(t), "converged": i < 8}
+        for i, (s, t) in enumerate(zip(rng.uniform(1, 10, 24), rng.uniform(0.2, 0.4, 24)))
+    ]
+    rows = [r if r["converged"] else {**r, "test_loss": 0.2 + 0.01 * r["sharpness"]} for r in rows]
+    v = sf.check_sharpness_orders_test_loss(_results(rows))
+    assert v.status == "inconclusive" and "not converged" in v.explanation

@@ -257,3 +257,10 @@ def test_convergence_is_the_relative_change_over_the_last_tenth_of_training():
     assert change[0] == pytest.approx(abs(1.0005 - 1.001) / 1.001)  # log 9 of 10 vs the last
     assert change[1] == pytest.approx(0.5)
     assert (change < trainer.CONVERGED_CHANGE).tolist() == [True, False]
+    # An objective falling geometrically to its zero floor never slows to a 1% change,
+    # but below 1e-3 of its start it has reached its minimum; above that it has not.
+    fitted = 4.0 * 0.25 ** np.arange(0, 11)[None, :]  # 4 -> 4e-6 (1e-6 of the start)
+    halfway = 4.0 * 0.7 ** np.arange(0, 11)[None, :]  # 4 -> 0.11 (3% of the start)
+    runs = np.concatenate([flat, falling, fitted, halfway])
+    assert trainer.objective_change(runs)[2] > trainer.CONVERGED_CHANGE
+    assert trainer.converged_runs(runs).tolist() == [True, False, True, False]

@@ -42,10 +42,12 @@ Implementation notes
 from __future__ import annotations
 
 import jax
+import numpy as np
 import pandas as pd
 
 from analysis.stats import aggregate
-from physai import curricula
+from physai import Verdict, curricula
+from physai.evidence import unless_interior
 
 EXPERIMENTS = ("linear", "random_features", "mlp")
 
@@ -65,3 +67,29 @@ def stream_key(seed: int, stream: int):
 def median_table(df: pd.DataFrame, by, value: str, n_resamples: int = CHECK_RESAMPLES):
     """Medians over seeds (with bootstrap CI) via ``analysis.stats.aggregate``."""
     return aggregate(df, by, value, n_resamples=n_resamples)
+
+
+def group_median(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``values`` per distinct key, in numpy (cheap enough to run inside a
+    seed bootstrap, where it is recomputed on every resample).
+
+    Returns:
+      ``(sorted distinct keys, their medians)``; NaN values are dropped first.
+    """
+    keep = ~np.isnan(values)
+    keys, values = keys[keep], values[keep]
+    order = np.lexsort((values, keys))
+    keys, values = keys[order], values[order]
+    distinct, start, count = np.unique(keys, return_index=True, return_counts=True)
+    return distinct, 0.5 * (values[start + (count - 1) // 2] + values[start + count // 2])
+
+
+def unless_edge_peak(verdict: Verdict, swept, best: float, what: str) -> Verdict:
+    """``physai.evidence.unless_interior`` for a peak (an argmax over a swept parameter).
+
+    A maximum at an end of the grid is no peak, so it cannot support a claim about the
+    peak: such a verdict becomes inconclusive. A refutation stands: either the maximum lies
+    outside the claimed window, and a higher one beyond the grid would lie further out, or
+    no point of the grid, its ends included, is high enough.
+    """
+    return verdict if verdict.status == "refuted" else unless_interior(verdict, swept, best, what)

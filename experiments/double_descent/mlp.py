@@ -12,7 +12,13 @@ Hypotheses, in words
   threshold is the smallest width whose median train MSE is below 1% of the
   label variance. Checks: the test-error peak lies within a factor 2 of that
   width; the noisy peak is >= 2x the noiseless one; and test error descends
-  again (peak >= 2x the best wider model).
+  again (peak >= 2x the best wider model). The noisy curve is the largest
+  positive noise level in the results (0.5 in every preset). Each number is
+  computed from medians over seeds per width and each verdict is decided by its
+  95% seed-bootstrap interval (whole seeds resampled, the peak and the threshold
+  recomputed). The checks compare end-of-training errors, so a verdict whose
+  runs (at the widths it uses) had not met the trainer's convergence criterion
+  is inconclusive, as is one whose peak sits at an end of the swept widths.
 
 Sources
   Nakkiran et al. 2021 (J. Stat. Mech. 124003; ICLR 2020), Sec. 2, Sec. 5 and
@@ -49,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 import physai
-from experiments.double_descent import ANCHOR_NOISE, median_table
+from experiments.double_descent import ANCHOR_NOISE, group_median, median_table, unless_edge_peak
 from physai import (
     Experiment,
     Hypothesis,
@@ -62,10 +68,10 @@ from physai import (
     logspace,
     models,
     product,
-    verdict_in_range,
 )
 from physai import train as trainer
 from physai.domains import POSITIVE_INT
+from physai.evidence import bootstrap_verdict, unless_converged
 from physai.tasks import masked_mlp_regression
 
 INTERP_REL_MSE = 1e-2  # "train error ~ 0" = train MSE below 1% of var(y_train)
@@ -118,6 +124,7 @@ def run(shard) -> ShardResult:
 
 
 def _mlp_curves(results: Results, noise: float):
+    """Median test and train curves over seeds per width (with bootstrap CI), for the figure."""
     df = results.ok
     if not df.empty:
         df = df[np.isclose(df["noise"], noise)]
@@ -136,69 +143,165 @@ def _mlp_curves(results: Results, noise: float):
     ).sort_index()
 
 
-def _mlp_summary(curve: pd.DataFrame) -> dict:
-    """Peak width, interpolation-threshold width, peak value, best wider value."""
-    peak_width = int(curve["test"].idxmax())
-    fitted = curve.index[curve["train_rel"] < INTERP_REL_MSE]
-    threshold = int(fitted[0]) if len(fitted) else math.nan
-    wider = curve.loc[curve.index > peak_width, "test"]
+def _anchor_noise(df: pd.DataFrame) -> float:
+    """The noisy curve's label noise: the largest positive level present (0.5 in every preset),
+    so a swept noise level no preset contains is checked too."""
+    noisy = df.loc[df["noise"] > 0, "noise"] if len(df) and "noise" in df else []
+    return float(np.max(noisy)) if len(noisy) else math.nan
+
+
+def _rows(df: pd.DataFrame, noise: float) -> pd.DataFrame | None:
+    """The trials at one noise level, with at least 3 widths."""
+    if df.empty or math.isnan(noise):
+        return None
+    out = df[np.isclose(df["noise"], noise)]
+    return out if out["width"].nunique() >= 3 else None
+
+
+def _summary(table: pd.DataFrame) -> dict:
+    """From the medians over seeds per width: peak width, interpolation-threshold width (first
+    width whose median train MSE < 1% var(y)), peak value, best wider value and its width."""
+    widths = table["width"].to_numpy()
+    w, test = group_median(widths, table["test_mse"].to_numpy(float))
+    _, train = group_median(widths, table["train_rel_mse"].to_numpy(float))
+    i = int(np.nanargmax(test))
+    fitted = w[train < INTERP_REL_MSE]
+    wider = test[i + 1 :]
+    j = i + 1 + int(np.nanargmin(wider)) if len(wider) else -1
     return {
-        "peak_width": peak_width,
-        "threshold": threshold,
-        "peak": float(curve["test"].max()),
-        "right_min": float(wider.min()) if len(wider) else math.nan,
+        "peak_width": int(w[i]),
+        "threshold": int(fitted[0]) if len(fitted) else math.nan,
+        "peak": float(test[i]),
+        "right_min": float(test[j]) if j >= 0 else math.nan,
+        "right_width": int(w[j]) if j >= 0 else math.nan,
+        "widths": w,
     }
 
 
+def _peak_over_threshold(table: pd.DataFrame) -> float:
+    s = _summary(table)
+    return s["peak_width"] / s["threshold"]
+
+
+def _peak_over_right(table: pd.DataFrame) -> float:
+    s = _summary(table)
+    return s["peak"] / s["right_min"]
+
+
+def _used(table: pd.DataFrame, *widths) -> pd.DataFrame:
+    """The trials at the widths a verdict rests on (for the convergence caveat)."""
+    return table[table["width"].isin([w for w in widths if not (isinstance(w, float) and math.isnan(w))])]
+
+
+def _unless_converged_at(decide, table: pd.DataFrame, used: pd.DataFrame) -> Verdict:
+    """``unless_converged(decide(table), used)`` whose recheck drops the unconverged runs of
+    ``used`` (a subset of ``table``'s rows) from ``table`` and decides again on the rest."""
+
+    def recheck(kept: pd.DataFrame) -> Verdict:
+        return decide(table.drop(index=used.index.difference(kept.index)))
+
+    return unless_converged(decide(table), used, recheck=recheck)
+
+
+# Caveats: the checks compare final test errors across widths and define the threshold by the
+# final train error, so they rest on runs having reached their end state: ``unless_converged``
+# on the trials at the widths they use, the verdict standing when the check repeated without
+# the unconverged ones among them agrees; the peak is an argmax over the swept width:
+# ``unless_edge_peak`` (``unless_interior``, a refutation standing).
+
+
 def check_mlp_peak_at_threshold(results: Results) -> Verdict:
-    """Peak width / interpolation-threshold width (noise 0.5), expected in [0.5, 2]."""
-    curve = _mlp_curves(results, ANCHOR_NOISE)
-    if curve is None:
+    """Peak width / interpolation-threshold width (noisy curve), expected in [0.5, 2]:
+    seed-bootstrap interval."""
+    table = _rows(results.ok, _anchor_noise(results.ok))
+    if table is None:
         return Verdict("inconclusive", math.nan, "[0.5, 2]", "no noisy MLP trials")
-    s = _mlp_summary(curve)
-    if math.isnan(s["threshold"]):
-        return Verdict(
-            "inconclusive", math.nan, "[0.5, 2]", f"no width reached median train MSE < {INTERP_REL_MSE:g} var(y)"
+    table = table.reset_index(drop=True)
+
+    def decide(table: pd.DataFrame) -> Verdict:
+        s = _summary(table)
+        if math.isnan(s["threshold"]):
+            return Verdict(
+                "inconclusive", math.nan, "[0.5, 2]", f"no width reached median train MSE < {INTERP_REL_MSE:g} var(y)"
+            )
+        v = bootstrap_verdict(
+            table,
+            _peak_over_threshold,
+            0.5,
+            2.0,
+            "peak width / threshold width (medians)",
+            f"median test MSE peaks at width {s['peak_width']}; train MSE first "
+            f"falls below {INTERP_REL_MSE:g} var(y) at width {s['threshold']}",
         )
-    return verdict_in_range(
-        s["peak_width"] / s["threshold"],
-        0.5,
-        2.0,
-        f"median test MSE peaks at width {s['peak_width']}; train MSE first "
-        f"falls below {INTERP_REL_MSE:g} var(y) at width {s['threshold']}",
-    )
+        return unless_edge_peak(v, s["widths"], s["peak_width"], "width")
+
+    s = _summary(table)
+    if math.isnan(s["threshold"]):
+        return decide(table)
+    return _unless_converged_at(decide, table, _used(table, s["peak_width"], s["threshold"]))
 
 
 def check_mlp_noise_raises_peak(results: Results) -> Verdict:
-    """Max median test MSE with label noise 0.5 / without, expected >= 2."""
-    noisy, clean = _mlp_curves(results, ANCHOR_NOISE), _mlp_curves(results, 0.0)
+    """Max median test MSE with label noise / without, expected >= 2: seed-bootstrap interval
+    (seeds paired across the two noise levels)."""
+    df = results.ok
+    noise = _anchor_noise(df)
+    noisy, clean = _rows(df, noise), _rows(df, 0.0)
     if noisy is None or clean is None:
-        return Verdict("inconclusive", math.nan, ">= 2", "needs MLP trials at noise 0 and 0.5")
-    a, b = _mlp_summary(noisy), _mlp_summary(clean)
-    return verdict_in_range(
-        a["peak"] / b["peak"],
-        2.0,
-        math.inf,
-        f"highest median test MSE {a['peak']:.3g} (width {a['peak_width']}) "
-        f"with noise {ANCHOR_NOISE} vs {b['peak']:.3g} (width {b['peak_width']}) "
-        "without",
-    )
+        return Verdict("inconclusive", math.nan, ">= 2", "needs MLP trials at noise 0 and a positive noise")
+    table = pd.concat([noisy, clean], ignore_index=True)
+    table = table.assign(noisy=~np.isclose(table["noise"], 0.0))
+
+    def ratio(t: pd.DataFrame) -> float:
+        flag = t["noisy"].to_numpy()
+        return _summary(t[flag])["peak"] / _summary(t[~flag])["peak"]
+
+    def decide(table: pd.DataFrame) -> Verdict:
+        flag = table["noisy"].to_numpy(bool)
+        a, b = _summary(table[flag]), _summary(table[~flag])
+        v = bootstrap_verdict(
+            table,
+            ratio,
+            2.0,
+            math.inf,
+            "median noisy peak / noiseless peak ratio",
+            f"highest median test MSE {a['peak']:.3g} (width {a['peak_width']}) "
+            f"with noise {noise:g} vs {b['peak']:.3g} (width {b['peak_width']}) without",
+        )
+        return unless_edge_peak(v, a["widths"], a["peak_width"], "width")
+
+    flag = table["noisy"].to_numpy(bool)
+    a, b = _summary(table[flag]), _summary(table[~flag])
+    used = pd.concat([_used(table[flag], a["peak_width"]), _used(table[~flag], b["peak_width"])])
+    return _unless_converged_at(decide, table, used)
 
 
 def check_mlp_second_descent(results: Results) -> Verdict:
-    """Peak / best wider median test MSE (noise 0.5), expected >= 2."""
-    curve = _mlp_curves(results, ANCHOR_NOISE)
-    if curve is None:
+    """Peak / best wider median test MSE (noisy curve), expected >= 2: seed-bootstrap interval."""
+    table = _rows(results.ok, _anchor_noise(results.ok))
+    if table is None:
         return Verdict("inconclusive", math.nan, ">= 2", "no noisy MLP trials")
-    s = _mlp_summary(curve)
+    table = table.reset_index(drop=True)
+
+    def decide(table: pd.DataFrame) -> Verdict:
+        s = _summary(table)
+        if math.isnan(s["right_min"]):
+            return Verdict("inconclusive", math.nan, ">= 2", "no width beyond the peak")
+        v = bootstrap_verdict(
+            table,
+            _peak_over_right,
+            2.0,
+            math.inf,
+            "median peak / best wider ratio",
+            f"test MSE falls from {s['peak']:.3g} at width {s['peak_width']} to {s['right_min']:.3g} "
+            f"(width {s['right_width']}) for wider networks",
+        )
+        return unless_edge_peak(v, s["widths"], s["peak_width"], "width")
+
+    s = _summary(table)
     if math.isnan(s["right_min"]):
-        return Verdict("inconclusive", math.nan, ">= 2", "no width beyond the peak")
-    return verdict_in_range(
-        s["peak"] / s["right_min"],
-        2.0,
-        math.inf,
-        f"test MSE falls from {s['peak']:.3g} at width {s['peak_width']} to {s['right_min']:.3g} for wider networks",
-    )
+        return decide(table)
+    return _unless_converged_at(decide, table, _used(table, s["peak_width"], s["right_width"]))
 
 
 NAKKIRAN = "Nakkiran, Kaplun, Bansal, Yang, Barak, Sutskever 2021, J. Stat. Mech. 124003 (ICLR 2020)"
@@ -312,9 +415,9 @@ def plot(results: Results) -> dict:
         plots.band(axes[0], curve.index, curve["test"], curve["test_low"], curve["test_high"], f"label noise {noise:g}")
         plots.band(axes[1], train.index, train["median"], train["low"], train["high"], f"label noise {noise:g}")
     axes[1].axhline(INTERP_REL_MSE, color="grey", ls="-.", lw=1, label=f"fits: train MSE < {INTERP_REL_MSE:g} var(y)")
-    curve = _mlp_curves(results, ANCHOR_NOISE)
-    if curve is not None:
-        s = _mlp_summary(curve)
+    noisy = _rows(mlp, _anchor_noise(mlp))
+    if noisy is not None:
+        s = _summary(noisy)
         if not math.isnan(s["threshold"]):
             for ax in axes:
                 plots.mark_threshold(ax, s["threshold"], f"interpolation threshold (width {s['threshold']})")

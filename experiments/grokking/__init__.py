@@ -10,21 +10,24 @@ Question
   full-batch AdamW lr 1e-3, weight decay 1) showed the network gradually builds a
   sparse Fourier representation before the jump, and that weight decay drives it.
 
-Hypotheses, in words (each checked over seeds; success rates recorded)
+Hypotheses, in words (each number below is recomputed on seed-bootstrap resamples, whole
+seeds drawn with every run they hold, and the verdict is decided by its 95% interval:
+supported only if the interval lies inside the range, refuted only if wholly outside)
   a. ``grokking_delay``: with weight decay 1, most runs (>= 2/3) reach 95% test
      accuracy within the budget, and they do so late: step(test >= 95%) /
      step(train >= 99%) >= 3 (median over the runs that grok).
   b. ``no_weight_decay_no_grokking``: the weight-decay-0 control never reaches 95% test
-     accuracy within the same budget (success rate 0).
+     accuracy within the same budget (success rate 0; one run that does is a
+     counterexample and refutes the claim whatever the interval).
   c. ``more_data_groks_sooner``: the median steps-to-grok (runs that never grok count
      as infinite) fall strictly as the training fraction grows (Spearman rho of
-     the per-fraction medians against the fraction = -1).
-  d. ``weight_norm_falls``: across the transition the total weight norm falls: the norm
-     when test accuracy reaches 95% is below its maximum over the memorisation phase
-     (from step(train >= 99%) to step(test >= 95%)); median ratio <= 0.95 over the
-     runs that grok with a delay (wd > 0, ratio of a. >= 3: where train and test rise
-     together there is no transition to look across; the value over all generalising
-     runs is reported alongside).
+     the per-fraction medians against the fraction = -1, over every fraction swept).
+  d. ``weight_norm_falls``: through the transition and clean-up the total weight norm
+     falls from its peak, unlike without weight decay: the ratio of the norm at the end
+     of the run to its largest value since memorisation (step(train >= 99%)), median over
+     the runs that grok with a delay (wd > 0, ratio of a. >= 3: where train and test rise
+     together there is no transition), is below the same median over the weight-decay-0
+     runs (whose norm grows): the difference (no decay minus decay) is above 0.
   e. ``fourier_sparsity_rises_first``: a hidden progress measure, the Gini coefficient
      of the embedding's Fourier spectrum (``physai.probes.fourier``), rises *before*
      the test-accuracy jump: in >= 80% of delayed-grokking runs (as in d), at the last log point with
@@ -49,6 +52,9 @@ CPU setting (both presets)
   are columns of every stored trial.
 
 Known limitations
+  No check applies the trainer's convergence caveat: every hypothesis is about the
+  dynamics of a fixed step budget, not an end state. With few seeds a percentile
+  bootstrap interval has few distinct resamples; it is coarse, not exact.
   Where the training fraction is large, train and test accuracy rise almost together:
   there is no delay to look across, so d. and e. read only the delayed runs. In this
   model much of the weight-norm fall can come after the test jump (Nanda et al.'s
@@ -66,7 +72,6 @@ from physai import Experiment, Hypothesis, Preset, Source, chain, product
 from physai.domains import POSITIVE_INT, Domain
 
 from .checks import (
-    MAX_NORM_RATIO,
     MIN_DELAY,
     MIN_EARLY_RISE,
     MIN_EARLY_SHARE,
@@ -84,7 +89,6 @@ __all__ = [
     "EXPERIMENT",
     "HYPOTHESES",
     "JUMP_ACC",
-    "MAX_NORM_RATIO",
     "MIN_DELAY",
     "MIN_EARLY_RISE",
     "MIN_EARLY_SHARE",
@@ -161,13 +165,14 @@ HYPOTHESES = (
             statement="'smaller datasets require increasing amounts of optimization for generalization'; "
             "no rate is given.",
             tolerance="a strict ordering, a convention of this project: the medians over seeds must fall at "
-            "every step of the three fractions (Spearman rho = -1; the range's -0.99 only absorbs floating "
+            "every step of the swept fractions (Spearman rho = -1; the range's -0.99 only absorbs floating "
             "point); runs that never grok count as infinitely slow.",
         ),
     ),
     Hypothesis(
         "weight_norm_falls",
-        "The total weight norm falls across the transition",
+        "Through the transition and clean-up the total weight norm falls from its peak, further than "
+        "without weight decay",
         "Nanda et al. 2023 Fig. 7 (total weight norm falls during circuit formation and "
         "cleanup); Liu et al. 2023 (Omnigrok)",
         check_weight_norm_falls,
@@ -178,10 +183,10 @@ HYPOTHESES = (
             "cleanup (Nanda et al.); generalising solutions lie near a sphere of weight norm w_c, "
             "overfitting ones at larger norms, and the slow approach to w_c from above gives grokking "
             "(Liu et al.). Neither gives the size of the fall.",
-            tolerance=f"a convention of this project, not from the papers: a fall of >= "
-            f"{1 - MAX_NORM_RATIO:.0%} from the norm's peak since memorisation to the grokking step (ratio "
-            f"<= {MAX_NORM_RATIO:g}), median over the runs that grok with a delay >= {MIN_DELAY:g}x "
-            "(as in grokking_delay).",
+            tolerance="no magnitude is claimed, so only the sign is tested, against a control: the ratio of "
+            "the norm at the end of the run (after clean-up) to its largest value since memorisation, median "
+            f"over the runs that grok with a delay >= {MIN_DELAY:g}x (wd > 0), must be below the same median "
+            "over the weight-decay-0 runs, whose norm grows (difference's interval above 0).",
         ),
     ),
     Hypothesis(

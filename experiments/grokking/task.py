@@ -90,7 +90,8 @@ def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
     Returns:
       ``steps_to_memorise`` / ``steps_to_grok`` (interpolated first crossing of
       TRAIN_ACC / TEST_ACC, NaN if never), ``grokked``, ``grok_ratio``, the weight
-      norm at memorisation, its max over [memorise, grok], at grok and final, and the
+      norm at memorisation, its max over [memorise, grok] and over [memorise, end], at
+      grok and final, and the
       Fourier Gini at memorisation, just before the jump (last log with test accuracy
       < JUMP_ACC), at grok and final, plus ``early_rise``: the share of the Gini's
       rise from memorisation to the end achieved before the jump.
@@ -106,6 +107,9 @@ def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
         "norm_at_memorise": _at(steps, norm, t_mem),
         "norm_at_grok": _at(steps, norm, t_grok),
         "norm_final": float(norm[-1]),
+        # the largest norm from memorisation to the end of the run: its fall to the end
+        # (clean-up) is compared with the no-decay runs' (weight_norm_falls)
+        "norm_max_after_memorise": float(norm[steps >= t_mem - 1e-9].max()) if not math.isnan(t_mem) else math.nan,
         "gini_init": float(gini[0]),
         "gini_at_memorise": _at(steps, gini, t_mem),
         "gini_at_grok": _at(steps, gini, t_grok),

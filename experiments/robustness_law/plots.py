@@ -10,7 +10,7 @@ import numpy as np
 from physai import Results
 
 from .runner import FIT_TOL
-from .summaries import ANCHOR_D, ds_of, l_star, lip_column, medians, n_of, plain_runs, smoothest, swept_ds
+from .summaries import anchor_d, l_star, lip_column, medians, n_of, plain_runs, smoothest, swept_ds
 
 RESIDUAL_FLOOR = 1e-3  # plain models fit to ~1e-6; clipping keeps the fronts readable
 
@@ -31,8 +31,7 @@ def plot(results: Results) -> dict:
     if ok.empty or "d" not in ok.columns:
         return figures
     n = n_of(results)
-    ds = ds_of(results)
-    d_main = ANCHOR_D if ANCHOR_D in ds else ds[0]
+    d_main = anchor_d(results)
 
     # Lip_est vs p, plain and smoothest, with the bound and the spectral upper bound.
     fig, ax = plots.figure(width=6.2, height=4.6)
@@ -62,7 +61,7 @@ def plot(results: Results) -> dict:
             label=f"plain, not interpolating (max res > {FIT_TOL:g})",
         )
     if d_main in swept_ds(results):
-        sm = smoothest(results, d_main)
+        sm = smoothest(results, d_main, band=True)
         if len(sm):
             plots.band(
                 ax, sm["p"], sm["median"], sm["low"], sm["high"], f"smoothest interpolator (penalty sweep), {col}"

@@ -4,6 +4,7 @@ p_interp, the smoothest interpolator Lip_min(p), L*, p_smooth and the collapse s
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -12,20 +13,87 @@ import pandas as pd
 from analysis.stats import aggregate
 from physai import Results
 
-ANCHOR_D = 20  # parts a, c, d are checked at this d (the middle of the swept d)
-CHECK_RESAMPLES = 100  # bootstrap resamples in checks (only medians are used)
+ANCHOR_D = 20  # the paper preset's middle d, where parts a, c, d are checked (``anchor_d``)
+CHECK_RESAMPLES = 100  # bootstrap resamples of the plotted per-p median bands
 
 
-def medians(df: pd.DataFrame, value: str) -> pd.DataFrame:
-    """Median over seeds per p (with p/(nd), p/n), sorted by p."""
+def _frame(results_or_table) -> pd.DataFrame:
+    """The ok trials: ``Results.ok``, or a table already restricted to them (a bootstrap resample)."""
+    return results_or_table.ok if isinstance(results_or_table, Results) else results_or_table
+
+
+def arrays(results_or_table, swept: list[int] | None = None) -> dict[str, np.ndarray]:
+    """The ok trials as ``column -> numpy array`` (the checks' statistics, recomputed on every
+    bootstrap resample, read these rather than filtering DataFrames). A dict passes through.
+
+    Args: results_or_table: ``Results``, a trials table or such a dict; swept: the d values
+      with a penalty sweep when already known (a seed resample of the grid has the same).
+    """
+    if isinstance(results_or_table, dict):
+        return results_or_table
+    df = _frame(results_or_table)
+    a = {c: df[c].to_numpy() for c in df.columns}
+    if swept is not None:
+        a["_swept_ds"] = swept
+    return a
+
+
+def reduce_by(keys: np.ndarray, values: np.ndarray, reduce) -> tuple[np.ndarray, np.ndarray]:
+    """``reduce`` of ``values`` per distinct key; returns (sorted keys, reduced values)."""
+    if keys.size == 0:
+        return keys.astype(float), values.astype(float)
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], values[order]
+    uniq, starts = np.unique(k, return_index=True)
+    return uniq, np.array([reduce(x) for x in np.split(v, starts[1:])], dtype=float)
+
+
+def lip_min_curve(a: dict, d: float, value: str) -> tuple[np.ndarray, np.ndarray]:
+    """Lip_min per p at ``d``: per (p, seed) the smallest ``value`` among interpolating models,
+    median over seeds. Returns (p, Lip_min), sorted by p."""
+    if "d" not in a or not len(a["d"]):
+        return np.array([]), np.array([])
+    m = (a["d"] == d) & a["interpolates"].astype(bool)
+    p, seed, v = a["p"][m].astype(float), a["seed"][m], a[value][m].astype(float)
+    if p.size == 0:
+        return p, v
+    ps, ip = np.unique(p, return_inverse=True)
+    ss, js = np.unique(seed, return_inverse=True)
+    grid = np.full((ps.size, ss.size), np.nan)
+    np.fmin.at(grid, (ip, js), v)
+    if not np.isnan(grid).any():
+        return ps, np.median(grid, axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ps, np.nanmedian(grid, axis=1)
+
+
+def medians(df: pd.DataFrame, value: str, band: bool = True) -> pd.DataFrame:
+    """Median over seeds per p, sorted by p.
+
+    Args: df: trials; value: the column; band: also a bootstrap band per p (``low``,
+      ``high``, ``n``; for plots: the checks' statistics need the median only and are
+      resampled as a whole).
+    """
     if df.empty:
-        return pd.DataFrame(columns=["p", "median", "low", "high", "n"])
+        return pd.DataFrame(columns=["p", "median", "low", "high", "n"] if band else ["p", "median"])
+    if not band:
+        p, med = reduce_by(df["p"].to_numpy(float), df[value].to_numpy(float), np.nanmedian)
+        return pd.DataFrame({"p": p, "median": med})
     med = aggregate(df, "p", value, n_resamples=CHECK_RESAMPLES)
     return med.sort_values("p").reset_index(drop=True)
 
 
+def anchor_d(results_or_table) -> float:
+    """The d where parts a, c, d are checked and L* is set: the middle of the d values with a
+    penalty sweep (the upper middle of an even count), else of all d present; NaN with none.
+    The paper preset's {10, 20, 40} give 20 (``ANCHOR_D``)."""
+    ds = swept_ds(results_or_table) or ds_of(results_or_table)
+    return ds[len(ds) // 2] if ds else float("nan")
+
+
 def plain_runs(results: Results, d: int) -> pd.DataFrame:
-    ok = results.ok
+    ok = _frame(results)
     if ok.empty or "penalty" not in ok.columns:
         return ok.iloc[0:0]
     return ok[(ok["penalty"] == 0) & (ok["d"] == d)]
@@ -36,15 +104,18 @@ def p_interp(results: Results, d: int) -> float:
 
     Args: results; d: dimension. Returns: that p, or NaN if the largest p does not interpolate.
     """
-    plain = plain_runs(results, d)
-    if plain.empty:
+    a = arrays(results)
+    if "penalty" not in a:
         return float("nan")
-    rate = plain.groupby("p")["interpolates"].mean().sort_index()
-    ok = (rate >= 0.5).to_numpy()
+    m = (a["penalty"] == 0) & (a["d"] == d)
+    if not m.any():
+        return float("nan")
+    ps, rate = reduce_by(a["p"][m].astype(float), a["interpolates"][m].astype(float), np.mean)
+    ok = rate >= 0.5
     if not ok[-1]:
         return float("nan")
     first = len(ok) - int(np.argmin(ok[::-1])) if not ok.all() else 0
-    return float(rate.index[first])
+    return float(ps[first])
 
 
 def lip_column(results_or_table) -> str:
@@ -54,8 +125,8 @@ def lip_column(results_or_table) -> str:
 
     Args: results_or_table: ``Results`` or a trials DataFrame. Returns: the column name.
     """
-    df = results_or_table.ok if isinstance(results_or_table, Results) else results_or_table
-    if "lip_search" in df.columns and df["lip_search"].notna().any():
+    a = arrays(results_or_table)
+    if "lip_search" in a and pd.notna(a["lip_search"]).any():
         return "lip_search"
     return "lip_est"
 
@@ -77,25 +148,46 @@ def beside_sampled_max(results: Results, describe: Callable[[str], str]) -> str:
     return f"; sampled max lip_est: {describe('lip_est')}"
 
 
-def smoothest(results: Results, d: int, value: str | None = None) -> pd.DataFrame:
+def smoothest(results: Results, d: int, value: str | None = None, band: bool = False) -> pd.DataFrame:
     """Lip_min per p: per (p, seed) the smallest Lip estimate among interpolating models,
     median over seeds.
 
     Args: results; d: dimension; value: the measurement minimised (default
-      :func:`lip_column`).
+      :func:`lip_column`); band: add the plots' bootstrap band per p.
 
     Returns:
-      ``p, median, low, high, n`` (n = seeds with an interpolating model), sorted by p.
+      ``p, median`` (with ``band``: ``low, high, n``, n = seeds with an interpolating
+      model), sorted by p.
     """
-    ok = results.ok
     value = value or lip_column(results)
+    if not band:
+        p, med = lip_min_curve(arrays(results), d, value)
+        return pd.DataFrame({"p": p, "median": med})
+    ok = _frame(results)
     if ok.empty or "d" not in ok.columns:
-        return medians(ok.iloc[0:0], value)
+        return medians(ok.iloc[0:0], value, band)
     fit = ok[(ok["d"] == d) & ok["interpolates"].astype(bool)]
     if fit.empty:
-        return medians(fit, value)
+        return medians(fit, value, band)
     per_seed = fit.groupby(["p", "seed"], as_index=False)[value].min()
-    return medians(per_seed, value)
+    return medians(per_seed, value, band)
+
+
+def smoothest_choice(results: Results, d: float, value: str | None = None) -> pd.DataFrame:
+    """The models behind ``smoothest``: per (p, seed) the interpolating model of smallest Lip,
+    with the largest penalty swept at that (d, p).
+
+    Returns: those rows (``p, seed, penalty, top_penalty, converged`` ...), sorted by p.
+    """
+    ok = _frame(results)
+    value = value or lip_column(results)
+    at_d = ok[ok["d"] == d]
+    fit = at_d[at_d["interpolates"].astype(bool)]
+    if fit.empty:
+        return fit.assign(top_penalty=[])
+    best = fit.loc[fit.groupby(["p", "seed"])[value].idxmin()]
+    top = at_d.groupby("p")["penalty"].max()
+    return best.assign(top_penalty=top.reindex(best["p"]).to_numpy()).sort_values("p")
 
 
 def interp_loglog(x, y, at):
@@ -121,12 +213,12 @@ def crossing(p, lip, level: float) -> float:
 
 
 def n_of(results: Results) -> int:
-    return int(results.ok["n"].iloc[0])
+    return int(arrays(results)["n"][0])
 
 
 def ds_of(results: Results) -> list[int]:
-    ok = results.ok
-    return sorted(int(d) for d in ok["d"].unique()) if "d" in ok.columns else []
+    a = arrays(results)
+    return sorted(int(d) for d in np.unique(a["d"])) if "d" in a else []
 
 
 MIN_PENALTIES = 2  # a "penalty sweep" needs at least this many positive strengths
@@ -134,11 +226,15 @@ MIN_PENALTIES = 2  # a "penalty sweep" needs at least this many positive strengt
 
 def swept_ds(results: Results) -> list[int]:
     """Returns: the d values with a penalty sweep (parts b and c need one; plain runs are part a)."""
-    ok = results.ok
-    if ok.empty or "penalty" not in ok.columns:
+    a = arrays(results)
+    if "penalty" not in a or not len(a["penalty"]):
         return []
-    counts = ok[ok["penalty"] > 0].groupby("d")["penalty"].nunique()
-    return sorted(int(d) for d, k in counts.items() if k >= MIN_PENALTIES)
+    if "_swept_ds" in a:  # a resample keeps every (d, penalty) of the grid: computed once
+        return a["_swept_ds"]
+    m = a["penalty"] > 0
+    pairs = np.unique(np.stack([a["d"][m].astype(float), a["penalty"][m].astype(float)]), axis=1)
+    ds, counts = np.unique(pairs[0], return_counts=True)
+    return sorted(int(d) for d, k in zip(ds, counts, strict=True) if k >= MIN_PENALTIES)
 
 
 def collapse_spread(results: Results, axis: str = "p_over_nd", value: str | None = None) -> tuple[float, int]:
@@ -154,16 +250,20 @@ def collapse_spread(results: Results, axis: str = "p_over_nd", value: str | None
     Returns:
       ``(spread, points)``; NaN and 0 when fewer than 2 d or no common range.
     """
-    n = n_of(results)
+    a = arrays(results)
+    value = value or lip_column(a)
+    if "d" not in a or not len(a["d"]):
+        return float("nan"), 0
+    n = n_of(a)
     curves = {}
-    for d in swept_ds(results):
-        c = smoothest(results, d, value)
-        pi = p_interp(results, d)
+    for d in swept_ds(a):
+        p, med = lip_min_curve(a, d, value)
+        pi = p_interp(a, d)
         if not math.isnan(pi):
-            c = c[c["p"] >= pi]
-        if len(c) >= 2:
+            p, med = p[p >= pi], med[p >= pi]
+        if len(p) >= 2:
             scale = n * d if axis == "p_over_nd" else n
-            curves[d] = (c["p"].to_numpy() / scale, c["median"].to_numpy())
+            curves[d] = (p / scale, med)
     if len(curves) < 2:
         return float("nan"), 0
     lo = max(x.min() for x, _ in curves.values())
@@ -178,23 +278,26 @@ def collapse_spread(results: Results, axis: str = "p_over_nd", value: str | None
 
 
 def l_star(results: Results, value: str | None = None) -> float:
-    """L*, the fixed smoothness that defines p_smooth: Lip_min of the anchor d at p = n d.
+    """L*, the fixed smoothness that defines p_smooth: Lip_min of the anchor d (``anchor_d``) at p = n d.
 
     The law calls an interpolator smooth when its Lipschitz constant is O(1), reached at
     p ~ nd; the O(1) constant is unspecified, so we take the value our smoothest
-    interpolators reach there at d = ANCHOR_D (log-log interpolated between swept sizes).
+    interpolators reach there at the anchor d (log-log interpolated between swept sizes).
     Every d is then asked for the same smoothness. Estimator-agnostic: it rescales with
     the Lipschitz estimate in use.
 
     Args: results; value: the Lipschitz column (default :func:`lip_column`).
-    Returns: L*, or NaN without a penalty sweep at ANCHOR_D spanning p = nd.
+    Returns: L*, or NaN without a penalty sweep, or when the anchor's Lip_min has fewer
+      than two sizes.
     """
-    if ANCHOR_D not in swept_ds(results):
+    a = arrays(results)
+    anchor = anchor_d(a)
+    if anchor not in swept_ds(a):
         return float("nan")
-    c = smoothest(results, ANCHOR_D, value)
-    if len(c) < 2:
+    p, med = lip_min_curve(a, anchor, value or lip_column(a))
+    if len(p) < 2:
         return float("nan")
-    return float(interp_loglog(c["p"], c["median"], n_of(results) * ANCHOR_D))
+    return float(interp_loglog(p, med, n_of(a) * anchor))
 
 
 def p_smooth_ratios(results: Results, value: str | None = None) -> pd.DataFrame:
@@ -204,16 +307,28 @@ def p_smooth_ratios(results: Results, value: str | None = None) -> pd.DataFrame:
       ``d, p_interp, p_smooth, ratio, censored``; where Lip_min never falls to
       L*, ``p_smooth`` is the largest p swept (a lower bound) and ``censored`` is True.
     """
+    return pd.DataFrame(smooth_ratio_rows(results, value), columns=["d", "p_interp", "p_smooth", "ratio", "censored"])
+
+
+def smooth_ratio_rows(results: Results, value: str | None = None) -> list[dict]:
+    """Per d: p_interp, p_smooth (Lip_min first <= L*, see :func:`l_star`) and their ratio.
+
+    Returns:
+      ``d, p_interp, p_smooth, ratio, censored``; where Lip_min never falls to
+      L*, ``p_smooth`` is the largest p swept (a lower bound) and ``censored`` is True.
+    """
     rows = []
-    level = l_star(results, value)
-    for d in swept_ds(results):
-        c = smoothest(results, d, value)
-        pi = p_interp(results, d)
+    a = arrays(results)
+    value = value or lip_column(a)
+    level = l_star(a, value)
+    for d in swept_ds(a):
+        p, med = lip_min_curve(a, d, value)
+        pi = p_interp(a, d)
         if not math.isnan(pi):
-            c = c[c["p"] >= pi]
-        ps = crossing(c["p"], c["median"], level) if len(c) and not math.isnan(level) else float("nan")
-        censored = bool(len(c) and math.isnan(ps))
+            p, med = p[p >= pi], med[p >= pi]
+        ps = crossing(p, med, level) if len(p) and not math.isnan(level) else float("nan")
+        censored = bool(len(p) and math.isnan(ps))
         if censored:
-            ps = float(c["p"].max())
+            ps = float(p.max())
         rows.append({"d": d, "p_interp": pi, "p_smooth": ps, "ratio": ps / pi, "censored": censored})
-    return pd.DataFrame(rows, columns=["d", "p_interp", "p_smooth", "ratio", "censored"])
+    return rows

@@ -13,14 +13,19 @@ Question
 Hypotheses, in words
   * ``isoflop_u_shape``: for every budget in the middle third of the budgets (those with
     >= 5 widths on their IsoFLOP curve), the loss minimum over N is interior and both
-    ends are >= 10% above it.
-  * ``compute_optimal_exponent``: interior minima follow N*(C) ∝ C^b with the 95%
-    interval of b inside (0, 1).
+    ends are >= 10% above it (the fraction of such budgets must be 1).
+  * ``compute_optimal_exponent``: interior minima follow N*(C) ∝ C^b with b inside (0, 1).
   * ``law_extrapolates``: the compute law L*(C) = E + A C^-g of the best loss reached at
     each budget (the envelope of the IsoFLOP curves; ``analysis.fits.fit_power_law``,
     Huber on log loss, L-BFGS from a grid), fitted on the budgets in the lower two thirds
     of log C, predicts the best runs of every held-out larger budget within 20%
     (``extrapolation_error``).
+  Every verdict is decided by the 95% seed-bootstrap interval of its statistic: whole
+  seeds are resampled and the whole analysis (medians over seeds, smoothing, IsoFLOP
+  curves, minima, the fit) is redone on each resample. Budgets and widths are read
+  from the results, so any swept widths and compute give a computed verdict. No
+  convergence caveat: the hypotheses are about losses at fixed compute budgets, read
+  along constant-lr runs, not about the runs' end states.
 
 Sources
   Hoffmann et al. 2022 (NeurIPS), Sec. 3.2 and Fig. 3 (IsoFLOP profiles), Table 2
@@ -115,7 +120,8 @@ HYPOTHESES = (
             tolerance="a convention of this project, not from the paper: a budget's curve is "
             f"'U-shaped' when its minimum is interior and both ends are >= {U_MARGIN:g}x it "
             "(U_MARGIN); judged on the middle third (by rank) of the budgets whose curve has >= "
-            f"{MIN_WIDTHS_PER_BUDGET} widths, and every one of them must be U-shaped (fraction 1)",
+            f"{MIN_WIDTHS_PER_BUDGET} widths, and every one of them must be U-shaped (fraction 1, "
+            "over the whole 95% seed-bootstrap interval)",
         ),
     ),
     Hypothesis(
@@ -132,8 +138,8 @@ HYPOTHESES = (
             tolerance="derived from theory, not the paper's value: for any loss "
             "L = E + A/N^alpha + B/D^beta with alpha, beta > 0 under C = 6 N D, the optimum is "
             "N_opt ∝ C^(beta / (alpha + beta)) (Hoffmann et al. Sec. 3.3), strictly between 0 and 1 "
-            "(model and data both grow with compute); the check asks the 95% t-interval of the "
-            "log-log slope of the interior IsoFLOP minima to lie inside (0, 1). It does not "
+            "(model and data both grow with compute); the check asks the 95% seed-bootstrap interval "
+            "of the log-log slope of the interior IsoFLOP minima to lie inside (0, 1). It does not "
             "separate 0.49 from 0.73: with a constant learning rate the intermediate checkpoints "
             "are not compute-optimal runs (see the module's known limitations)",
         ),
@@ -153,7 +159,8 @@ HYPOTHESES = (
             "fitted on smaller runs predict the compute-optimal model for a larger budget. Neither "
             "paper gives an error bound for predicting the losses of held-out larger runs",
             tolerance="a convention of this project, not from the paper: the worst relative error "
-            f"on the held-out budgets must be <= {EXTRAPOLATION_TOL:g} (EXTRAPOLATION_TOL); the "
+            f"on the held-out budgets must be <= {EXTRAPOLATION_TOL:g} (EXTRAPOLATION_TOL, the whole "
+            "95% seed-bootstrap interval); the "
             "split (fit on the lower two thirds of log C, predict the rest) is this project's too",
         ),
     ),

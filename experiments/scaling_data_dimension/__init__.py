@@ -10,14 +10,21 @@ Question
 
 Hypotheses, in words
   * ``exponent_vs_dimension``: for ReLU students (one hidden layer) of a smooth teacher
-    on manifolds of intrinsic dimension d in {2, 4, 8} (embedded in R^16), the fitted
-    exponent falls as d grows, and 4/alpha lies within +-50% of d for every d.
-  * ``architecture_universal``: at d = 4, two healthy students (ReLU depth 1 and ReLU
-    depth 2), each at its best learning rate per size, have exponents within +-0.1 of
-    each other, while their offsets differ (loss ratio at equal N >= 1.2).
+    on manifolds of intrinsic dimension d (embedded in R^16; the presets sweep d = 2, 4,
+    8), the fitted exponent falls as d grows, and 4/alpha lies within +-50% of d for every
+    d swept.
+  * ``architecture_universal``: at every d where both are trained (d = 4 in the presets),
+    two healthy students (ReLU depth 1 and ReLU depth 2), each at its best learning rate
+    per size, have exponents within +-0.1 of each other, while their offsets differ (loss
+    ratio at equal N >= 1.2).
   * ``sick_plateaus``: a bottleneck student (the input projected to one dimension, then a
     wide ReLU layer) cannot see the 4-dimensional manifold: its loss is flat in N
     (exponent <= 0.1) and >= 5x the healthy student's at the largest N.
+  Every part is decided by the 95% seed-bootstrap interval of its statistic (whole seeds
+  resampled, the log-log fits and median curves redone on each resample). The
+  hypotheses rest on the runs' final losses: a verdict is inconclusive when a run it
+  uses had not met the trainer's convergence criterion (for the plateau, the bottleneck
+  runs; unconverged healthy runs only make a refuted gap inconclusive).
 
 Sources
   Sharma & Kaplan 2022, JMLR 23(9) (arXiv:2004.10802): abstract and Fig. 1 (alpha ≈ 4/d,
@@ -38,8 +45,8 @@ Setup
   lr 3e-3, 1e-2 and 3e-2 and the run with the lowest validation MSE is kept
   (``tune_lr``), as scaling-law work tunes the rate per model size (Kaplan et al. 2020;
   Hoffmann et al. 2022): a size's loss is then the best its architecture reaches in
-  the budget, not the luck of one shared rate. Exponents: log-log slope of the kept
-  runs' test MSE vs parameters over all seeds (t interval).
+  the budget, not the luck of one shared rate. Exponents: least-squares log-log slope of
+  the kept runs' test MSE vs parameters over all seeds.
 
 Known limitations
   * Steep exponents (small d) need long training: with fewer steps the d = 2 exponent
@@ -90,7 +97,7 @@ HYPOTHESES = (
     Hypothesis(
         "exponent_vs_dimension",
         "ReLU students: the exponent of L ∝ N^-alpha falls as the intrinsic dimension "
-        "d grows, and 4/alpha lies within +-50% of d for d in {2, 4, 8}",
+        "d grows, and 4/alpha lies within +-50% of d for every d swept (presets: 2, 4, 8)",
         "Sharma & Kaplan 2022, JMLR, abstract and Fig. 1 (alpha ≈ 4/d)",
         check_exponent_vs_dimension,
         source=Source(
@@ -101,7 +108,7 @@ HYPOTHESES = (
             "teacher/student experiments where d is dialled by the teacher; the relation is "
             "stated as approximate, with no tolerance",
             tolerance="a convention of this project, not from the paper: 4/alpha within "
-            f"+-{TOLERANCE:.0%} of d (TOLERANCE) for each d in {{2, 4, 8}}, and alpha strictly "
+            f"+-{TOLERANCE:.0%} of d (TOLERANCE) for each d swept (2, 4, 8 in the presets), and alpha "
             "falling with d (the direction alpha ≈ 4/d implies, whatever the constant)",
         ),
     ),

@@ -8,15 +8,19 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats import aggregate, loglog_slope
-from physai import Results, Verdict, all_of, verdict_in_range
+from physai import Results, Verdict, all_of
+from physai.evidence import bootstrap_verdict, unless_converged
 
-DIMENSIONS = (2, 4, 8)
+from .task import ARCHS
+
+DIMENSIONS = (2, 4, 8)  # the presets' intrinsic dimensions (the checks use whatever d the table has)
 TOLERANCE = 0.5  # 4/alpha within +-50% of d
 ARCH_TOL = 0.1  # healthy exponents within +-0.1
 OFFSET_MIN = 1.2  # healthy offsets differ by >= 20%
 SICK_MAX_EXPONENT = 0.1  # a plateau: |slope| <= 0.1
 SICK_GAP = 5.0  # and >= 5x the healthy loss at the largest N
-COMPARE_D = 4  # architectures are compared at this intrinsic dimension
+ARCH_CODE = {name: float(i) for i, name in enumerate(ARCHS)}  # arch as a number in bootstrap tables
+COMPARE_D = 4  # the presets compare architectures at this d (the checks use the d the table has)
 
 
 def tune_lr(df: pd.DataFrame) -> pd.DataFrame:
@@ -41,53 +45,123 @@ def tune_lr(df: pd.DataFrame) -> pd.DataFrame:
     return ranked.drop_duplicates(keys).sort_index()
 
 
-def _select(results: Results, arch: str, d: int) -> pd.DataFrame:
+def _select(results: Results, arch: str, d: int | None = None) -> pd.DataFrame:
+    """Args: results; arch; d (None: every d). Returns: the tuned ok trials of that student."""
     ok = results.ok
     if ok.empty or "arch" not in ok.columns:
         return ok.iloc[0:0]
-    return tune_lr(ok[(ok["arch"] == arch) & (ok["d"] == d)])
+    rows = ok[ok["arch"] == arch]
+    return tune_lr(rows if d is None else rows[rows["d"] == d])
+
+
+def _slim(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns a bootstrap statistic reads, all float (``arch`` as its ``ARCH_CODE``):
+    a narrow one-block table resamples fast."""
+    out = df[["seed", "d", "n_params", "test_mse"]].astype(float).reset_index(drop=True)
+    out["arch"] = df["arch"].map(ARCH_CODE).to_numpy(float)
+    return out
+
+
+def _dims(results: Results, *archs: str) -> list[int]:
+    """Returns: the intrinsic dimensions at which every one of ``archs`` has ok trials."""
+    ok = results.ok
+    if ok.empty or not {"arch", "d"} <= set(ok.columns):
+        return []
+    sets = [set(ok.loc[ok["arch"] == a, "d"]) for a in archs]
+    return sorted(int(d) for d in set.intersection(*sets))
 
 
 def exponent(df: pd.DataFrame) -> tuple[float, float, float]:
     """Args: df: trials of one architecture and d. Returns: ``(alpha, low, high)`` with
-    alpha = -(log-log slope of test MSE vs parameters); NaNs with < 3 sizes."""
+    alpha = -(log-log slope of test MSE vs parameters) and its t interval over all rows
+    (a description for plots and texts; the verdicts use the seed bootstrap); NaNs with
+    < 3 sizes."""
     if df.empty or df["n_params"].nunique() < 3:
         return (math.nan,) * 3
     slope, low, high = loglog_slope(df["n_params"], df["test_mse"])
     return -slope, -high, -low
 
 
+def _alpha(df: pd.DataFrame) -> float:
+    """alpha = -(least-squares slope of log test MSE on log parameters); NaN with < 3 sizes."""
+    return _alpha_of(df["n_params"].to_numpy(float), df["test_mse"].to_numpy(float))
+
+
+def _alpha_of(n_params: np.ndarray, loss: np.ndarray) -> float:
+    """alpha from arrays of sizes and losses (see ``_alpha``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = np.log(n_params), np.log(loss)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if np.unique(x).size < 3:
+        return math.nan
+    x = x - x.mean()
+    return float(-(x @ (y - y.mean())) / (x @ x))
+
+
 def _median_curve(df: pd.DataFrame) -> pd.DataFrame:
+    """Median test MSE per size with its interval (for the figures)."""
     return aggregate(df, "n_params", "test_mse", n_resamples=200).sort_values("n_params")
 
 
+def _median_losses(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Returns: (sorted sizes, median test MSE over the rows at each size)."""
+    n, loss = df["n_params"].to_numpy(float), df["test_mse"].to_numpy(float)
+    sizes = np.unique(n)
+    return sizes, np.array([np.median(loss[n == size]) for size in sizes])
+
+
+def _loss_at(curve: tuple[np.ndarray, np.ndarray], n: float) -> float:
+    sizes, losses = curve
+    return float(np.exp(np.interp(np.log(n), np.log(sizes), np.log(losses))))
+
+
 def check_exponent_vs_dimension(results: Results) -> Verdict:
-    """ReLU depth 1: alpha(2) > alpha(4) > alpha(8), and 4/alpha within +-50% of d."""
-    alphas = {d: exponent(_select(results, "relu1", d)) for d in DIMENSIONS}
-    if any(math.isnan(a[0]) for a in alphas.values()):
-        return Verdict("inconclusive", math.nan, "", "needs relu1 trials for d = 2, 4, 8")
-    parts = []
-    for d, (a, _, _) in alphas.items():
-        parts.append(
-            verdict_in_range(
-                4 / a if a > 0 else math.inf, d * (1 - TOLERANCE), d * (1 + TOLERANCE), hypothesis=f"4/alpha (d={d})"
+    """ReLU depth 1, every d in the table: 4/alpha within +-50% of d, and alpha falling with d.
+
+    Each part is decided by the 95% seed-bootstrap interval of its statistic (the
+    log-log fit redone on every resample). It rests on the runs' final losses, so
+    it is inconclusive when any run it uses had not converged.
+    """
+    relu1 = _select(results, "relu1")
+    dims = _dims(results, "relu1")
+    if not dims:
+        return Verdict("inconclusive", math.nan, "", "needs relu1 trials")
+    text = ", ".join(f"d = {d}: alpha = {_alpha(relu1[relu1['d'] == d]):.2f} (4/d = {4 / d:.2f})" for d in dims)
+
+    def smallest_drop(t: pd.DataFrame) -> float:
+        d_col, x, y = t["d"].to_numpy(), t["n_params"].to_numpy(float), t["test_mse"].to_numpy(float)
+        alphas = [_alpha_of(x[d_col == d], y[d_col == d]) for d in dims]
+        return float(min(a - b for a, b in zip(alphas, alphas[1:])))
+
+    def decide(relu1: pd.DataFrame) -> Verdict:
+        parts = []
+        for d in dims:
+            rows = relu1[relu1["d"] == d]
+            parts.append(
+                bootstrap_verdict(
+                    _slim(rows),
+                    lambda t: 4 / _alpha(t),
+                    d * (1 - TOLERANCE),
+                    d * (1 + TOLERANCE),
+                    "4/alpha",
+                    hypothesis=f"4/alpha (d={d})",
+                )
             )
-        )
-    values = [alphas[d][0] for d in DIMENSIONS]
-    falls = all(x > y for x, y in zip(values, values[1:]))
-    parts.append(
-        Verdict(
-            "supported" if falls else "refuted",
-            "; ".join(f"{v:.2f}" for v in values),
-            "decreasing",
-            "",
-            "alpha(d=2,4,8)",
-        )
-    )
-    text = ", ".join(
-        f"d = {d}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}] (4/d = {4 / d:.2f})" for d, (a, lo, hi) in alphas.items()
-    )
-    return all_of(parts, f"ReLU students: {text}")
+        if len(dims) >= 2:
+            parts.append(
+                bootstrap_verdict(
+                    _slim(relu1),
+                    smallest_drop,
+                    0.0,
+                    math.inf,
+                    "smallest alpha(d) - alpha(next d)",
+                    hypothesis=f"alpha falls over d = {', '.join(map(str, dims))}",
+                )
+            )
+        return all_of(parts, f"ReLU students (95% seed-bootstrap intervals): {text}")
+
+    return unless_converged(decide(relu1), relu1, recheck=decide)
 
 
 def offset_ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
@@ -97,52 +171,123 @@ def offset_ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
       a, b: trials of two architectures (``n_params``, ``test_mse``).
 
     Returns:
-      ``L_a(N) / L_b(N)`` from log-log interpolation of the median curves; NaN without overlap.
+      ``L_a(N) / L_b(N)`` from log-log interpolation of the median-over-seeds curves; NaN without overlap.
     """
-    ca, cb = _median_curve(a), _median_curve(b)
-    lo = max(ca["n_params"].min(), cb["n_params"].min())
-    hi = min(ca["n_params"].max(), cb["n_params"].max())
+    if a.empty or b.empty:
+        return math.nan
+    ca, cb = _median_losses(a), _median_losses(b)
+    lo, hi = max(ca[0][0], cb[0][0]), min(ca[0][-1], cb[0][-1])
     if lo >= hi:
         return math.nan
     mid = math.sqrt(lo * hi)
-    la = np.interp(np.log(mid), np.log(ca["n_params"]), np.log(ca["median"]))
-    lb = np.interp(np.log(mid), np.log(cb["n_params"]), np.log(cb["median"]))
-    return float(np.exp(la - lb))
+    return _loss_at(ca, mid) / _loss_at(cb, mid)
 
 
 def check_architecture_universal(results: Results) -> Verdict:
-    """d = 4: |alpha(relu1) - alpha(relu2)| <= 0.1 and their loss ratio at equal N >= 1.2."""
-    a1, a2 = _select(results, "relu1", COMPARE_D), _select(results, "relu2", COMPARE_D)
-    (e1, lo1, hi1), (e2, lo2, hi2) = exponent(a1), exponent(a2)
-    if math.isnan(e1) or math.isnan(e2):
-        return Verdict("inconclusive", math.nan, "", f"needs relu1 and relu2 trials at d = {COMPARE_D}")
-    ratio = offset_ratio(a1, a2)
-    spread = max(ratio, 1 / ratio) if ratio > 0 else math.nan
-    return all_of(
-        [
-            verdict_in_range(abs(e1 - e2), 0.0, ARCH_TOL, hypothesis="|alpha1 - alpha2|"),
-            verdict_in_range(spread, OFFSET_MIN, math.inf, hypothesis="offset ratio"),
-        ],
-        f"d = {COMPARE_D}: ReLU depth 1 alpha = {e1:.2f} [{lo1:.2f}, {hi1:.2f}], depth 2 "
-        f"alpha = {e2:.2f} [{lo2:.2f}, {hi2:.2f}]; loss ratio at equal N {ratio:.2f}",
-    )
+    """Every d with relu1 and relu2 trials: |alpha(relu1) - alpha(relu2)| <= 0.1 and loss ratio at equal N >= 1.2.
+
+    Both parts are decided by 95% seed-bootstrap intervals (fits and median curves
+    redone per resample, paired by seed); inconclusive when a run it uses had not converged.
+    """
+    dims = _dims(results, "relu1", "relu2")
+    if not dims:
+        return Verdict("inconclusive", math.nan, "", "needs relu1 and relu2 trials at a common d")
+
+    def gap(t: pd.DataFrame) -> float:
+        arch, x, y = t["arch"].to_numpy(), t["n_params"].to_numpy(float), t["test_mse"].to_numpy(float)
+        one, two = arch == ARCH_CODE["relu1"], arch == ARCH_CODE["relu2"]
+        return abs(_alpha_of(x[one], y[one]) - _alpha_of(x[two], y[two]))
+
+    def spread(t: pd.DataFrame) -> float:
+        arch = t["arch"].to_numpy()
+        ratio = offset_ratio(t[arch == ARCH_CODE["relu1"]], t[arch == ARCH_CODE["relu2"]])
+        return max(ratio, 1 / ratio) if ratio > 0 else math.nan
+
+    def decide(rows: pd.DataFrame) -> Verdict:
+        parts = []
+        for d in dims:
+            both = _slim(rows[rows["d"] == d])
+            parts.append(
+                bootstrap_verdict(
+                    both, gap, 0.0, ARCH_TOL, "|alpha1 - alpha2|", hypothesis=f"|alpha1 - alpha2| (d={d})"
+                )
+            )
+            parts.append(
+                bootstrap_verdict(
+                    both, spread, OFFSET_MIN, math.inf, "loss ratio at equal N", hypothesis=f"offset ratio (d={d})"
+                )
+            )
+        return all_of(parts, "; ".join(texts))
+
+    texts, used = [], []
+    for d in dims:
+        both = pd.concat([_select(results, "relu1", d), _select(results, "relu2", d)], ignore_index=True)
+        used.append(both)
+        a1, a2 = both[both["arch"] == "relu1"], both[both["arch"] == "relu2"]
+        texts.append(
+            f"d = {d}: ReLU depth 1 alpha = {_alpha(a1):.2f}, depth 2 alpha = {_alpha(a2):.2f}; "
+            f"loss ratio at equal N {offset_ratio(a1, a2):.2f}"
+        )
+    rows = pd.concat(used, ignore_index=True)
+    return unless_converged(decide(rows), rows, recheck=decide)
 
 
 def check_sick_plateaus(results: Results) -> Verdict:
-    """Bottleneck student at d = 4: exponent <= 0.1 and >= 5x the healthy loss at the largest N."""
-    sick, healthy = _select(results, "bottleneck", COMPARE_D), _select(results, "relu1", COMPARE_D)
-    e, lo, hi = exponent(sick)
-    if math.isnan(e) or healthy.empty:
-        return Verdict("inconclusive", math.nan, "", "needs bottleneck and relu1 trials at d = 4")
-    cs, ch = _median_curve(sick), _median_curve(healthy)
-    n_top = min(cs["n_params"].max(), ch["n_params"].max())
-    ls = np.exp(np.interp(np.log(n_top), np.log(cs["n_params"]), np.log(cs["median"])))
-    lh = np.exp(np.interp(np.log(n_top), np.log(ch["n_params"]), np.log(ch["median"])))
-    return all_of(
-        [
-            verdict_in_range(e, -math.inf, SICK_MAX_EXPONENT, hypothesis="bottleneck alpha"),
-            verdict_in_range(ls / lh, SICK_GAP, math.inf, hypothesis="loss / healthy"),
-        ],
-        f"bottleneck alpha = {e:.2f} [{lo:.2f}, {hi:.2f}]; at N = {n_top:.0f} its loss "
-        f"{ls:.3g} vs {lh:.3g} for the healthy ReLU student",
-    )
+    """Every d with bottleneck and relu1 trials: bottleneck exponent <= 0.1 and >= 5x the healthy loss at the largest N.
+
+    Both parts are decided by 95% seed-bootstrap intervals. The plateau rests on the
+    bottleneck runs' end state: inconclusive when one had not converged. The healthy
+    runs only bound the gap from above when they had not converged (their loss would
+    fall further), so they make a refuted gap inconclusive, not a supported one.
+    """
+    dims = _dims(results, "bottleneck", "relu1")
+    if not dims:
+        return Verdict("inconclusive", math.nan, "", "needs bottleneck and relu1 trials at a common d")
+
+    def gap(t: pd.DataFrame) -> float:
+        arch = t["arch"].to_numpy()
+        cs, ch = _median_losses(t[arch == ARCH_CODE["bottleneck"]]), _median_losses(t[arch == ARCH_CODE["relu1"]])
+        if not len(cs[0]) or not len(ch[0]):
+            return math.nan
+        n_top = min(cs[0][-1], ch[0][-1])
+        return _loss_at(cs, n_top) / _loss_at(ch, n_top)
+
+    def loss_ratio(d: int, sick: pd.DataFrame, healthy: pd.DataFrame) -> Verdict:
+        return bootstrap_verdict(
+            _slim(pd.concat([sick, healthy], ignore_index=True)),
+            gap,
+            SICK_GAP,
+            math.inf,
+            "loss ratio at the largest common N",
+            hypothesis=f"loss / healthy (d={d})",
+        )
+
+    healthy_at = {d: _select(results, "relu1", d) for d in dims}
+
+    def decide(sick_all: pd.DataFrame) -> Verdict:
+        parts = []
+        for d in dims:
+            sick, healthy = sick_all[sick_all["d"] == d], healthy_at[d]
+            parts.append(
+                bootstrap_verdict(
+                    _slim(sick), _alpha, -math.inf, SICK_MAX_EXPONENT, "alpha", hypothesis=f"bottleneck alpha (d={d})"
+                )
+            )
+            ratio = loss_ratio(d, sick, healthy)
+            if ratio.status == "refuted":
+                ratio = unless_converged(ratio, healthy, recheck=lambda h, d=d, sick=sick: loss_ratio(d, sick, h))
+            parts.append(ratio)
+        return all_of(parts, "; ".join(texts))
+
+    texts, sick_rows = [], []
+    for d in dims:
+        sick, healthy = _select(results, "bottleneck", d), healthy_at[d]
+        sick_rows.append(sick)
+        cs, ch = _median_losses(sick), _median_losses(healthy)
+        n_top = min(cs[0][-1], ch[0][-1])
+        texts.append(
+            f"d = {d}: bottleneck alpha = {_alpha(sick):.2f}; at N = {n_top:.0f} its loss "
+            f"{_loss_at(cs, n_top):.3g} vs {_loss_at(ch, n_top):.3g} for the healthy ReLU student"
+        )
+    rows = pd.concat(sick_rows, ignore_index=True)
+    return unless_converged(decide(rows), rows, recheck=decide)

@@ -8,7 +8,7 @@ import numpy as np
 
 from physai import Results
 
-from .checks import COMPARE_D, DIMENSIONS, TOLERANCE, _median_curve, _select, exponent
+from .checks import COMPARE_D, TOLERANCE, _dims, _median_curve, _select, exponent
 
 
 def plot(results: Results) -> dict:
@@ -19,8 +19,10 @@ def plot(results: Results) -> dict:
     if ok.empty:
         return {}
     figs = {}
+    dims = _dims(results, "relu1")
+    compare_d = (_dims(results, "relu1", "relu2") or _dims(results, "bottleneck") or [COMPARE_D])[0]
     fig, axes = plots.figure(ncols=2, width=5.4, height=4.2)
-    for d in DIMENSIONS:
+    for d in dims:
         df = _select(results, "relu1", d)
         if df.empty:
             continue
@@ -42,14 +44,14 @@ def plot(results: Results) -> dict:
     axes[0].set(xlabel="parameters N", ylabel="test MSE", title="ReLU students, intrinsic dimension d")
     axes[0].legend(fontsize=6.5)
     for arch, label in (("relu1", "ReLU depth 1"), ("relu2", "ReLU depth 2"), ("bottleneck", "bottleneck (sick)")):
-        df = _select(results, arch, COMPARE_D)
+        df = _select(results, arch, compare_d)
         if df.empty:
             continue
         med = _median_curve(df)
         a, lo, hi = exponent(df)
         axes[1].plot(med["n_params"], med["median"], "o-", ms=4, label=f"{label}: alpha = {a:.2f} [{lo:.2f}, {hi:.2f}]")
     plots.loglog(axes[1])
-    axes[1].set(xlabel="parameters N", title=f"architectures at d = {COMPARE_D}")
+    axes[1].set(xlabel="parameters N", title=f"architectures at d = {compare_d}")
     axes[1].legend(fontsize=6.5)
     from matplotlib.ticker import NullFormatter
 
@@ -58,7 +60,7 @@ def plot(results: Results) -> dict:
     fig.tight_layout()
     figs["loss_vs_params"] = fig
 
-    rows = [(d, *exponent(_select(results, "relu1", d))) for d in DIMENSIONS]
+    rows = [(d, *exponent(_select(results, "relu1", d))) for d in dims]
     rows = [r for r in rows if not math.isnan(r[1])]
     if rows:
         fig, ax = plots.figure(width=4.8, height=3.8)

@@ -11,7 +11,9 @@ Question
   law: if a net with N parameters learns n(N) ∝ N quanta, the loss left on the
   unlearned tail is ``sum_{t > n} p_t ∝ n^-alpha``, so ``L ∝ N^-alpha``.
 
-Hypotheses, in words
+Hypotheses, in words (each statistic is recomputed on resamples of whole seeds; a verdict
+is decided by its 95% seed-bootstrap interval: supported inside the range, refuted wholly
+outside it, inconclusive when it straddles a bound)
   a. ``quanta_learning_order``: per run, the order in which the learned tasks reach
      75% test accuracy (half-way from chance to 1) follows their frequency rank:
      median over runs (with >= MIN_LEARNED learned tasks) of Kendall's tau(onset
@@ -19,13 +21,17 @@ Hypotheses, in words
   b. ``quanta_loss_exponent``: the final frequency-weighted test cross-entropy,
      median over seeds per width, is a power law in the parameter count N with
      exponent (minus the log-log slope) within +-0.15 of the predicted alpha
-     (prediction used: ``L ∝ N^-alpha``, alpha the Zipf exponent of the preset).
+     (prediction used: ``L ∝ N^-alpha``, alpha the Zipf exponent of the runs; one
+     part per configuration when alpha or another setting is swept). The law is
+     about the loss each size ends at: the verdict is inconclusive while any run
+     behind it had not converged (``physai.evidence.unless_converged``).
   c. ``quanta_emerge_abruptly``: each learned task rises over a short window while
      the mean loss is a sum of such rises: the median over runs of [median per-task
      rise width (10% -> 90% of the way from chance 0.5 to 1) / spread of onsets (last
      minus first onset of the learned tasks)] <= 0.25, and onsets are ordered by
      frequency (the same Kendall tau >= 0.9). The loss's largest drop between two
-     logs, as a share of its total drop, is reported.
+     logs, as a share of its total drop, is reported. Parts a and c are about the
+     trajectory of fixed-budget training, so no convergence caveat applies to them.
 
 Sources
   Michaud et al. 2023 (NeurIPS version; arXiv:2303.13506): Sec. 2 (theory:

@@ -1,7 +1,7 @@
 """What crosses process and machine boundaries, as bytes that cannot execute code.
 
 * A shard description goes to a worker as JSON (experiment, preset, shard id,
-  trials with their parameters, strategy); the worker rebuilds its typed static
+  trials with their parameters, strategy, where to save trained parameters); the worker rebuilds its typed static
   values from the parameters, as the driver did.
 * Its result tables come back as Arrow IPC streams, packed into one message
   behind a JSON header, so they arrive exactly as they were computed.
@@ -44,6 +44,7 @@ def encode_shard(shard) -> bytes:
             "preset": shard.preset,
             "shard_id": shard.shard_id,
             "strategy": shard.strategy,
+            "params_dir": shard.params_dir,
             "trials": [[t.trial_id, dict(t.params)] for t in shard.trials],
         }
     ).encode()
@@ -59,7 +60,13 @@ def decode_shard(experiment, data: bytes):
         raise ValueError(f"shard of {d['experiment']!r} sent to a worker of {experiment.name!r}")
     trials = tuple(Trial(tid, params) for tid, params in d["trials"])
     return Shard(
-        d["experiment"], d["preset"], d["shard_id"], experiment.static_values(trials[0].params), trials, d["strategy"]
+        d["experiment"],
+        d["preset"],
+        d["shard_id"],
+        experiment.static_values(trials[0].params),
+        trials,
+        d["strategy"],
+        d.get("params_dir", ""),
     )
 
 

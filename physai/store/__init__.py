@@ -26,12 +26,15 @@ every read verifies; a damaged file raises a one-line ``PhysaiError`` naming it.
 Modules: ``files`` (paths, atomic writes, temporary-file clean-up, the folder
 lock, verified reading, ``DamagedFile``); ``outcomes`` (the index of stored
 trials and ``_resolve``; ``stored_outcomes``, ``stored_status``, ``intact``);
-``tables`` (``load``, ``write_shard`` with compaction, ``repair``). Use them
+``tables`` (``load``, ``write_shard`` with compaction, ``repair``); ``query``
+(``connect``: DuckDB over the tables ``load`` returns); ``params`` (trained
+parameters as ``.npz``: ``save_params``, ``load_params``). Use them
 through this package: ``from physai import store; store.load(...)``.
 """
 
 from __future__ import annotations
 
+from physai.store import params
 from physai.store.files import (
     STALE_TMP_SECONDS,
     TABLES,
@@ -43,6 +46,8 @@ from physai.store.files import (
     write_text,
 )
 from physai.store.outcomes import DONE, Outcome, intact, stored_outcomes, stored_status
+from physai.store.params import load_params, save_params
+from physai.store.query import connect
 from physai.store.tables import CURVE_COLUMNS, load, repair, write_shard
 
 __all__ = [
@@ -53,11 +58,15 @@ __all__ = [
     "DamagedFile",
     "Outcome",
     "atomic_path",
+    "connect",
     "experiment_dir",
     "intact",
     "load",
+    "load_params",
+    "params",
     "remove_stale_tmp",
     "repair",
+    "save_params",
     "stored_outcomes",
     "stored_status",
     "write_shard",

@@ -1,0 +1,54 @@
+"""Shard FLOPs come from XLA's cost analysis and agree with a hand count of an MLP's matmuls."""
+
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+
+from physai import timing
+from physai import train as trainer
+
+N, N_TEST, D, W = 256, 128, 32, 64
+
+
+def _task():
+    def data(key, hp):
+        k1, k2 = jax.random.split(key)
+        x, xt = jax.random.normal(k1, (N, D)), jax.random.normal(k2, (N_TEST, D))
+        return {"x_train": x, "y_train": x[:, 0], "x_test": xt, "y_test": xt[:, 0]}
+
+    def init(key, hp):
+        k1, k2 = jax.random.split(key)
+        return {"w1": jax.random.normal(k1, (D, W)) / D**0.5, "w2": jax.random.normal(k2, (W,)) / W**0.5}
+
+    def predict(p, x):
+        return jax.nn.relu(x @ p["w1"]) @ p["w2"]
+
+    def loss(p, batch, hp):
+        return jnp.mean((predict(p, batch["x_train"]) - batch["y_train"]) ** 2)
+
+    def metrics(p, data, hp):
+        return {"test_mse": jnp.mean((predict(p, data["x_test"]) - data["y_test"]) ** 2)}
+
+    return trainer.Task(data, init, loss, metrics, lambda hp: optax.sgd(hp["lr"]))
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "vmap"])
+def test_counted_flops_match_the_hand_count_of_the_matmuls(strategy):
+    steps, log_every, trials = 20, 10, 2
+    # Hand count (2 FLOPs per multiply-add): a step's forward pass is 2 N (D W + W); its
+    # backward pass computes the gradients of both weight matrices and the hidden layer's
+    # input gradient, another 2 N (D W + W) + 2 N W; each evaluation is a forward pass on
+    # the test set.
+    per_step = 2 * N * (D * W + W) * 2 + 2 * N * W
+    per_eval = 2 * N_TEST * (D * W + W)
+    hand = trials * (steps * per_step + (steps // log_every + 1) * per_eval)
+    timing.reset()
+    trainer.train(_task(), {"lr": [0.01] * trials, "seed": list(range(trials))}, steps, log_every, strategy=strategy)
+    counted = timing.flops()
+    assert 0.9 * hand <= counted <= 1.3 * hand, (counted, hand)  # elementwise ops add a little
+
+
+def test_nothing_counted_is_nan_not_zero():
+    timing.reset()
+    assert timing.flops() != timing.flops()
