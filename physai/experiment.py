@@ -166,7 +166,7 @@ def all_of(verdicts: Sequence[Verdict], explanation: str = "") -> Verdict:
     reasons = [
         f"{v.hypothesis or i}: {v.explanation}"
         for i, v in enumerate(verdicts)
-        if v.status != "supported" and v.explanation
+        if v.status != "supported" and v.explanation and v.explanation not in explanation  # not said twice
     ]
     if reasons:
         explanation = f"{explanation} ({'; '.join(reasons)})" if explanation else "; ".join(reasons)

@@ -28,3 +28,11 @@ def test_intervals_survive_evaluation_and_compound_verdicts():
 
     evaluated = h.evaluate(Results(pd.DataFrame({"x": [1]}), pd.DataFrame(), pd.DataFrame()))
     assert evaluated.hypothesis == "h" and evaluated.interval == (1.5, 2.5) and evaluated.n == 4
+
+
+def test_all_of_says_why_a_part_is_not_supported_once():
+    part = Verdict("inconclusive", 1.0, ">= 0", "the interval straddles 0", "a")
+    ok = Verdict("supported", 2.0, ">= 0", "fine", "b")
+    combined = all_of([part, ok], "two parts")
+    assert combined.explanation == "two parts (a: the interval straddles 0)"
+    assert all_of([part, ok], "two parts; the interval straddles 0").explanation.count("straddles") == 1
