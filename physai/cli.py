@@ -163,12 +163,10 @@ def cmd_list(args) -> int:
 
 def _reference_runtime(experiment: str, preset: str) -> str:
     """The wall time of the stored reference run of a preset (``results/reference``), as text."""
-    from pathlib import Path
-
-    from physai import report, store
+    from physai import report, store, timing
     from physai.experiment import Results
 
-    root = Path(__file__).resolve().parent.parent / "results" / "reference"
+    root = timing.REFERENCE_ROOT
     if not (root / experiment / preset / "shards").is_dir():
         return ""
     shards = store.load(root, experiment, preset)["shards"]
