@@ -91,6 +91,11 @@ def bootstrap_over(
     return estimate, (float(low), float(high)), k
 
 
+def slim(table: pd.DataFrame, *columns: str, unit: str = "seed") -> pd.DataFrame:
+    """The unit column and the columns a statistic reads: a narrow table resamples faster."""
+    return table[[unit, *(c for c in dict.fromkeys(columns) if c != unit)]]
+
+
 def bootstrap_verdict(
     table: pd.DataFrame,
     statistic: Callable[[pd.DataFrame], float],
@@ -178,7 +183,9 @@ def unless_converged(
     return _inconclusive(verdict, f"{unconverged}: train longer")
 
 
-def unless_interior(verdict: Verdict, swept: Sequence[float], best: float, what: str) -> Verdict:
+def unless_interior(
+    verdict: Verdict, swept: Sequence[float], best: float, what: str, refutation_stands: bool = False
+) -> Verdict:
     """Makes a verdict inconclusive when the optimum it rests on lies at a grid edge.
 
     Args:
@@ -186,11 +193,18 @@ def unless_interior(verdict: Verdict, swept: Sequence[float], best: float, what:
       swept: the values of the swept parameter.
       best: the value at which the optimum was found.
       what: the parameter's name, for the reason.
+      refutation_stands: keep a refutation. Right for a claim that the optimum lies
+        *inside* a window, e.g. a double-descent peak at the interpolation threshold:
+        a maximum at the grid's end lies outside the window, and a higher one beyond
+        the grid would lie further out still.
 
     Returns:
-      ``verdict`` unchanged when ``best`` is strictly inside the swept range;
-      otherwise inconclusive ("optimum at the edge of the swept <what>: widen the grid").
+      ``verdict`` unchanged when ``best`` is strictly inside the swept range (or it is
+      a refutation that stands); otherwise inconclusive ("optimum at the edge of the
+      swept <what>: widen the grid").
     """
+    if refutation_stands and verdict.status == "refuted":
+        return verdict
     values = sorted(set(float(v) for v in swept))
     if len(values) >= 3 and values[0] < float(best) < values[-1]:
         return verdict

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from physai.store.files import atomic_path
+from physai.store.files import atomic_path, posix_seconds
 
 META = {"trial_id", "shard_id", "status", "error", "run_seconds", "seed", "experiment", "preset"}
 
@@ -65,7 +65,8 @@ def export_mlflow(
     trials, curves = tables["trials"], tables["curves"]
     shard_time = {}
     if len(tables["shards"]):
-        shard_time = {r.shard_id: (r.start, r.end) for r in tables["shards"].itertuples()}
+        shards = tables["shards"]
+        shard_time = dict(zip(shards["shard_id"], zip(posix_seconds(shards["start"]), posix_seconds(shards["end"]))))
     by_trial = dict(tuple(curves.groupby("trial_id"))) if len(curves) else {}
     for row in trials.to_dict("records"):
         run_id = row["trial_id"]

@@ -56,7 +56,9 @@ def runtime_seconds(results: Results) -> float:
     if s.empty:
         return float("nan")
     total, run_start, run_end = 0.0, None, None
-    for start, end in sorted(zip(s["start"], s["end"])):
+    from physai.store import posix_seconds
+
+    for start, end in sorted(zip(posix_seconds(s["start"]), posix_seconds(s["end"]))):
         if run_end is None or start > run_end:
             if run_end is not None:
                 total += run_end - run_start

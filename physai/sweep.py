@@ -322,7 +322,8 @@ def run_sweep(
     if progress and todo:  # the ETA before the first shard ends, from earlier runs' timings
         reference = timing.REFERENCE_ROOT / plan_.experiment.name / plan_.preset
         prior = timing.seconds_per_trial([folder, reference])
-    with _progress(progress, plan_.experiment.name, total, done, prior) as advance, _ctrl_c_recorded():
+    bar = _progress(progress, plan_.experiment.name, total, done, prior)
+    with bar, _ctrl_c_recorded(), timing.progress_to(bar.trained):
         for shard, tables in runner(plan_.experiment, todo):
             backends.stop_if_interrupted()
             store.write_shard(folder, shard.shard_id, tables["trials"], tables["curves"], tables["shards"])
@@ -331,7 +332,7 @@ def run_sweep(
             summary.ok += statuses.count("ok")
             summary.diverged += statuses.count("diverged")
             summary.failed += statuses.count("failed")
-            advance(len(shard.trials), summary.failed)
+            bar.advance(len(shard.trials), summary.failed)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -371,6 +372,11 @@ def _clock(seconds: float) -> str:
 class _progress:
     """Progress of a sweep: trials done/total, elapsed, ETA.
 
+    Trials count as done when their shard is stored; in between, the trainer's
+    reports (``physai.timing.report_progress``, after each compiled chunk of
+    training) move the count by fractions of a trial, so a long shard shows
+    progress and an ETA before it ends.
+
     On a terminal, a rich progress bar. Elsewhere (a batch job's log, a notebook),
     a plain line every ``$PHYSAI_PROGRESS_EVERY`` seconds (default 30) and one at
     the end, so that a log shows steady progress and a notebook shows no widget
@@ -380,20 +386,41 @@ class _progress:
     def __init__(self, enabled: bool, name: str, total: int, done: int, prior: float | None = None):
         self.enabled, self.name, self.total, self.done, self.prior = enabled, name, total, done, prior
         self.plain = enabled and not sys.stderr.isatty()
-        self.failed, self.start, self.first = 0, time.perf_counter(), done
+        self.failed, self.start, self.first, self.training = 0, time.perf_counter(), done, 0.0
+        self.bar = None
+
+    def completed(self) -> float:
+        """Trials' worth done: the stored trials, or the trainer's reports where ahead."""
+        return min(float(self.total), max(float(self.done), self.first + self.training))
 
     def _line(self) -> str:
         elapsed = time.perf_counter() - self.start
-        eta = timing.eta_seconds(elapsed, self.done - self.first, self.total - self.done, self.prior)
+        completed = self.completed()
+        eta = timing.eta_seconds(elapsed, completed - self.first, self.total - completed, self.prior)
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"{self.name}: {self.done}/{self.total} trials{failed}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
+        shown = f"{completed:.1f}".removesuffix(".0")
+        return f"{self.name}: {shown}/{self.total} trials{failed}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
+
+    def advance(self, n: int, failed: int) -> None:
+        """A shard of ``n`` trials was stored; ``failed`` trials failed so far."""
+        self.done, self.failed = self.done + n, failed
+        self._show()
+
+    def trained(self, trials: float) -> None:
+        """The trainer ran ``trials`` trials' worth of steps inside a shard."""
+        self.training += trials
+        self._show()
+
+    def _show(self) -> None:
+        if self.bar is not None:
+            self.bar.update(
+                self.task, completed=self.completed(), failed=f"{self.failed} failed" if self.failed else ""
+            )
 
     def __enter__(self):
         if not self.enabled:
-            return lambda n, failed: None
+            return self
         if self.plain:
-            import threading
-
             self.stop = threading.Event()
 
             def tick():
@@ -403,26 +430,26 @@ class _progress:
 
             self.ticker = threading.Thread(target=tick, daemon=True, name="physai-progress")
             self.ticker.start()
-
-            def advance_plain(n: int, failed: int):
-                self.done, self.failed = self.done + n, failed
-
-            return advance_plain
+            return self
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
         from rich.text import Text
 
-        first, prior = self.first, self.prior
+        first, prior, total = self.first, self.prior, self.total
 
         class Eta(ProgressColumn):  # rich's own column knows nothing before the first trial ends
             def render(self, task):
-                eta = timing.eta_seconds(task.elapsed or 0.0, int(task.completed) - first, task.remaining, prior)
+                eta = timing.eta_seconds(task.elapsed or 0.0, task.completed - first, task.remaining, prior)
                 return Text(_clock(eta), style="progress.remaining")
+
+        class Done(ProgressColumn):  # trials done of total, a tenth of a trial inside a shard
+            def render(self, task):
+                return Text(f"{task.completed:.1f}".removesuffix(".0") + f"/{total}", style="progress.download")
 
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            Done(),
             TextColumn("trials"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
@@ -432,19 +459,15 @@ class _progress:
             transient=False,
         )
         self.bar.__enter__()
-        task = self.bar.add_task(self.name, total=self.total, completed=self.done, failed="")
-
-        def advance(n: int, failed: int):
-            self.bar.update(task, advance=n, failed=f"{failed} failed" if failed else "")
-
-        return advance
+        self.task = self.bar.add_task(self.name, total=self.total, completed=self.done, failed="")
+        return self
 
     def __exit__(self, *exc):
         if self.plain:
             self.stop.set()
             self.ticker.join()
             print(self._line(), file=sys.stderr, flush=True)
-        elif self.enabled:
+        elif self.bar is not None:
             self.bar.__exit__(*exc)
         return False
 

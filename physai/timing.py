@@ -7,8 +7,9 @@ stored timings back so a sweep's ETA is known before its first shard ends.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,6 +53,58 @@ def compiling():
         _compile_seconds += time.perf_counter() - t0
 
 
+_progress_sink: Callable[[float], None] | None = None
+_progress_lock = threading.Lock()
+
+
+@contextmanager
+def progress_to(sink: Callable[[float], None]):
+    """Sends the trainer's progress inside a shard to ``sink`` while the context is open.
+
+    Args:
+      sink: called with the number of trials' worth of training just done (a
+        fraction of a trial per call: ``physai.train`` reports after each compiled
+        chunk of logging blocks), one call at a time.
+    """
+    global _progress_sink
+    before, _progress_sink = _progress_sink, sink
+    try:
+        yield
+    finally:
+        _progress_sink = before
+
+
+@contextmanager
+def progress_of_shard(trials: int):
+    """Passes progress on to the enclosing sink, at most ``trials`` in all: a shard
+    whose ``run`` trains more than once (several step counts, a second model) cannot
+    report more than its own trials."""
+    global _progress_sink
+    reported = 0.0
+    outer = _progress_sink
+
+    def clipped(n: float) -> None:
+        nonlocal reported
+        n = min(n, trials - reported)
+        if n > 0 and outer is not None:
+            reported += n
+            outer(n)
+
+    _progress_sink = clipped
+    try:
+        yield
+    finally:
+        _progress_sink = outer
+
+
+def report_progress(trials: float) -> None:
+    """Args: trials: trials' worth of training just done (e.g. 8 trials x 1/16 of their steps = 0.5)."""
+    sink = _progress_sink
+    if sink is not None:
+        with _progress_lock:  # trial threads report concurrently
+            sink(trials)
+
+
 REFERENCE_ROOT = Path(__file__).resolve().parent.parent / "results" / "reference"
 
 
@@ -82,20 +135,22 @@ def seconds_per_trial(folders: Sequence[Path]) -> float | None:
     return None
 
 
-def eta_seconds(elapsed: float, ran: int, remaining: int, prior: float | None) -> float:
+def eta_seconds(elapsed: float, ran: float, remaining: float, prior: float | None) -> float:
     """Seconds left in a sweep.
 
     Args:
       elapsed: seconds since the sweep started.
-      ran: trials finished by this sweep.
-      remaining: trials still to run.
+      ran: trials' worth of work done by this sweep (fractional inside a shard).
+      remaining: trials' worth still to do.
       prior: seconds per trial from earlier runs (``seconds_per_trial``), or None.
 
     Returns:
-      The observed rate's projection once a trial has finished; before that, the
-      prior's estimate less the time already spent (never below 0); NaN with neither.
+      The observed rate's projection once a trial's worth has run (or, with no prior,
+      once anything has); before that, the prior's estimate less the time already
+      spent (never below 0); NaN with neither. The first fraction of a trial carries
+      the compilation, so its rate alone would overstate the time left.
     """
-    if ran:
+    if ran >= 1 or (ran > 0 and prior is None):
         return elapsed / ran * remaining
     if prior is None:
         return float("nan")

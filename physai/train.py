@@ -6,7 +6,10 @@ weight decay, noise, width mask, seed, ...) are *traced arrays*, so one
 compiled program serves the whole shard and the persistent compilation cache
 serves the next run. Data generation is compiled as its own small program
 (it does not depend on the model, so shards of other widths reuse it from the
-cache); initialisation and the training scan form the other.
+cache); so are initialisation, the training scan and the final probe. The scan
+runs as a few calls of one compiled program (``chunk_blocks``), each a share of
+the logging blocks, so a sweep shows progress inside a shard at no measurable
+cost (``benchmarks/sweep_throughput.py``).
 
 Batching strategies (``strategy``):
   * ``sequential``: the compiled single-trial program is called once per trial,
@@ -30,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -137,41 +139,62 @@ def trial_keys(seed) -> dict[str, jax.Array]:
     return {"data": k_data, "init": k_init, "steps": k_steps, "probe": jax.random.fold_in(root, PROBE_STREAM)}
 
 
-def _programs(
-    task: Task, steps: int, log_every: int, batch_size: int | None, return_params: bool
-) -> tuple[Callable, Callable]:
-    """Splits a single-trial run into two pure functions, compiled separately.
+PROGRESS_CHUNKS = 16  # calls of the compiled training program per run, at most
 
-    ``fit(data(hp), hp)`` is the single-trial run. The data program does not
-    depend on the model, so shards of other widths find it in the persistent
-    compilation cache instead of compiling it again (random data generation
-    is a large part of a small program's compile time).
+
+def chunk_blocks(n_logs: int, chunks: int | None = None) -> int:
+    """Logging blocks per call of the compiled training program.
+
+    Training runs as a few calls of one compiled program, each advancing every
+    trial by this many logging blocks, so the sweep can report progress inside
+    a shard. (A host callback inside the scan would do it in one call, but XLA
+    programs with host callbacks are not kept in the persistent compilation
+    cache.) The smallest divisor of ``n_logs`` giving at most ``chunks`` calls
+    (default ``PROGRESS_CHUNKS``): every call has the same shape, so one
+    compilation serves them all. Results do not depend on it.
+    """
+    chunks = chunks or PROGRESS_CHUNKS
+    return next(c for c in range(1, n_logs + 1) if n_logs % c == 0 and n_logs // c <= chunks)
+
+
+def _programs(task: Task, steps: int, log_every: int, batch_size: int | None, return_params: bool) -> tuple:
+    """Splits a single-trial run into pure functions, each compiled once per shard.
+
+    The data program does not depend on the model, so shards of other widths
+    find it in the persistent compilation cache instead of compiling it again
+    (random data generation is a large part of a small program's compile time).
+    ``advance`` runs ``chunk_blocks`` logging blocks of the training scan from
+    block ``first``; called ``n_logs / chunk`` times it is the whole run, with
+    the same keys and the same steps as one scan.
 
     Returns:
-      ``(data, fit)``: ``hp -> data`` and
-      ``(data, hp) -> (curves {name: (L,)}, probes {name: ()}, params or None)``.
+      ``(data, start, advance, finish)``: ``hp -> data``;
+      ``(data, hp) -> (carry, initial metrics)``;
+      ``(carry, data, hp, first) -> (carry, {name: (chunk,)})``;
+      ``(carry, data, hp) -> (probes {name: ()}, params or None)``.
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
     if task.sample is not None and batch_size is not None:
         raise ValueError("give either batch_size or Task.sample (which draws each step's batch), not both")
     n_logs = steps // log_every
+    chunk = chunk_blocks(n_logs)
 
     def data(hp):
         return task.data(trial_keys(hp["seed"])["data"], hp)
 
-    def fit(data, hp):
+    def start(data, hp):
         keys = trial_keys(hp["seed"])
-        k_init, k_steps = keys["init"], keys["steps"]
-        params = task.init(k_init, hp)
-        opt = task.optimizer(hp)
-        opt_state = opt.init(params)
+        params = task.init(keys["init"], hp)
+        init_metrics = dict(task.metrics(params, data, hp))
+        init_metrics["objective"] = task.loss(params, _batch(task, batch_size, keys["steps"], data, hp), hp)
+        return (params, task.optimizer(hp).init(params)), init_metrics
 
-        def batch_of(k):
-            return _batch(task, batch_size, k, data, hp)
+    def advance(carry, data, hp, first):
+        opt = task.optimizer(hp)
 
         def step(carry, k):
-            return _step(task, opt, carry, batch_of(k), hp)
+            return _step(task, opt, carry, _batch(task, batch_size, k, data, hp), hp)
 
         def block(carry, k):
             carry, losses = jax.lax.scan(step, carry, jax.random.split(k, log_every))
@@ -179,14 +202,26 @@ def _programs(
             metrics["objective"] = losses.mean()
             return carry, metrics
 
-        init_metrics = dict(task.metrics(params, data, hp))
-        init_metrics["objective"] = task.loss(params, batch_of(k_steps), hp)
-        (params, _), logged = jax.lax.scan(block, (params, opt_state), jax.random.split(k_steps, n_logs))
-        curves = {k: jnp.concatenate([jnp.asarray(init_metrics[k])[None], v]) for k, v in logged.items()}
-        probes = dict(task.probe(keys["probe"], params, data, hp)) if task.probe is not None else {}
-        return curves, probes, (params if return_params else None)
+        block_keys = jax.random.split(trial_keys(hp["seed"])["steps"], n_logs)
+        return jax.lax.scan(block, carry, jax.lax.dynamic_slice_in_dim(block_keys, first, chunk))
 
-    return data, fit
+    def finish(carry, data, hp):
+        params = carry[0]
+        probes = dict(task.probe(trial_keys(hp["seed"])["probe"], params, data, hp)) if task.probe is not None else {}
+        return probes, (params if return_params else None)
+
+    return data, start, advance, finish
+
+
+def _run_chunks(advance, carry, data, hp, n_logs: int, trials: int):
+    """Calls the compiled ``advance`` until every block has run; reports each call's
+    progress (``trials`` trials advanced by a share of their run) to the sweep."""
+    chunk, logged = chunk_blocks(n_logs), []
+    for first in range(0, n_logs, chunk):
+        carry, metrics = advance(carry, data, hp, np.int32(first))
+        logged.append(metrics)
+        timing.report_progress(trials * chunk / n_logs)
+    return carry, {k: np.concatenate([np.asarray(m[k]) for m in logged], axis=-1) for k in logged[0]}
 
 
 def _batch(task: Task, batch_size: int | None, k, data, hp):
@@ -318,20 +353,32 @@ def train(
     if "seed" not in hp:
         raise ValueError("hyperparameters must include 'seed'")
     n_trials = len(hp["seed"])
-    programs = _programs(task, steps, log_every, batch_size, return_params)
+    n_logs = steps // log_every
+    data, start, advance, finish = _programs(task, steps, log_every, batch_size, return_params)
     strategy = resolve_strategy(strategy)
     if strategy == "sequential":
-        data, fit = programs
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
             data_l = jax.jit(data).lower(first)
-            data_c = data_l.compile()
-            fit_c = jax.jit(fit).lower(data_l.out_info, first).compile()
+            start_l = jax.jit(start).lower(data_l.out_info, first)
+            carry_info = start_l.out_info[0]
+            programs = (
+                data_l.compile(),
+                start_l.compile(),
+                jax.jit(advance).lower(carry_info, data_l.out_info, first, np.int32(0)).compile(),
+                jax.jit(finish).lower(carry_info, data_l.out_info, first).compile(),
+            )
             timing.add_flops(n_trials * flops_per_trial(task, data_l.out_info, first, steps, log_every, batch_size))
 
         def run_one(i):
+            data_c, start_c, advance_c, finish_c = programs
             h = {k: v[i] for k, v in hp.items()}
-            return jax.device_get(fit_c(data_c(h), h))
+            d = data_c(h)
+            carry, initial = start_c(d, h)
+            carry, logged = _run_chunks(advance_c, carry, d, h, n_logs, 1)
+            probes, params = finish_c(carry, d, h)
+            curves = {k: np.concatenate([np.asarray(initial[k])[None], v]) for k, v in logged.items()}
+            return curves, jax.device_get(probes), jax.device_get(params)
 
         threads = min(n_trials, trial_threads())
         if threads > 1:
@@ -353,12 +400,14 @@ def train(
             args = jax.device_put(args, spec)
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
-            data_info = jax.eval_shape(programs[0], first)
+            data_info = jax.eval_shape(data, first)
             timing.add_flops(n_trials * flops_per_trial(task, data_info, first, steps, log_every, batch_size))
-        data, fit = (jax.vmap(f) for f in programs)
-        data_v = _compile(data, args)(args)
-        curves, probes, params = jax.device_get(_compile(fit, data_v, args)(data_v, args))
-        curves = {k: np.asarray(v)[:n_trials] for k, v in curves.items()}
+        data_v = _compile(jax.vmap(data), args)(args)
+        carry, initial = _compile(jax.vmap(start), data_v, args)(data_v, args)
+        advance_v = _compile(jax.vmap(advance, in_axes=(0, 0, 0, None)), carry, data_v, args, np.int32(0))
+        carry, logged = _run_chunks(advance_v, carry, data_v, args, n_logs, n_trials)
+        probes, params = jax.device_get(_compile(jax.vmap(finish), carry, data_v, args)(carry, data_v, args))
+        curves = {k: np.concatenate([np.asarray(initial[k])[:, None], v], axis=1)[:n_trials] for k, v in logged.items()}
         probes = {k: np.asarray(v)[:n_trials] for k, v in probes.items()}
         if return_params:
             params = jax.tree.map(lambda x: np.asarray(x)[:n_trials], params)

@@ -58,7 +58,8 @@ def execute_shard(experiment: Experiment, shard: Shard, debug: bool = False) -> 
     t0 = time.perf_counter()
     error = None
     try:
-        result = experiment.run(shard)
+        with timing.progress_of_shard(len(shard.trials)):
+            result = experiment.run(shard)
         if not isinstance(result, ShardResult) or len(result.metrics) != len(shard.trials):
             raise RuntimeError(
                 f"{experiment.name}.run must return a ShardResult with one metrics dict per trial ({len(shard.trials)})"
@@ -149,4 +150,7 @@ def shard_tables(
     # ``error`` is a string column in every file, also when no trial of the shard failed
     # (all-null would be typed ``null``, and files of one table would differ in schema).
     trials = trials.set_column(trials.schema.get_field_index("error"), "error", trials["error"].cast(pa.string()))
-    return {"trials": trials, "curves": curves, "shards": pa.Table.from_pylist([prov])}
+    shards = pa.Table.from_pylist([prov])
+    for column in ("start", "end"):  # typed: DuckDB and pandas read them as times
+        shards = shards.set_column(shards.schema.get_field_index(column), column, store.timestamps([prov[column]]))
+    return {"trials": trials, "curves": curves, "shards": shards}

@@ -156,9 +156,24 @@ def test_progress_in_a_log_is_a_plain_line_at_a_steady_interval(tmp_path):
     assert first.startswith("toy: 0/") and not first.endswith("-:--:--"), first
 
 
+def test_progress_moves_inside_a_shard_through_a_worker_process(tmp_path):
+    # Each shard waits a second after training, before it is stored: the trainer's own
+    # reports, forwarded by the worker, count its trials during that second.
+    r = physai(
+        "run", TOY, "--out", str(tmp_path), "--backend", "processes", "--workers", "1",
+        env={"PHYSAI_TOY_SLEEP_AFTER": "1", "PHYSAI_PROGRESS_EVERY": "0.2"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("toy: ")]
+    # Once stored, the last shard ends the sweep with one line; its trained trials showed before.
+    assert sum(line.startswith("toy: 6/6") for line in lines) >= 3, r.stderr
+
+
 def test_eta_from_the_observed_rate_or_else_from_earlier_runs():
     from physai.timing import eta_seconds
 
+    assert eta_seconds(10.0, 0.5, 6, prior=3.0) == 8.0  # half a trial carries the compile: the prior still rules
+    assert eta_seconds(10.0, 0.5, 6, prior=None) == 120.0  # nothing else to go by
     assert eta_seconds(10.0, 2, 6, prior=100.0) == 30.0  # observed: 5 s per trial
     assert eta_seconds(10.0, 0, 6, prior=3.0) == 8.0  # prior: 18 s of work, 10 already spent
     assert eta_seconds(30.0, 0, 6, prior=3.0) == 0.0
@@ -244,3 +259,26 @@ def test_every_trials_file_of_a_run_has_the_same_schema_and_duckdb_reads_them_di
     assert str(schema.field("error").type) == "string" and str(schema.field("width").type) == "int64"
     n = duckdb.sql(f"SELECT count(*) FROM '{stored}/toy/demo/trials/*.parquet'").fetchall()[0][0]
     assert n == 6
+
+
+def test_shard_start_and_end_are_utc_timestamps_and_old_float_seconds_still_read(stored):
+    from types import SimpleNamespace
+
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from physai import store
+    from physai.report import runtime_seconds
+
+    files = sorted((stored / "toy" / "demo" / "shards").glob("*.parquet"))
+    for f in files:
+        schema = pq.read_schema(f)
+        assert schema.field("start").type == schema.field("end").type == pa.timestamp("us", tz="UTC")
+    span = duckdb.sql(f"SELECT max(\"end\") - min(start) FROM '{stored}/toy/demo/shards/*.parquet'").fetchall()[0][0]
+    assert span.total_seconds() > 0  # an interval: DuckDB reads them as times
+    shards = store.load(stored, "toy", "demo")["shards"]
+    assert str(shards["end"].dtype).startswith("datetime64")
+    typed = runtime_seconds(SimpleNamespace(shards=shards))
+    floats = shards.assign(start=store.posix_seconds(shards["start"]), end=store.posix_seconds(shards["end"]))
+    assert typed > 0 and typed == pytest.approx(runtime_seconds(SimpleNamespace(shards=floats)))

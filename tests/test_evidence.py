@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from physai.evidence import bootstrap_over, bootstrap_verdict, unless_converged, unless_interior
+from physai.evidence import bootstrap_over, bootstrap_verdict, slim, unless_converged, unless_interior
 from physai.experiment import Verdict
 
 
@@ -81,3 +81,16 @@ def test_a_verdict_that_does_not_rest_on_the_unconverged_runs_stands():
     table.loc[~table["converged"], "y"] = 2.0
     verdict = check(table.assign(y=2.0))
     assert unless_converged(verdict, table, recheck=check).status == "inconclusive"
+
+
+def test_a_refutation_about_an_interior_optimum_stands_at_the_edge():
+    refuted = Verdict("refuted", 3.0, "[0.5, 2]", "peak outside the window")
+    supported = Verdict("supported", 1.0, "[0.5, 2]", "peak inside the window")
+    assert unless_interior(refuted, [1, 2, 3], 3, "p", refutation_stands=True).status == "refuted"
+    assert unless_interior(refuted, [1, 2, 3], 3, "p").status == "inconclusive"
+    assert unless_interior(supported, [1, 2, 3], 3, "p", refutation_stands=True).status == "inconclusive"
+
+
+def test_slim_keeps_the_unit_and_the_named_columns_once():
+    table = pd.DataFrame({"seed": [0, 1], "a": [1.0, 2.0], "b": [3.0, 4.0]})
+    assert list(slim(table, "b", "seed", "b").columns) == ["seed", "b"]

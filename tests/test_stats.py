@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import aggregate, loglog_slope, median_ci, rank_correlation
+from analysis.stats import aggregate, loglog_slope, median_ci, rank_correlation, spearman
 
 
 class TestMedianCi:
@@ -144,3 +144,13 @@ class TestLoglogSlope:
             loglog_slope([1.0, 2.0, -3.0, np.nan], [1.0, 2.0, 3.0, 4.0])
         with pytest.raises(ValueError, match="at least 3"):
             loglog_slope([1.0, 2.0, 3.0], [1.0, 0.0, np.inf])
+
+
+def test_spearman_matches_scipy_with_ties_and_is_nan_when_undefined():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 4, 12).astype(float), rng.normal(size=12)
+    assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    assert math.isnan(spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))
+    assert math.isnan(spearman([1.0, 2.0], [1.0, 2.0]))

@@ -264,3 +264,29 @@ def test_convergence_is_the_relative_change_over_the_last_tenth_of_training():
     runs = np.concatenate([flat, falling, fitted, halfway])
     assert trainer.objective_change(runs)[2] > trainer.CONVERGED_CHANGE
     assert trainer.converged_runs(runs).tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "vmap"])
+def test_training_reports_progress_inside_a_run_and_chunks_do_not_change_numbers(strategy, monkeypatch):
+    from physai import timing
+
+    task = _task(models.MLP(width=8))
+    reports = []
+    with timing.progress_to(reports.append):
+        chunked = trainer.train(task, HP, steps=160, log_every=10, strategy=strategy)
+    n_trials, n_logs = len(HP["seed"]), 16
+    assert sum(reports) == pytest.approx(n_trials)  # every trial's steps, reported as they run
+    calls = n_logs // trainer.chunk_blocks(n_logs)
+    assert calls > 1 and len(reports) == (calls * n_trials if strategy == "sequential" else calls)
+    monkeypatch.setattr(trainer, "PROGRESS_CHUNKS", 1)  # the whole scan in one call
+    whole = trainer.train(task, HP, steps=160, log_every=10, strategy=strategy)
+    for k in whole.curves:
+        np.testing.assert_array_equal(chunked.curves[k], whole.curves[k])
+
+
+def test_chunks_divide_the_logging_blocks():
+    assert trainer.chunk_blocks(100) == 10 and trainer.chunk_blocks(30) == 2 and trainer.chunk_blocks(7) == 1
+    assert trainer.chunk_blocks(97) == 97  # a prime count above the limit runs in one call
+    for n in range(1, 200):
+        c = trainer.chunk_blocks(n)
+        assert n % c == 0 and n // c <= trainer.PROGRESS_CHUNKS

@@ -2,6 +2,7 @@
 
 ``lr`` large with plain SGD diverges (NaN), which the diverged-trial test uses;
 ``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way;
+``PHYSAI_TOY_SLEEP_AFTER`` (seconds) holds a shard after its training, before it is stored;
 ``PHYSAI_TOY_DIE_ONCE`` / ``PHYSAI_TOY_DIE_WIDTH`` make a worker kill itself (backend tests).
 """
 
@@ -54,7 +55,9 @@ def run(shard):
         data, lambda key, hp: models.init_mlp(model, key, D), loss, metrics, lambda hp: optax.sgd(hp["lr"])
     )
     steps = shard.static.steps
-    return trainer.run_shard(task, shard, ("lr", "noise", "seed"), steps=steps, log_every=steps // 4)
+    result = trainer.run_shard(task, shard, ("lr", "noise", "seed"), steps=steps, log_every=steps // 4)
+    time.sleep(float(os.environ.get("PHYSAI_TOY_SLEEP_AFTER", "0")))
+    return result
 
 
 @dataclass(frozen=True)

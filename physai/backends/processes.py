@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
 
-from physai import identity
+from physai import identity, timing
 from physai.backends import stop_if_interrupted, wire
 from physai.errors import PhysaiError
 
@@ -49,15 +49,37 @@ def _worker(index: int, conn, module: str, env: dict[str, str], core: int | None
     from physai import worker
 
     experiment = importlib.import_module(module).EXPERIMENT
-    while True:
-        try:
+
+    def progress(trials: float) -> None:  # training progress inside the shard, for the driver's bar
+        conn.send_bytes(PROGRESS + repr(trials).encode())
+
+    with timing.progress_to(progress):
+        while True:
+            try:
+                message = conn.recv_bytes()
+            except EOFError:
+                return
+            if not message:  # the driver's "stop"
+                return
+            shard = wire.decode_shard(experiment, message)
+            conn.send_bytes(wire.pack(worker.execute_shard(experiment, shard)))
+
+
+PROGRESS = b"progress "  # a worker's progress message; a shard's tables start with their JSON header
+
+
+def _receive(conn) -> bytes | None:
+    """The worker's next result message, or None; progress messages on the way are
+    passed to ``timing.report_progress`` (the sweep's bar)."""
+    try:
+        while conn.poll():
             message = conn.recv_bytes()
-        except EOFError:
-            return
-        if not message:  # the driver's "stop"
-            return
-        shard = wire.decode_shard(experiment, message)
-        conn.send_bytes(wire.pack(worker.execute_shard(experiment, shard)))
+            if not message.startswith(PROGRESS):
+                return message
+            timing.report_progress(float(message[len(PROGRESS) :]))
+    except (EOFError, OSError):
+        pass
+    return None
 
 
 def _drop_working_directory() -> None:
@@ -177,12 +199,7 @@ class ProcessRunner:
                         slot.conn.send_bytes(wire.encode_shard(slot.shard))
                 wait([s.conn for s in slots] + [s.process.sentinel for s in slots], timeout=1.0)
                 for i, slot in enumerate(slots):
-                    message = None
-                    try:
-                        if slot.conn.poll():
-                            message = slot.conn.recv_bytes()
-                    except (EOFError, OSError):
-                        pass
+                    message = _receive(slot.conn)
                     if message is not None:
                         shard, slot.shard = slot.shard, None
                         yield shard, wire.unpack(message)

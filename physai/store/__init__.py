@@ -4,7 +4,7 @@ Layout under ``<root>/<experiment>/<preset>/``::
 
     trials/<shard_id>.parquet   one row per model (written last: its presence marks the shard done)
     curves/<shard_id>.parquet   long format: trial_id, step, split, metric, value
-    shards/<shard_id>.parquet   one provenance row
+    shards/<shard_id>.parquet   one provenance row (``start``/``end``: UTC timestamps)
     figures/*.png
 
 Every file is written to a temporary name in the same folder and moved into
@@ -38,10 +38,13 @@ from physai.store import params
 from physai.store.files import (
     STALE_TMP_SECONDS,
     TABLES,
+    TIMESTAMP,
     DamagedFile,
     atomic_path,
     experiment_dir,
+    posix_seconds,
     remove_stale_tmp,
+    timestamps,
     write_table,
     write_text,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "DONE",
     "STALE_TMP_SECONDS",
     "TABLES",
+    "TIMESTAMP",
     "DamagedFile",
     "Outcome",
     "atomic_path",
@@ -64,10 +68,12 @@ __all__ = [
     "load",
     "load_params",
     "params",
+    "posix_seconds",
     "remove_stale_tmp",
     "repair",
     "save_params",
     "stored_outcomes",
+    "timestamps",
     "stored_status",
     "write_shard",
     "write_table",

@@ -26,6 +26,30 @@ except ImportError:  # not POSIX: stores into one folder are not serialised betw
 TABLES = ("trials", "curves", "shards")
 STALE_TMP_SECONDS = 600.0
 _READ_ERRORS = (OSError, pa.ArrowException, ValueError, KeyError, IndexError, TypeError)
+TIMESTAMP = pa.timestamp("us", tz="UTC")  # type of a shard's ``start`` and ``end``
+
+
+def timestamps(seconds: list[float]) -> pa.Array:
+    """POSIX seconds as an Arrow timestamp column (microseconds, UTC)."""
+    return pa.array([None if s is None else round(s * 1e6) for s in seconds], pa.int64()).cast(TIMESTAMP)
+
+
+def posix_seconds(column) -> list[float | None]:
+    """A ``start``/``end`` column (Arrow or pandas) as POSIX seconds: timestamps, or
+    the float seconds of stores written before they were typed; None where missing."""
+    values = column.to_pylist() if hasattr(column, "to_pylist") else list(column)
+    seconds = []
+    for v in values:
+        if hasattr(v, "timestamp"):  # datetime, pandas Timestamp
+            try:
+                seconds.append(v.timestamp())
+            except ValueError:  # NaT
+                seconds.append(None)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+            seconds.append(float(v))
+        else:
+            seconds.append(None)
+    return seconds
 
 
 def experiment_dir(root: str | os.PathLike, experiment: str, preset: str) -> Path:

@@ -20,6 +20,7 @@ from physai.store.files import (
     _read,
     _trials_files,
     experiment_dir,
+    posix_seconds,
 )
 
 DONE = ("ok", "diverged")  # outcomes that win over "failed"
@@ -54,7 +55,7 @@ def _end_time(folder: Path, stem: str) -> float:
     mtime of its trials file (0 when neither can be read)."""
     try:
         end = _cached(
-            folder / "shards" / f"{stem}.parquet", lambda p: _finite_max(_read(p, ["end"]).column("end").to_pylist())
+            folder / "shards" / f"{stem}.parquet", lambda p: _finite_max(posix_seconds(_read(p, ["end"]).column("end")))
         )
         if end is not None:
             return end

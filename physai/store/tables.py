@@ -22,6 +22,7 @@ from physai.store.files import (
     _read,
     _trials_files,
     experiment_dir,
+    posix_seconds,
     remove_stale_tmp,
     write_table,
 )
@@ -211,7 +212,7 @@ def _store(folder: Path, shard_id: str, trials: pa.Table, curves: pa.Table | Non
     rows += [(tid, st, None) for tid, st in zip(new_ids, new_statuses)]  # None: the new shard
     new_end = None
     if "end" in provenance.column_names:
-        new_end = _finite_max(provenance.column("end").to_pylist())
+        new_end = _finite_max(posix_seconds(provenance.column("end")))
     if new_end is None:
         new_end = time.time()
     stored_when = _stored_when(folder)

@@ -1,0 +1,95 @@
+"""What in-shard progress costs: the training scan in chunks against one call.
+
+``physai.train`` runs a trial's training scan as up to ``PROGRESS_CHUNKS`` (16)
+calls of one compiled program so that the sweep can report progress inside a
+shard (a host callback in the scan would keep it one call, but XLA programs with
+host callbacks are not stored in the persistent compilation cache). This
+benchmark trains the same trials with the default chunks and with the whole scan
+in one call (``PROGRESS_CHUNKS = 1``), interleaved, in one process, and prints
+the run-phase seconds (wall minus compile) of each and their ratio.
+
+Workloads: the reference sweep's MLP (``benchmarks/sweep_throughput.py``: d = 20,
+n = 1000, full-batch Adam) at width 64 and 1024, 8 seeds, and the worst case for
+per-call overhead: width 16 on 64 points with a metric logged every step.
+
+Run: ``.venv/bin/python benchmarks/progress_cost.py [--repeats 3] [--json out.json]``.
+About a minute on 2 idle cores. The numbers are identical in both modes
+(``tests/test_train.py``); only time is compared here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax.numpy as jnp
+import optax
+
+from physai import curricula, models, runtime, timing
+from physai import train as trainer
+
+WORKLOADS = {  # name: (width, n, steps, log_every)
+    "reference MLP, width 64": (64, 1000, 500, 10),
+    "reference MLP, width 1024": (1024, 1000, 500, 10),
+    "tiny MLP, a log every step": (16, 64, 512, 1),
+}
+D, SEEDS = 20, 8
+
+
+def _task(width: int, n: int) -> trainer.Task:
+    model = models.MLP(width=width)
+
+    def loss(p, batch, hp):
+        return jnp.mean((model.apply({"params": p}, batch["x_train"])[:, 0] - batch["y_train"]) ** 2)
+
+    def metrics(p, data, hp):
+        test = jnp.mean((model.apply({"params": p}, data["x_test"])[:, 0] - data["y_test"]) ** 2)
+        return {"train_mse": loss(p, data, hp), "test_mse": test}
+
+    return trainer.Task(
+        lambda key, hp: curricula.teacher_student(key, n, n, D, 4, 0.1),
+        lambda key, hp: models.init_mlp(model, key, D),
+        loss,
+        metrics,
+        lambda hp: optax.adam(1e-3),
+    )
+
+
+def _run_seconds(task, steps: int, log_every: int, chunks: int) -> float:
+    trainer.PROGRESS_CHUNKS = chunks
+    timing.reset()
+    t0 = time.perf_counter()
+    trainer.train(task, {"seed": list(range(SEEDS))}, steps=steps, log_every=log_every)
+    return time.perf_counter() - t0 - timing.compile_seconds()
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", help="also write the numbers here")
+    args = ap.parse_args(argv)
+    runtime.configure()
+    default, out = trainer.PROGRESS_CHUNKS, {}
+    for name, (width, n, steps, log_every) in WORKLOADS.items():
+        task = _task(width, n)
+        _run_seconds(task, steps, log_every, default)  # compile both programs once (warm cache)
+        _run_seconds(task, steps, log_every, 1)
+        chunked, whole = [], []
+        for _ in range(args.repeats):
+            chunked.append(_run_seconds(task, steps, log_every, default))
+            whole.append(_run_seconds(task, steps, log_every, 1))
+        c, w = statistics.median(chunked), statistics.median(whole)
+        calls = (steps // log_every) // trainer.chunk_blocks(steps // log_every, default)
+        out[name] = {"chunked_s": c, "one_call_s": w, "ratio": c / w, "calls": calls}
+        print(f"{name:30s} {calls:3d} calls: {c:7.3f} s   one call: {w:7.3f} s   ratio {c / w:.3f}")
+    trainer.PROGRESS_CHUNKS = default
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    return out
+
+
+if __name__ == "__main__":
+    main()
