@@ -1,12 +1,14 @@
 """What in-shard progress costs: the training scan in chunks against one call.
 
-``physai.train`` runs a trial's training scan as up to ``PROGRESS_CHUNKS`` (16)
-calls of one compiled program so that the sweep can report progress inside a
-shard (a host callback in the scan would keep it one call, but XLA programs with
-host callbacks are not stored in the persistent compilation cache). This
-benchmark trains the same trials with the default chunks and with the whole scan
-in one call (``PROGRESS_CHUNKS = 1``), interleaved, in one process, and prints
-the run-phase seconds (wall minus compile) of each and their ratio.
+``physai.train`` runs a long training scan as up to ``PROGRESS_CHUNKS`` (16)
+calls of one compiled program, at least ``MIN_FLOPS_PER_CALL`` each, so that the
+sweep can report progress inside a shard (a host callback in the scan would keep
+it one call, but XLA programs with host callbacks are not stored in the
+persistent compilation cache). This benchmark trains the same trials as the
+trainer splits them and with the whole scan in one call (``PROGRESS_CHUNKS =
+1``), interleaved, in one process, and prints the run-phase seconds (wall minus
+compile) of each and their ratio; ``--split-all`` also splits the small runs the
+trainer keeps whole, to show the cost it avoids.
 
 Workloads: the reference sweep's MLP (``benchmarks/sweep_throughput.py``: d = 20,
 n = 1000, full-batch Adam) at width 64 and 1024, 8 seeds, and the worst case for
@@ -57,34 +59,40 @@ def _task(width: int, n: int) -> trainer.Task:
     )
 
 
-def _run_seconds(task, steps: int, log_every: int, chunks: int) -> float:
+def _run_seconds(task, steps: int, log_every: int, chunks: int) -> tuple[float, int]:
+    """Run-phase seconds of one ``train`` call, and the calls per trial it made."""
     trainer.PROGRESS_CHUNKS = chunks
     timing.reset()
+    reports = []
     t0 = time.perf_counter()
-    trainer.train(task, {"seed": list(range(SEEDS))}, steps=steps, log_every=log_every)
-    return time.perf_counter() - t0 - timing.compile_seconds()
+    with timing.progress_to(reports.append):
+        trainer.train(task, {"seed": list(range(SEEDS))}, steps=steps, log_every=log_every, strategy="sequential")
+    return time.perf_counter() - t0 - timing.compile_seconds(), len(reports) // SEEDS
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--split-all", action="store_true", help="split every run, however small")
     args = ap.parse_args(argv)
     runtime.configure()
-    default, out = trainer.PROGRESS_CHUNKS, {}
+    default, threshold, out = trainer.PROGRESS_CHUNKS, trainer.MIN_FLOPS_PER_CALL, {}
+    if args.split_all:
+        trainer.MIN_FLOPS_PER_CALL = 1.0
     for name, (width, n, steps, log_every) in WORKLOADS.items():
         task = _task(width, n)
         _run_seconds(task, steps, log_every, default)  # compile both programs once (warm cache)
         _run_seconds(task, steps, log_every, 1)
         chunked, whole = [], []
         for _ in range(args.repeats):
-            chunked.append(_run_seconds(task, steps, log_every, default))
-            whole.append(_run_seconds(task, steps, log_every, 1))
+            seconds, calls = _run_seconds(task, steps, log_every, default)
+            chunked.append(seconds)
+            whole.append(_run_seconds(task, steps, log_every, 1)[0])
         c, w = statistics.median(chunked), statistics.median(whole)
-        calls = (steps // log_every) // trainer.chunk_blocks(steps // log_every, default)
         out[name] = {"chunked_s": c, "one_call_s": w, "ratio": c / w, "calls": calls}
         print(f"{name:30s} {calls:3d} calls: {c:7.3f} s   one call: {w:7.3f} s   ratio {c / w:.3f}")
-    trainer.PROGRESS_CHUNKS = default
+    trainer.PROGRESS_CHUNKS, trainer.MIN_FLOPS_PER_CALL = default, threshold
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

@@ -6,10 +6,11 @@ weight decay, noise, width mask, seed, ...) are *traced arrays*, so one
 compiled program serves the whole shard and the persistent compilation cache
 serves the next run. Data generation is compiled as its own small program
 (it does not depend on the model, so shards of other widths reuse it from the
-cache); so are initialisation, the training scan and the final probe. The scan
-runs as a few calls of one compiled program (``chunk_blocks``), each a share of
-the logging blocks, so a sweep shows progress inside a shard at no measurable
-cost (``benchmarks/sweep_throughput.py``).
+cache); so are initialisation, the training scan and the final probe. A long
+scan runs as a few calls of one compiled program (``progress_calls``,
+``chunk_blocks``), each a share of the logging blocks, so a sweep shows progress
+inside a shard; the numbers do not depend on the split, and its cost is measured
+in ``benchmarks/progress_cost.py``.
 
 Batching strategies (``strategy``):
   * ``sequential``: the compiled single-trial program is called once per trial,
@@ -140,6 +141,10 @@ def trial_keys(seed) -> dict[str, jax.Array]:
 
 
 PROGRESS_CHUNKS = 16  # calls of the compiled training program per run, at most
+# Work one call must hold before a run is split: a call costs ~0.5 ms on CPU, about
+# 1% of the time 1e9 FLOPs take on two cores. Smaller runs make one call (they
+# take well under a second; the sweep still counts them trial by trial).
+MIN_FLOPS_PER_CALL = 1e9
 
 
 def chunk_blocks(n_logs: int, chunks: int | None = None) -> int:
@@ -153,22 +158,28 @@ def chunk_blocks(n_logs: int, chunks: int | None = None) -> int:
     (default ``PROGRESS_CHUNKS``): every call has the same shape, so one
     compilation serves them all. Results do not depend on it.
     """
-    chunks = chunks or PROGRESS_CHUNKS
+    chunks = PROGRESS_CHUNKS if chunks is None else max(1, min(chunks, PROGRESS_CHUNKS))
     return next(c for c in range(1, n_logs + 1) if n_logs % c == 0 and n_logs // c <= chunks)
 
 
-def _programs(task: Task, steps: int, log_every: int, batch_size: int | None, return_params: bool) -> tuple:
+def progress_calls(flops: float) -> int:
+    """Calls to split a run of ``flops`` floating-point operations into: ``flops /
+    MIN_FLOPS_PER_CALL``, from 1 to ``PROGRESS_CHUNKS``."""
+    return int(min(PROGRESS_CHUNKS, max(1, flops // MIN_FLOPS_PER_CALL)))
+
+
+def _programs(task: Task, steps: int, log_every: int, batch_size: int | None, return_params: bool, chunk: int) -> tuple:
     """Splits a single-trial run into pure functions, each compiled once per shard.
 
     The data program does not depend on the model, so shards of other widths
     find it in the persistent compilation cache instead of compiling it again
     (random data generation is a large part of a small program's compile time).
-    ``advance`` runs ``chunk_blocks`` logging blocks of the training scan from
-    block ``first``; called ``n_logs / chunk`` times it is the whole run, with
-    the same keys and the same steps as one scan.
+    ``advance`` runs ``chunk`` logging blocks of the training scan from block
+    ``first``; called ``n_logs / chunk`` times it is the whole run, with the
+    same keys and the same steps as one scan.
 
     Returns:
-      ``(data, start, advance, finish)``: ``hp -> data``;
+      ``(start, advance, finish)`` (the data program is ``_data_program``):
       ``(data, hp) -> (carry, initial metrics)``;
       ``(carry, data, hp, first) -> (carry, {name: (chunk,)})``;
       ``(carry, data, hp) -> (probes {name: ()}, params or None)``.
@@ -178,10 +189,6 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None, re
     if task.sample is not None and batch_size is not None:
         raise ValueError("give either batch_size or Task.sample (which draws each step's batch), not both")
     n_logs = steps // log_every
-    chunk = chunk_blocks(n_logs)
-
-    def data(hp):
-        return task.data(trial_keys(hp["seed"])["data"], hp)
 
     def start(data, hp):
         keys = trial_keys(hp["seed"])
@@ -210,13 +217,22 @@ def _programs(task: Task, steps: int, log_every: int, batch_size: int | None, re
         probes = dict(task.probe(trial_keys(hp["seed"])["probe"], params, data, hp)) if task.probe is not None else {}
         return probes, (params if return_params else None)
 
-    return data, start, advance, finish
+    return start, advance, finish
 
 
-def _run_chunks(advance, carry, data, hp, n_logs: int, trials: int):
+def _data_program(task: Task) -> Callable:
+    """``hp -> data``: compiled on its own, see ``_programs``."""
+
+    def data(hp):
+        return task.data(trial_keys(hp["seed"])["data"], hp)
+
+    return data
+
+
+def _run_chunks(advance, carry, data, hp, n_logs: int, chunk: int, trials: int):
     """Calls the compiled ``advance`` until every block has run; reports each call's
     progress (``trials`` trials advanced by a share of their run) to the sweep."""
-    chunk, logged = chunk_blocks(n_logs), []
+    logged = []
     for first in range(0, n_logs, chunk):
         carry, metrics = advance(carry, data, hp, np.int32(first))
         logged.append(metrics)
@@ -354,12 +370,16 @@ def train(
         raise ValueError("hyperparameters must include 'seed'")
     n_trials = len(hp["seed"])
     n_logs = steps // log_every
-    data, start, advance, finish = _programs(task, steps, log_every, batch_size, return_params)
+    data = _data_program(task)
     strategy = resolve_strategy(strategy)
     if strategy == "sequential":
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
             data_l = jax.jit(data).lower(first)
+            flops = flops_per_trial(task, data_l.out_info, first, steps, log_every, batch_size)
+            timing.add_flops(n_trials * flops)
+            chunk = chunk_blocks(n_logs, progress_calls(flops))  # one call advances one trial
+            start, advance, finish = _programs(task, steps, log_every, batch_size, return_params, chunk)
             start_l = jax.jit(start).lower(data_l.out_info, first)
             carry_info = start_l.out_info[0]
             programs = (
@@ -368,14 +388,13 @@ def train(
                 jax.jit(advance).lower(carry_info, data_l.out_info, first, np.int32(0)).compile(),
                 jax.jit(finish).lower(carry_info, data_l.out_info, first).compile(),
             )
-            timing.add_flops(n_trials * flops_per_trial(task, data_l.out_info, first, steps, log_every, batch_size))
 
         def run_one(i):
             data_c, start_c, advance_c, finish_c = programs
             h = {k: v[i] for k, v in hp.items()}
             d = data_c(h)
             carry, initial = start_c(d, h)
-            carry, logged = _run_chunks(advance_c, carry, d, h, n_logs, 1)
+            carry, logged = _run_chunks(advance_c, carry, d, h, n_logs, chunk, 1)
             probes, params = finish_c(carry, d, h)
             curves = {k: np.concatenate([np.asarray(initial[k])[None], v]) for k, v in logged.items()}
             return curves, jax.device_get(probes), jax.device_get(params)
@@ -401,11 +420,14 @@ def train(
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
             data_info = jax.eval_shape(data, first)
-            timing.add_flops(n_trials * flops_per_trial(task, data_info, first, steps, log_every, batch_size))
+            flops = n_trials * flops_per_trial(task, data_info, first, steps, log_every, batch_size)
+            timing.add_flops(flops)
+        chunk = chunk_blocks(n_logs, progress_calls(flops))  # one call advances every trial
+        start, advance, finish = _programs(task, steps, log_every, batch_size, return_params, chunk)
         data_v = _compile(jax.vmap(data), args)(args)
         carry, initial = _compile(jax.vmap(start), data_v, args)(data_v, args)
         advance_v = _compile(jax.vmap(advance, in_axes=(0, 0, 0, None)), carry, data_v, args, np.int32(0))
-        carry, logged = _run_chunks(advance_v, carry, data_v, args, n_logs, n_trials)
+        carry, logged = _run_chunks(advance_v, carry, data_v, args, n_logs, chunk, n_trials)
         probes, params = jax.device_get(_compile(jax.vmap(finish), carry, data_v, args)(carry, data_v, args))
         curves = {k: np.concatenate([np.asarray(initial[k])[:, None], v], axis=1)[:n_trials] for k, v in logged.items()}
         probes = {k: np.asarray(v)[:n_trials] for k, v in probes.items()}

@@ -271,6 +271,7 @@ def test_training_reports_progress_inside_a_run_and_chunks_do_not_change_numbers
     from physai import timing
 
     task = _task(models.MLP(width=8))
+    monkeypatch.setattr(trainer, "MIN_FLOPS_PER_CALL", 1.0)  # split even this small run
     reports = []
     with timing.progress_to(reports.append):
         chunked = trainer.train(task, HP, steps=160, log_every=10, strategy=strategy)
@@ -290,3 +291,8 @@ def test_chunks_divide_the_logging_blocks():
     for n in range(1, 200):
         c = trainer.chunk_blocks(n)
         assert n % c == 0 and n // c <= trainer.PROGRESS_CHUNKS
+    assert trainer.chunk_blocks(100, 1) == 100 and trainer.chunk_blocks(100, 4) == 25
+    # Small runs make one call: the split's per-call cost would be a visible share of them.
+    assert trainer.progress_calls(0.0) == 1 and trainer.progress_calls(0.5 * trainer.MIN_FLOPS_PER_CALL) == 1
+    assert trainer.progress_calls(3 * trainer.MIN_FLOPS_PER_CALL) == 3
+    assert trainer.progress_calls(1e6 * trainer.MIN_FLOPS_PER_CALL) == trainer.PROGRESS_CHUNKS
