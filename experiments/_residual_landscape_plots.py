@@ -30,6 +30,13 @@ def depth_table(results: Results, value: str) -> pd.DataFrame:
     return out.sort_values(["residual", "depth"]).reset_index(drop=True)
 
 
+def _rho(g: pd.DataFrame) -> float:
+    from analysis.stats import spearman
+
+    v = np.nan_to_num(g["median"].to_numpy(float), posinf=np.finfo(float).max)
+    return spearman(g["depth"].to_numpy(float), v) if len(g) >= 3 else math.nan
+
+
 def plot(results: Results) -> dict:
     """Contours of the 2D slices side by side (plain | residual, shallowest / deepest);
     test and train loss and roughness against depth."""
@@ -74,16 +81,23 @@ def plot(results: Results) -> dict:
         (
             ("test_rel_mse", "test MSE / var(y)"),
             ("train_rel_mse", "train MSE / var(y)"),
-            ("roughness", "slice roughness (excess variation)"),
+            ("roughness", "slice roughness"),
         )
     ):
         table = depth_table(results, value)
         for residual, g in table.groupby("residual"):
-            axes[k].plot(g["depth"], g["median"], marker="o", label="residual" if residual else "plain")
+            name = "residual" if residual else "plain"
+            rows = ok[ok["residual"] == residual]
+            # every seed as a faint point, the medians (what the checks rank) as the line
+            line = axes[k].plot(g["depth"], g["median"], marker="o", label=f"{name}, rho {_rho(g):+.2f}")[0]
+            axes[k].scatter(rows["depth"], rows[value], s=10, alpha=0.35, color=line.get_color())
         if value != "roughness":
             axes[k].set_yscale("log")
+        axes[k].set_xscale("log", base=2)
         axes[k].set(xlabel="depth (hidden layers)", ylabel=f"{label}, median over seeds")
-        axes[k].legend(fontsize=8)
+        axes[k].legend(fontsize=8, title="Spearman rho with depth", title_fontsize=7)
+    gain = ", ".join(f"{g:g}" for g in sorted(ok["init_gain"].unique())) if "init_gain" in ok else "?"
+    fig.suptitle(f"init gain {gain} (LeCun-normal x gain)", fontsize=10)
     fig.tight_layout()
     figures["depth"] = fig
     return figures

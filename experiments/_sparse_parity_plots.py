@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.sparse_parity import BAND, _growth_exponent
+from experiments.sparse_parity import BAND, RISE, _growth_exponent
 from physai import Results
 
 
@@ -47,7 +47,9 @@ def plot(results: Results) -> dict:
             if metric != "acc":
                 ax.set_yscale("symlog", linthresh=1e-3)
             if metric == "acc":
-                ax.axhspan(0.5 - BAND, 0.5 + BAND, color="grey", alpha=0.2)
+                ax.axhspan(0.5 - BAND, 0.5 + BAND, color="grey", alpha=0.2)  # the plateau of hidden_progress
+                for level in RISE:  # the 10-90% rise of abrupt_learning
+                    ax.axhline(level, color="grey", lw=0.8, ls=":")
         fig.suptitle("Sparse parity, width-1000 ReLU net, SGD lr 0.1, batch 32, hinge loss")
         fig.tight_layout()
         figures[name] = fig

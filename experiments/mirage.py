@@ -2,61 +2,50 @@
 through a nonlinear metric?
 
 Question
-  Schaeffer, Miranda & Koyejo (2023, "Are emergent abilities of large language models
-  a mirage?", NeurIPS, Sec. 2 / Fig. 2-3): if a model gets each of the L tokens of an
-  answer right with probability p(N) that improves smoothly with model size N, the
-  exact-match accuracy of the whole answer is ~ p(N)^L, which stays near zero and then
-  shoots up: an "emergent" ability created by the choice of metric. On the same
-  outputs, per-token cross-entropy falls as a smooth power law in N.
+  Schaeffer, Miranda & Koyejo (2023, "Are emergent abilities of large language models a
+  mirage?", NeurIPS, Sec. 2-3, Fig. 2-3): if each of the L tokens of an answer is right
+  with probability p(N) that improves smoothly with model size N, exact match is ~ p(N)^L:
+  near zero, then a sudden rise made by the metric. On the same outputs per-token
+  cross-entropy falls as a smooth power law, and token edit distance falls smoothly.
 
 Setting (CPU)
-  An L-token task with smooth per-token difficulty (``physai.curricula.tokens.
-  multitoken_teacher``): x ~ N(0, I_16); a random tanh teacher (16 hidden units)
-  with one read-out per token; each of L_max = 8 tokens is the argmax over a
-  vocabulary of 4. Students: one-hidden-layer ReLU MLPs of width 2..256 (2.1
-  decades of parameters; all widths share one compiled program through a hidden-unit
-  mask) with 8 x 4 logits, Adam lr 1e-2, minibatch 512 from 2^15 samples, 3000
-  steps, per-token cross-entropy. The exact match for L in {1, 2, 4, 8} is computed on
-  the *same* outputs: the first L tokens of each answer all right.
+  ``physai.curricula.tokens.multitoken_teacher``: x ~ N(0, I_16), a random tanh teacher
+  (16 hidden units) with one read-out per token; 32 tokens, each the argmax over 4 classes.
+  Students: one-hidden-layer ReLU MLPs of width 2..256 (~2 decades of parameters; one
+  compiled program via a hidden-unit mask), Adam with the step size decayed from 1e-2 to
+  zero (cosine), minibatch 512 from 2^17 samples, 5000 steps, per-token cross-entropy.
+  On the *same* outputs, for L in {1, 2, 4, 8, 16, 32} and 2^15 test answers: exact match
+  (the first L tokens all right) and the token Hamming distance (wrong tokens among the
+  first L: for answers of one length the substitution-only token edit distance, used in
+  place of the paper's Levenshtein distance; in the figure).
 
-Hypotheses, in words
-  Every verdict is decided by the 95% seed-bootstrap interval of its statistic (whole
-  seeds resampled, the statistic recomputed from the medians over the drawn seeds;
-  ``physai.evidence``), not by the point estimate; every model size and length L
-  present in the results is used.
-  a. ``per_token_loss_power_law``: per-token test cross-entropy (median over seeds) vs
-     parameter count is a power law: R^2 >= 0.95 of a straight line in log-log. A power
-     law in N is a statement about end-state losses: the verdict is inconclusive while
-     runs have not met the trainer's convergence criterion.
-  b. ``exact_match_sharpens_with_L``: the exact-match transition, measured as its
-     10%-90% rise width in decades of N (``analysis.transitions.transition_width`` on the
-     median curve), gets strictly narrower as L grows (Spearman rho of width vs L = -1).
-  c. ``exact_match_onset_shifts_with_L``: the N at which exact match first reaches 50%
-     rises strictly with L (if per-token error falls as c N^-a, p^L = exp(-L c N^-a)
-     is the same curve shifted by log(L) / a in log N).
-  d. ``exact_match_is_product_of_token_accuracies``: at every width and L, exact match
-     agrees with the product of the per-position accuracies within 0.05 (medians over
-     seeds; the largest gap is the measurement).
-  b.-d. compare two metrics of the same outputs, so they need no converged runs.
-
-Sources
-  Each hypothesis names its paper, figure, statement and the reason for its tolerance
-  (``HYPOTHESES`` below). Full scale: InstructGPT/GPT-3 on 2-shot multi-digit
-  arithmetic (Schaeffer et al. Fig. 3), model sizes over ~3 decades.
+Hypotheses, in words (sources and tolerances: ``HYPOTHESES``)
+  Verdicts come from 95% seed-bootstrap intervals of statistics of the medians over seeds
+  (``physai.evidence``), over every size and length present. h = -log p is the per-token
+  hazard: p^L = exp(-L h), and h ~ 1 - p when small.
+  a. ``per_token_loss_power_law``: median per-token test loss vs parameters has R^2 >= 0.95
+     in log-log; inconclusive while runs have not converged.
+  b. ``exact_match_collapses_under_shift``: with h = c N^-a fitted, p^L = exp(-c (N /
+     L^(1/a))^-a): against log N - log(L)/a the exact-match curves of all L are one curve
+     (largest gap between two, where they overlap, <= 0.1).
+  c. ``exact_match_rise_moves_up_the_window``: on the fixed window of sizes, the share of
+     the rise in its upper half (in log N) grows with L (Spearman rho >= 0.8).
+  d. ``exact_match_is_product_of_token_accuracies``: exact match is the product of the
+     per-position accuracies within 0.05 at every width and L (independent token errors).
+  e. ``exact_match_resolved_below_onset``: where exact match is < 0.1 but the product
+     predicts >= 20 right test answers, it has >= 10 and is within a factor 2 of the product.
+  b.-e. compare metrics of the same outputs, so they need no converged runs. Full scale:
+  InstructGPT/GPT-3 on 2-shot multi-digit arithmetic (Fig. 3), ~3 decades of sizes.
 
 Known limitations
-  b. is not expected to hold under the paper's own model: with per-token error
-  e(N) = c N^-a, exact match (1 - e)^L ~ exp(-L c N^-a) is, in log N, the same curve
-  shifted by log(L) / a, not a sharper one. Longer answers look "more emergent" on a
-  fixed range of N because they start later and sit near zero for more of it (c.),
-  not because they rise faster. The check is kept to test that reading of emergence.
-  The per-token loss curve can bend where the student reaches the 16-unit teacher's
-  capacity and is then limited by steps and data; a straight log-log line then fits
-  it less well (a.).
+  Where the per-token error bends (the student nears the 16-unit teacher's capacity, or
+  is limited by steps and data), a log-log line fits it less well (a.) and the single
+  exponent of b. is a compromise. b. shifts every L by the mean hazard of all 32
+  positions; the first few positions of a short answer can be easier or harder.
 
 Run
-  physai demo mirage                     # one seed; under a minute
-  physai verify mirage --preset paper    # three seeds, every check; ~1 min CPU
+  physai demo mirage                     # one seed; ~1 min CPU
+  physai verify mirage --preset paper    # three seeds, every check; ~3 min CPU
   physai verify mirage --preset tiny     # seconds; tests only
 """
 
@@ -64,6 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import combinations
 
 import jax.numpy as jnp
 import numpy as np
@@ -71,16 +61,22 @@ import optax
 import pandas as pd
 
 import physai
-from analysis.transitions import transition_step, transition_width
+from analysis.stats import spearman
 from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, logspace, models, product
 from physai import train as trainer
 from physai.curricula.tokens import multitoken_teacher
 from physai.domains import POSITIVE, POSITIVE_INT, Domain
-from physai.evidence import bootstrap_verdict, unless_converged
+from physai.evidence import bootstrap_verdict, slim, unless_converged
 
-LENGTHS = (1, 2, 4, 8)
+LENGTHS = (1, 2, 4, 8, 16, 32)
 MIN_R2 = 0.95
 MAX_GAP = 0.05
+MAX_COLLAPSE_GAP = 0.1
+MIN_SHARE_RHO = 0.8
+ONSET_LEVEL = 0.1
+MIN_HITS = 20
+MAX_LOG2_RATIO = 1.0
+MIN_RIGHT = 10
 
 # ----------------------------------------------------------------------------- run
 
@@ -130,16 +126,26 @@ def make_task(st: Static) -> trainer.Task:
                 out[f"test_exact_match_L{length}"] = jnp.all(correct[:, :length], axis=1).mean()
         return out
 
-    return trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]))
+    # Cosine decay to zero: at a constant step size the wide models hover above their
+    # minimum (their per-token error flattens), which would bend the curve over sizes for a
+    # reason other than size; the decay lets each width settle near its own minimum.
+    def optimizer(hp):
+        return optax.adam(optax.cosine_decay_schedule(hp["lr"], st.steps))
+
+    return trainer.Task(data, init, loss, metrics, optimizer)
 
 
 def run(shard) -> ShardResult:
     """Trains every width and seed of the shard in one compiled program (masked widths)."""
     st = shard.static
 
-    def products(i, trial, result):
+    def derived(i, trial, result):
         acc = np.array([float(result.final[f"test_acc_pos{j}"][i]) for j in range(st.n_tokens)])
-        row = {f"token_product_L{length}": float(np.prod(acc[:length])) for length in LENGTHS if length <= len(acc)}
+        row = {}
+        for length in (L for L in LENGTHS if L <= len(acc)):
+            row[f"token_product_L{length}"] = float(np.prod(acc[:length]))
+            # Mean token Hamming distance of the first L tokens: the expected number wrong.
+            row[f"test_token_distance_L{length}"] = float(np.sum(1 - acc[:length]))
         row["n_params"] = models.count_mlp_params(st.d, int(trial.params["width"]), 1, st.n_tokens * st.vocab)
         return row
 
@@ -148,24 +154,27 @@ def run(shard) -> ShardResult:
         shard,
         ("seed", "width", "lr"),
         steps=st.steps,
-        log_every=st.steps // 4,
+        # Ten log points: the convergence criterion compares the objective at 90% and 100%.
+        log_every=max(1, st.steps // 10),
         batch_size=st.batch_size,
-        extra=products,
+        extra=derived,
     )
 
 
 # ----------------------------------------------------------------------------- checks
 
 
-def _median_by_size(results: Results, column: str) -> pd.DataFrame:
-    ok = results.ok
-    if ok.empty or column not in ok.columns:
-        return pd.DataFrame(columns=["n_params", column])
-    return ok.groupby("n_params")[column].median().reset_index().sort_values("n_params")
+def lengths_in(table: pd.DataFrame) -> list[int]:
+    """The answer lengths L whose exact match the table holds."""
+    return [L for L in LENGTHS if f"test_exact_match_L{L}" in table.columns]
 
 
-def _lengths(results: Results) -> list[int]:
-    return [L for L in LENGTHS if f"test_exact_match_L{L}" in results.ok.columns]
+def _em(lengths) -> list[str]:
+    return [f"test_exact_match_L{L}" for L in lengths]
+
+
+def _product(lengths) -> list[str]:
+    return [f"token_product_L{L}" for L in lengths]
 
 
 def _medians(table: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -178,48 +187,31 @@ def _medians(table: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.nd
     return sizes, np.array([np.median(values[group == g], axis=0) for g in range(len(sizes))])
 
 
-def _only(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The columns a statistic reads, with seed and size (a small table resamples fast)."""
-    return table[["seed", "n_params", *columns]]
-
-
-def _spearman(x, y) -> float:
-    """Spearman rho (average ranks for ties; NaN for a constant input)."""
-    rx, ry = _ranks(np.asarray(x, float)), _ranks(np.asarray(y, float))
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def _ranks(v: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean of their ranks), as ``scipy.stats.rankdata``."""
-    return (np.searchsorted(np.sort(v), v, "left") + np.searchsorted(np.sort(v), v, "right") + 1) / 2
+def _loglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """``(R^2, slope, intercept)`` of the least-squares line through ``(log x, log y)``."""
+    lx, ly = np.log(x), np.log(y)
+    slope, intercept = np.polyfit(lx, ly, 1)
+    r2 = 1 - np.sum((ly - (slope * lx + intercept)) ** 2) / np.sum((ly - ly.mean()) ** 2)
+    return float(r2), float(slope), float(intercept)
 
 
 def loss_power_law_fit(table: pd.DataFrame) -> tuple[float, float]:
     """``(R^2, slope)`` of the log-log line through the median per-token loss per model size."""
     n, loss = _medians(table, ["test_token_loss"])
-    if len(n) < 4:
-        return math.nan, math.nan
-    x, y = np.log(n), np.log(loss[:, 0])
-    slope, intercept = np.polyfit(x, y, 1)
-    r2 = 1 - np.sum((y - (slope * x + intercept)) ** 2) / np.sum((y - y.mean()) ** 2)
-    return float(r2), float(slope)
+    return _loglog_fit(n, loss[:, 0])[:2] if len(n) >= 4 else (math.nan, math.nan)
 
 
 def check_loss_power_law(results: Results) -> Verdict:
     """R^2 of log(median per-token loss) vs log(params) >= 0.95, decided by its seed-bootstrap interval."""
     ok = results.ok
-    if ok.empty or "test_token_loss" not in ok.columns or ok["n_params"].nunique() < 4:
-        return Verdict("inconclusive", float("nan"), f">= {MIN_R2:g}", "need >= 4 model sizes")
 
     def decide(ok: pd.DataFrame) -> Verdict:
-        if ok["n_params"].nunique() < 4:
+        if ok.empty or "test_token_loss" not in ok.columns or ok["n_params"].nunique() < 4:
             return Verdict("inconclusive", float("nan"), f">= {MIN_R2:g}", "need >= 4 model sizes")
         r2, slope = loss_power_law_fit(ok)
         decades = math.log10(ok["n_params"].max() / ok["n_params"].min())
         return bootstrap_verdict(
-            _only(ok, ["test_token_loss"]),
+            slim(ok, "n_params", "test_token_loss"),
             lambda t: loss_power_law_fit(t)[0],
             MIN_R2,
             1.0,
@@ -233,120 +225,161 @@ def check_loss_power_law(results: Results) -> Verdict:
     return unless_converged(decide(ok), ok, recheck=decide)
 
 
-def _transition_arrays(table: pd.DataFrame, lengths: list[int], which: str = "both") -> tuple:
-    """Per L: the 10-90% width (decades of N) and the N where the median exact match reaches 0.5
-    (``which``: ``"width"`` or ``"half"`` computes only that one, the other is None)."""
-    n, em = _medians(table, [f"test_exact_match_L{L}" for L in lengths])
-    logn, js = np.log10(n), range(len(lengths))
-    width = np.array([transition_width(logn, em[:, j], 0.1, 0.9) for j in js]) if which != "half" else None
-    half = np.array([10 ** transition_step(logn, em[:, j], 0.5) for j in js]) if which != "width" else None
-    return width, half
-
-
-def transitions(table: pd.DataFrame, lengths: list[int]) -> pd.DataFrame:
-    """Per L: the 10-90% width (decades of N) and the N where the median exact match reaches 0.5.
-
-    Args:
-      table: trials (columns ``n_params``, ``test_exact_match_L<L>``; one row per seed and size).
-      lengths: the answer lengths L to read.
-
-    Returns:
-      DataFrame ``L, width_decades, n_at_half``.
-    """
-    if table.empty or not lengths:
-        return pd.DataFrame(columns=["L", "width_decades", "n_at_half"])
-    width, half = _transition_arrays(table, lengths)
-    return pd.DataFrame({"L": lengths, "width_decades": width, "n_at_half": half})
-
-
-def em_transitions(results: Results) -> pd.DataFrame:
-    """Per L: the 10-90% width (decades of N) and the N where exact match reaches 0.5.
-
-    Args: results: stored tables. Returns: DataFrame ``L, width_decades, n_at_half``.
-    """
-    return transitions(results.ok, _lengths(results))
-
-
-def _rank_correlation(table: pd.DataFrame, lengths: list[int], which: str) -> float:
-    """Spearman rho of L against a transition measure (``"width"``: 10-90% rise width,
-    ``"half"``: N at 0.5); NaN when a length has none."""
-    width, half = _transition_arrays(table, lengths, which)
-    measure = width if which == "width" else half
-    if len(lengths) < 3 or np.isnan(measure).any():
+def hazard_exponent(n: np.ndarray, token_acc: np.ndarray) -> float:
+    """``a`` of the log-log fit ``-log p = c N^-a`` (NaN when some p is 0 or 1)."""
+    hazard = -np.log(np.asarray(token_acc, float))
+    if len(n) < 3 or not (np.isfinite(hazard).all() and (hazard > 0).all()):
         return math.nan
-    return _spearman(lengths, measure)
+    return -_loglog_fit(np.asarray(n, float), hazard)[1]
 
 
-def check_sharpens(results: Results) -> Verdict:
-    """Spearman(L, 10-90% width) = -1, decided by its seed-bootstrap interval."""
-    lengths = _lengths(results)
-    tr = em_transitions(results).dropna(subset=["width_decades"])
-    if len(tr) < 3:
-        return Verdict("inconclusive", float("nan"), "[-1, -0.99]", "need >= 3 lengths with a rise")
-    lengths = [int(L) for L in tr["L"]]
-    text = ", ".join(f"L={L}: {w:.2f}" for L, w in zip(tr["L"], tr["width_decades"]))
-    # Not wrapped in unless_converged: the claim is about the metric applied to the same
-    # outputs (p^L of whatever p the models reached), not about the models' end state.
+def shifted_curves(table: pd.DataFrame, lengths: list[int]) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(a, u, em)``: the fitted exponent, ``u[:, j] = log10 N - log10(L_j) / a`` and the
+    median exact match ``em[:, j]``, one row per model size."""
+    n, med = _medians(table, ["test_token_acc", *_em(lengths)])
+    a = hazard_exponent(n, med[:, 0])
+    u = np.log10(n)[:, None] - np.log10(np.asarray(lengths, float))[None, :] / a
+    return a, u, med[:, 1:]
+
+
+def collapse_gap(table: pd.DataFrame, lengths: list[int]) -> float:
+    """Largest |difference| between two shifted exact-match curves where both are measured
+    (each interpolated linearly in the shifted log N at the other's points); NaN without overlap."""
+    a, u, em = shifted_curves(table, lengths)
+    if not a > 0:
+        return math.nan
+    gaps = []
+    for i, j in combinations(range(len(lengths)), 2):
+        lo, hi = max(u[0, i], u[0, j]), min(u[-1, i], u[-1, j])
+        points = np.concatenate([u[:, i], u[:, j]])
+        points = points[(points >= lo) & (points <= hi)]
+        if hi > lo:
+            gaps.append(np.abs(np.interp(points, u[:, i], em[:, i]) - np.interp(points, u[:, j], em[:, j])).max())
+    return float(max(gaps)) if gaps else math.nan
+
+
+def check_collapse(results: Results) -> Verdict:
+    """Largest gap between exact-match curves shifted by log(L)/a <= 0.1, by its bootstrap interval."""
+    ok = results.ok
+    lengths = lengths_in(ok)
+    if len(lengths) < 2 or "test_token_acc" not in ok.columns or ok["n_params"].nunique() < 3:
+        return Verdict("inconclusive", float("nan"), f"<= {MAX_COLLAPSE_GAP:g}", "need >= 2 lengths, >= 3 sizes")
+    a, u, em = shifted_curves(ok, lengths)
+    unshifted = np.ptp(em, axis=1).max()
+    # Not wrapped in unless_converged: p^L is a transform of the same outputs, whatever
+    # the training state, and the exponent is read off those outputs.
     return bootstrap_verdict(
-        _only(results.ok, [f"test_exact_match_L{L}" for L in lengths]),
-        lambda t: _rank_correlation(t, lengths, "width"),
-        -1.0,
-        -0.99,
-        "Spearman rho",
-        f"10-90% rise width of exact match in decades of N ({text})",
+        slim(ok, "n_params", "test_token_acc", *_em(lengths)),
+        lambda t: collapse_gap(t, lengths),
+        0.0,
+        MAX_COLLAPSE_GAP,
+        "largest gap",
+        f"exact match of L = {', '.join(map(str, lengths))} against log10 N - log10(L) / a with a = {a:.3f} "
+        f"fitted to the per-token hazard -log p; before the shift the curves differ by up to {unshifted:.2f}",
     )
 
 
-def check_onset_shifts(results: Results) -> Verdict:
-    """Spearman(L, N at exact match 0.5) = +1, decided by its seed-bootstrap interval."""
-    lengths = _lengths(results)
-    tr = em_transitions(results)
-    if len(tr) < 3 or tr["n_at_half"].isna().any():
-        missing = ", ".join(str(L) for L in tr.loc[tr["n_at_half"].isna(), "L"])
-        return Verdict(
-            "inconclusive", float("nan"), "[0.99, 1]", f"exact match never reaches 0.5 for L = {missing or '?'}"
-        )
-    text = ", ".join(f"L={L}: {n:.0f}" for L, n in zip(tr["L"], tr["n_at_half"]))
-    # Not wrapped in unless_converged: p(N)^L is a transform of the same outputs, whatever
-    # the training state; the ordering follows from p rising with N.
+def rise_shares(table: pd.DataFrame, lengths: list[int]) -> np.ndarray:
+    """Per L: the share of the rise of median exact match over the window of sizes that lies in
+    its upper half in log N (the middle read by linear interpolation); NaN without a rise."""
+    n, em = _medians(table, _em(lengths))
+    logn = np.log10(n)
+    middle = np.array([np.interp((logn[0] + logn[-1]) / 2, logn, em[:, j]) for j in range(len(lengths))])
+    rise = em[-1] - em[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rise > 0, (em[-1] - middle) / rise, np.nan)
+
+
+def check_rise_moves_up(results: Results) -> Verdict:
+    """Spearman(L, share of the rise in the upper half of the window) >= 0.8, by its bootstrap interval."""
+    ok = results.ok
+    lengths = lengths_in(ok)
+    if len(lengths) < 3 or ok["n_params"].nunique() < 3:
+        return Verdict("inconclusive", float("nan"), f">= {MIN_SHARE_RHO:g}", "need >= 3 lengths, >= 3 sizes")
+    shares = rise_shares(ok, lengths)
+    text = ", ".join(f"L={L}: {s:.2f}" for L, s in zip(lengths, shares))
     return bootstrap_verdict(
-        _only(results.ok, [f"test_exact_match_L{L}" for L in lengths]),
-        lambda t: _rank_correlation(t, lengths, "half"),
-        0.99,
+        slim(ok, "n_params", *_em(lengths)),
+        lambda t: spearman(lengths, rise_shares(t, lengths)),
+        MIN_SHARE_RHO,
         1.0,
         "Spearman rho",
-        f"parameters at which exact match reaches 0.5 ({text})",
+        f"share of exact match's rise in the upper half of the window of sizes ({text})",
     )
+
+
+def _em_and_product(table: pd.DataFrame, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Median exact match and median product of per-position accuracies, each ``(sizes, lengths)``."""
+    _, med = _medians(table, _em(lengths) + _product(lengths))
+    return med[:, : len(lengths)], med[:, len(lengths) :]
 
 
 def product_gaps(table: pd.DataFrame, lengths: list[int]) -> np.ndarray:
     """Median exact match minus median product of per-position accuracies: ``(sizes, lengths)``."""
-    columns = [f"test_exact_match_L{L}" for L in lengths] + [f"token_product_L{L}" for L in lengths]
-    _, med = _medians(table, columns)
-    return med[:, : len(lengths)] - med[:, len(lengths) :]
+    em, prod = _em_and_product(table, lengths)
+    return em - prod
 
 
 def check_product(results: Results) -> Verdict:
     """max over (width, L) of |median EM - median product of per-position accuracies| <= 0.05,
     decided by its seed-bootstrap interval."""
     ok = results.ok
-    lengths = [L for L in _lengths(results) if f"token_product_L{L}" in ok.columns]
+    lengths = [L for L in lengths_in(ok) if f"token_product_L{L}" in ok.columns]
     if not lengths:
         return Verdict("inconclusive", float("nan"), f"<= {MAX_GAP:g}", "no exact-match columns")
     gaps = product_gaps(ok, lengths)
     i, j = np.unravel_index(np.argmax(np.abs(gaps)), gaps.shape)
     n = sorted(ok["n_params"].unique())[i]
     # Not wrapped in unless_converged: the identity compares two metrics of the same outputs.
-    columns = [f"test_exact_match_L{L}" for L in lengths] + [f"token_product_L{L}" for L in lengths]
     return bootstrap_verdict(
-        _only(ok, columns),
+        slim(ok, "n_params", *_em(lengths), *_product(lengths)),
         lambda t: float(np.abs(product_gaps(t, lengths)).max()),
         0.0,
         MAX_GAP,
         "largest |gap|",
         f"largest |exact match - product of per-position accuracies| is "
-        f"{gaps[i, j]:+.3f} at L = {lengths[j]}, {n} parameters (positive: "
+        f"{gaps[i, j]:+.3f} at L = {lengths[j]}, {n:.0f} parameters (positive: "
         f"token errors are positively correlated across positions)",
+    )
+
+
+def sub_onset_cells(table: pd.DataFrame, lengths: list[int]) -> np.ndarray:
+    """``(sizes, lengths)`` mask: median exact match below ``ONSET_LEVEL`` while the median
+    product of per-position accuracies predicts at least ``MIN_HITS`` right test answers."""
+    em, prod = _em_and_product(table, lengths)
+    return (em < ONSET_LEVEL) & (prod * float(table["n_test"].min()) >= MIN_HITS)
+
+
+def log2_ratios(table: pd.DataFrame, lengths: list[int], cells: np.ndarray) -> np.ndarray:
+    """log2(median exact match / median product) in ``cells`` (an exact match of 0 counts as
+    half a test answer, so a zero is finite and far below)."""
+    em, prod = _em_and_product(table, lengths)
+    return np.log2(np.maximum(em, 0.5 / float(table["n_test"].min())) / prod)[cells]
+
+
+def check_resolved(results: Results) -> Verdict:
+    """Below the apparent onset, max |log2(exact match / product)| <= 1, by its bootstrap interval."""
+    ok = results.ok
+    lengths = [L for L in lengths_in(ok) if f"token_product_L{L}" in ok.columns]
+    if not lengths or "n_test" not in ok.columns:
+        return Verdict("inconclusive", float("nan"), f"<= {MAX_LOG2_RATIO:g}", "no exact-match columns")
+    cells = sub_onset_cells(ok, lengths)
+    if not cells.any():
+        reason = f"no cell with exact match < {ONSET_LEVEL:g} and >= {MIN_HITS} predicted right answers"
+        return Verdict("inconclusive", float("nan"), f"<= {MAX_LOG2_RATIO:g}", reason)
+    ratios = log2_ratios(ok, lengths, cells)
+    n, _ = _medians(ok, ["n_test"])
+    where = ", ".join(f"L={lengths[j]} at {n[i]:.0f}" for i, j in zip(*np.nonzero(cells)))
+    table = slim(ok, "n_params", "n_test", *_em(lengths), *_product(lengths))
+    fewest = lambda t: float(_medians(t, _em(lengths))[1][cells].min() * t["n_test"].min())
+    worst = lambda t: float(np.abs(log2_ratios(t, lengths, cells)).max())
+    return physai.all_of(
+        [
+            bootstrap_verdict(table, fewest, MIN_RIGHT, math.inf, "fewest right answers", hypothesis="above_zero"),
+            bootstrap_verdict(table, worst, 0.0, MAX_LOG2_RATIO, "largest |log2 ratio|", hypothesis="matches_product"),
+        ],
+        f"{cells.sum()} cells with exact match < {ONSET_LEVEL:g} ({where} parameters); exact match / product "
+        f"of per-position accuracies from {2 ** ratios.min():.2f} to {2 ** ratios.max():.2f}",
     )
 
 
@@ -370,34 +403,34 @@ HYPOTHESES = (
         ),
     ),
     Hypothesis(
-        "exact_match_sharpens_with_L",
-        "Exact match rises over a narrower range of model sizes for longer answers",
-        ANCHOR,
-        check_sharpens,
+        "exact_match_collapses_under_shift",
+        "Exact-match curves for all L are one curve once log N is shifted by log(L)/a",
+        ANCHOR + " (p^L = exp(-L c N^-a))",
+        check_collapse,
         source=Source(
             paper=SCHAEFFER,
-            where="Sec. 2, Fig. 2 (C)",
-            statement="qualitative: scored by exact match of all L tokens (accuracy ~ p^L), a smooth per-token "
-            "improvement makes performance look sharp and unpredictable in scale; no width of the "
-            "rise in decades of N is given, and under the paper's own model the width does not depend on L "
-            "(see Known limitations).",
-            tolerance="a strict ordering, a convention of this project: the 10-90% width must shrink at every "
-            "step of L in {1, 2, 4, 8} (Spearman rho = -1; the range's -0.99 only absorbs floating point).",
+            where="Sec. 2, Fig. 2 (A-C)",
+            statement="derived from the paper's model, not drawn in it: with per-token error c N^-a, p^L ~ "
+            "exp(-c (N L^(-1/a))^-a) depends on log N - log(L)/a alone: longer answers are the same curve "
+            "moved to larger N, not a sharper one. a is fitted to -log p (exact for p^L).",
+            tolerance=f"a convention of this project: {MAX_COLLAPSE_GAP:g} of the [0, 1] range, > 10 binomial "
+            "s.d. on 2^15 test answers and above the error of interpolating between sizes ~2x apart.",
         ),
     ),
     Hypothesis(
-        "exact_match_onset_shifts_with_L",
-        "Longer answers need larger models to reach 50% exact match",
-        ANCHOR + " (p^L = exp(-L c N^-a))",
-        check_onset_shifts,
+        "exact_match_rise_moves_up_the_window",
+        "On a fixed window of model sizes, longer answers rise later: more of the rise is in the upper half",
+        ANCHOR,
+        check_rise_moves_up,
         source=Source(
             paper=SCHAEFFER,
-            where="Sec. 2 (exact match ~ p(N)^L)",
-            statement="derived from the paper's model, not a number it states: exact match p(N)^L reaches 1/2 "
-            "where p(N) = 2^(-1/L), at a larger N for larger L whenever p rises with N; with per-token "
-            "error c N^-a the curve shifts by log(L) / a in log N.",
-            tolerance="a strict ordering: the N at 50% exact match must rise at every step of L in {1, 2, 4, 8} "
-            "(Spearman rho = 1; the range's 0.99 only absorbs floating point), so a tie refutes it.",
+            where="Sec. 2, Fig. 2 (C) and Fig. 3",
+            statement="qualitative: under exact match of L tokens a smooth per-token improvement looks sharp "
+            "on the range of sizes studied, more so for longer targets. Under p^L the share of the rise in "
+            "the window's upper half, (1 - r1^L)/(1 - r2^L) with r1 = p_mid/p_max > r2 = p_min/p_max, grows "
+            "strictly with L; a genuinely emergent jump at one size for every L does not.",
+            tolerance=f"a convention of this project: Spearman rho >= {MIN_SHARE_RHO:g}; with six lengths up to "
+            "three swaps of neighbours, as shares of the longest answers crowd near 1.",
         ),
     ),
     Hypothesis(
@@ -410,9 +443,25 @@ HYPOTHESES = (
             where="Sec. 2 (accuracy ~ p^L for an L-token answer)",
             statement="the exact match of an L-token answer is approximately the product of the per-token "
             "accuracies, p^L, which holds when token errors are independent; no tolerance is given.",
-            tolerance=f"a convention of this project, not from the paper: {MAX_GAP:g} is > 6 binomial s.d. of "
-            "an exact-match estimate on the 4096 test answers (<= 0.5 / sqrt(4096) = 0.008), so a larger gap "
-            "means correlated token errors, not sampling noise.",
+            tolerance=f"a convention of this project: {MAX_GAP:g} is > 10 binomial s.d. on 2^15 test answers "
+            "(<= 0.003): a larger gap means correlated token errors, not sampling noise.",
+        ),
+    ),
+    Hypothesis(
+        "exact_match_resolved_below_onset",
+        "Below the apparent onset, exact match is measurably above zero and ~ the product of token accuracies",
+        ANCHOR,
+        check_resolved,
+        source=Source(
+            paper=SCHAEFFER,
+            where="Sec. 3 (better statistics: more test data)",
+            statement="qualitative: with enough test data, the exact match of models below the apparent onset "
+            "is measurably above zero and follows the prediction from per-token accuracy; no number given.",
+            tolerance=f"a convention of this project: cells with median exact match < {ONSET_LEVEL:g} (flat on "
+            f"a linear axis) where the product predicts >= {MIN_HITS} right test answers (Poisson s.d. <= 22%). "
+            f"above_zero: >= {MIN_RIGHT} right answers in every such cell (a Poisson count of {MIN_RIGHT} is "
+            f"far from 0); matches_product: within a factor 2^{MAX_LOG2_RATIO:g} = 2 of the product, so a "
+            "threshold fails and so do token errors correlated enough to multiply the tail.",
         ),
     ),
 )
@@ -421,15 +470,15 @@ HYPOTHESES = (
 
 SETTINGS = {
     "d": 16,
-    "n_tokens": 8,
+    "n_tokens": 32,
     "vocab": 4,
     "teacher_width": 16,
     "teacher_scale": 1.0,
     "max_width": 256,
-    "steps": 3000,
+    "steps": 5000,
     "batch_size": 512,
-    "n_train": 2**15,
-    "n_test": 4096,
+    "n_train": 2**17,
+    "n_test": 2**15,
     "lr": 1e-2,
 }
 WIDTHS = logspace(2, 256, 8, integer=True)
@@ -440,45 +489,18 @@ PRESETS = {
         {**SETTINGS, "max_width": 32, "steps": 200, "n_train": 2048, "n_test": 512},
         "seconds-long smoke test (no verdict expected)",
     ),
-    "demo": Preset(product(width=WIDTHS, seed=[0]), {**SETTINGS, "steps": 2000}, "widths 2..256, one seed, 2000 steps"),
+    "demo": Preset(product(width=WIDTHS, seed=[0]), {**SETTINGS, "steps": 3000}, "widths 2..256, one seed, 3000 steps"),
     "paper": Preset(
-        product(width=WIDTHS, seed=range(3)), SETTINGS, "widths 2..256 (2.1 decades), three seeds, 3000 steps"
+        product(width=WIDTHS, seed=range(3)), SETTINGS, "widths 2..256 (~2 decades), three seeds, 5000 steps"
     ),
 }
 
-# ----------------------------------------------------------------------------- plots
-
 
 def plot(results: Results) -> dict:
-    """The two metrics side by side for the same models: per-token loss and exact match."""
-    from analysis import plots
+    """The figures (in ``experiments/_mirage_plots.py``, to keep this file short)."""
+    from experiments._mirage_plots import plot as draw
 
-    ok = results.ok
-    if ok.empty:
-        return {}
-    fig, axes = plots.figure(ncols=3, width=4.3, height=3.8)
-    loss = _median_by_size(results, "test_token_loss")
-    axes[0].plot(loss["n_params"], loss["test_token_loss"], "o-", label="median over seeds")
-    x = loss["n_params"].to_numpy(float)
-    slope, intercept = np.polyfit(np.log(x), np.log(loss["test_token_loss"].to_numpy(float)), 1)
-    plots.theory_curve(axes[0], x, np.exp(intercept) * x**slope, f"power law, slope {slope:.2f}")
-    plots.loglog(axes[0])
-    axes[0].set(xlabel="parameters", ylabel="per-token test cross-entropy", title="smooth metric")
-    axes[0].legend(fontsize=7)
-    for L in _lengths(results):
-        em = _median_by_size(results, f"test_exact_match_L{L}")
-        prod = _median_by_size(results, f"token_product_L{L}")
-        (line,) = axes[1].plot(em["n_params"], em[f"test_exact_match_L{L}"], "o-", label=f"L = {L}")
-        axes[1].plot(prod["n_params"], prod[f"token_product_L{L}"], ":", color=line.get_color())
-        axes[2].plot(em["n_params"], em[f"test_exact_match_L{L}"], "o-", label=f"L = {L}")
-    axes[1].set(
-        xscale="log", xlabel="parameters", ylabel="exact match", title="nonlinear metric (dotted: prod. of token acc.)"
-    )
-    axes[2].set(xscale="log", yscale="log", xlabel="parameters", ylabel="exact match (log)", title="same, log scale")
-    axes[1].legend(fontsize=7)
-    fig.suptitle("Mirage: the same models under two metrics")
-    fig.tight_layout()
-    return {"metrics_side_by_side": fig}
+    return draw(results)
 
 
 # Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
@@ -487,7 +509,7 @@ DOMAINS = {"n_tokens": POSITIVE_INT, "vocab": Domain(low=2, integer=True), "teac
 EXPERIMENT = Experiment(
     name="mirage",
     question="On the same model outputs, is per-token loss a smooth power law in model size "
-    "while L-token exact match looks emergent, sharper for longer answers?",
+    "while L-token exact match looks emergent only because it is p^L, the same curve shifted for longer answers?",
     hypotheses=HYPOTHESES,
     presets=PRESETS,
     run=run,

@@ -9,19 +9,27 @@ Question
   curve, a quadratic Bezier curve with one trained control point, joins them at
   (almost) the endpoints' loss: the minima are one connected valley.
 
-Hypothesis, in words
-  bezier_removes_barrier: for independently trained pairs of MLPs, the barrier of
-  the trained Bezier curve is <= 10% of the barrier of the straight line (median
-  over pairs of the per-pair ratio), while the straight line has a clear barrier
-  (median linear barrier >= 0.1 nats of training cross-entropy, and >= 10x the
-  mean endpoint loss).
-  Barrier = max of the training loss along the path minus the mean of the two
-  endpoint losses (``physai.probes.landscape.path_barrier``), evaluated on 41
-  evenly spaced points of ``t`` in [0, 1].
-  Each of the three medians is decided by its 95% seed-bootstrap interval (a pair
-  is one seed): supported only when the interval lies inside the range. The claim
-  is about minima, so the verdict is inconclusive while any endpoint had not met
-  the trainer's convergence criterion (``physai.evidence.unless_converged``).
+Hypotheses, in words
+  bezier_removes_barrier: for independently trained pairs of MLPs, the train-loss
+  barrier of the trained Bezier curve is <= 10% of the straight line's (median over
+  pairs of the per-pair ratio), while the straight line's barrier is high on the one
+  scale a cross-entropy has: >= 1/4 of ln(classes), the loss of a uniform guess (of
+  an untrained network). The endpoints' own loss is no scale: trained to ~1e-3
+  nats, any barrier is many times it.
+  curve_keeps_accuracy: as in Garipov et al.'s Fig. 2, along the trained curve the
+  test error stays near the endpoints' (a rise of <= 2 binomial standard errors of
+  the worse endpoint's test error, i.e. within what resampling the test set could
+  produce) and the train error within 1 point in 100, while along the straight line
+  the test error climbs >= 1/4 of the way from the worse endpoint's to chance
+  (1 - 1/classes).
+  Loss barrier = max of the loss along the path minus the mean of the two endpoint
+  losses (``physai.probes.landscape.path_barrier``); error barrier = max of the 0-1
+  error along the path minus the worse endpoint's (two endpoints of unequal error do
+  not make a barrier). Both are evaluated on 41 evenly spaced points of ``t`` in
+  [0, 1]. Each median is decided by its 95% seed-bootstrap interval (a pair is one
+  seed): supported only when the interval lies inside the range. The claims are
+  about minima, so a verdict is inconclusive while it rests on endpoints that had
+  not met the trainer's convergence criterion (``physai.evidence.unless_converged``).
 
 Setup (CPU scale)
   Classification of Gaussian inputs (d = 10) labelled by the argmax of a random
@@ -31,13 +39,15 @@ Setup (CPU scale)
   with full-batch Adam (lr 3e-3, 1000 steps) to near-zero training cross-entropy.
   The Bezier control point starts at the midpoint (the straight line) and is
   trained with Adam (lr 1e-2, 500 steps, 8 samples of t per step) to minimise the
-  expected loss along the curve (``train_bezier_bend``), as in Garipov et al.
+  expected loss along the curve (``train_bezier_bend``), as in Garipov et al. The
+  curve is trained on the training loss only; its test error is measured, never fit.
 
 Sources
   Garipov et al. 2018 (NeurIPS), abstract and Fig. 1 (ResNet-164 on CIFAR-100: a
   trained quadratic Bezier curve and a one-bend polygonal chain join two independently
-  trained optima at nearly constant train loss), Sec. 1 (the loss is high along the
-  straight segment between optima); Draxler et al. 2018 (ICML). The hypothesis's
+  trained optima at nearly constant train loss), Fig. 2 (train loss and test error
+  along the curves and the segment), Sec. 1 (the loss is high along the straight
+  segment between optima); Draxler et al. 2018 (ICML). The hypothesis's
   ``Source`` gives the statement it tests and why its range is what it is.
 
 Run
@@ -51,6 +61,7 @@ parameters), curves trained for hundreds of epochs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -80,8 +91,10 @@ from physai.evidence import bootstrap_verdict, unless_converged
 from physai.probes.landscape import bezier_path_losses, linear_path_losses, path_barrier, train_bezier_bend
 
 MAX_RATIO = 0.10  # Bezier barrier / linear barrier, median over pairs
-MIN_LINEAR_BARRIER = 0.1  # nats: "clearly above zero"
-MIN_BARRIER_OVER_ENDPOINT = 10.0  # and >= 10x the mean endpoint loss
+MIN_BARRIER_OVER_CHANCE = 0.25  # linear barrier >= this x ln(classes), the loss of a uniform guess
+MIN_ERROR_RISE = 0.25  # linear test-error barrier >= this x (chance error - worse endpoint's)
+MAX_CURVE_TEST_SE = 2.0  # Bezier test-error barrier <= this many binomial s.e. of the endpoint's
+MAX_CURVE_TRAIN_ERROR = 0.01  # Bezier train-error barrier: <= 1 training point in 100
 PATH_POINTS = 41
 
 # ----------------------------------------------------------------------------- run
@@ -107,7 +120,8 @@ ENDPOINTS = ("a", "b")
 def make_task(st: Static) -> trainer.Task:
     """One trial trains one pair: both endpoints side by side (``params = {"a": ..., "b": ...}``,
     each with its own Adam state and its own loss term), then its probe trains the Bezier
-    bend between them and measures the loss along both paths.
+    bend between them and measures the loss and the 0-1 error, on the training and the
+    test set, along both paths.
 
     The pair's ``seed`` draws the data set (``key(seed)``); the endpoints are initialised
     as the trials of seeds ``2 * seed`` and ``2 * seed + 1`` would be.
@@ -140,37 +154,62 @@ def make_task(st: Static) -> trainer.Task:
             out[f"test_loss_{e}"] = cross_entropy(params[e], dat["x_test"], dat["y_test"])
         return out
 
+    def error(params, x, y):  # 0-1 error: what Garipov et al. plot along the paths beside the loss
+        return jnp.mean(jnp.argmax(model.apply({"params": params}, x), axis=-1) != y)
+
     def probe(key, params, dat, hp):  # the bend's t-samples keep their own stream, fold_in(key(seed), 1)
-        train_loss = lambda p: cross_entropy(p, dat["x_train"], dat["y_train"])
-        test_loss = lambda p: cross_entropy(p, dat["x_test"], dat["y_test"])
         a, b = params["a"], params["b"]
-        theta, _ = train_bezier_bend(
-            train_loss, a, b, st.bezier_steps, st.bezier_lr, jax.random.fold_in(jax.random.key(hp["seed"]), 1)
-        )
-        return {
-            "linear_train": linear_path_losses(train_loss, a, b, ts),
-            "bezier_train": bezier_path_losses(train_loss, a, theta, b, ts),
-            "linear_test": linear_path_losses(test_loss, a, b, ts),
-            "bezier_test": bezier_path_losses(test_loss, a, theta, b, ts),
+        on = {
+            (measure, split): functools.partial(fn, x=dat[f"x_{split}"], y=dat[f"y_{split}"])
+            for measure, fn in (("loss", cross_entropy), ("error", error))
+            for split in ("train", "test")
         }
+        theta, _ = train_bezier_bend(
+            on["loss", "train"], a, b, st.bezier_steps, st.bezier_lr, jax.random.fold_in(jax.random.key(hp["seed"]), 1)
+        )
+        out = {}
+        for (measure, split), fn in on.items():
+            out[f"linear_{split}_{measure}"] = linear_path_losses(fn, a, b, ts)
+            out[f"bezier_{split}_{measure}"] = bezier_path_losses(fn, a, theta, b, ts)
+        return out
 
     return trainer.Task(data, init, loss, metrics, lambda hp: optax.adam(hp["lr"]), probe=probe)
 
 
-PATHS = ("linear_train", "bezier_train", "linear_test", "bezier_test")
+PATHS = tuple(
+    f"{path}_{split}_{measure}"
+    for path in ("linear", "bezier")
+    for split in ("train", "test")
+    for measure in ("loss", "error")
+)
+
+
+def error_barrier(errors: np.ndarray) -> float:
+    """Max error along a path minus the worse endpoint's: >= 0, and 0 unless some point of
+    the path is worse than both ends (unequal endpoints do not count as a barrier)."""
+    errors = np.asarray(errors, float)
+    return float(errors.max() - max(errors[0], errors[-1]))
 
 
 def barriers(out: dict) -> dict:
-    """Args: out: ``{path: (PATH_POINTS,) losses}`` of one pair. Returns: its barrier columns."""
-    lin, bez = path_barrier(out["linear_train"]), path_barrier(out["bezier_train"])
+    """Args: out: ``{path: (PATH_POINTS,) values}`` of one pair (``PATHS``). Returns: its barrier columns."""
+    lin, bez = path_barrier(out["linear_train_loss"]), path_barrier(out["bezier_train_loss"])
+    ends = lambda key: (float(out[key][0]), float(out[key][-1]))  # noqa: E731
     return {
-        "endpoint_loss": float(0.5 * (out["linear_train"][0] + out["linear_train"][-1])),
-        "endpoint_test_loss": float(0.5 * (out["linear_test"][0] + out["linear_test"][-1])),
+        "endpoint_loss": float(np.mean(ends("linear_train_loss"))),
+        "endpoint_test_loss": float(np.mean(ends("linear_test_loss"))),
+        "endpoint_train_error": max(ends("linear_train_error")),
+        "endpoint_test_error": max(ends("linear_test_error")),
         "linear_barrier": float(lin),
         "bezier_barrier": float(bez),
         "barrier_ratio": float(bez / lin) if lin > 0 else math.nan,
-        "linear_test_barrier": float(path_barrier(out["linear_test"])),
-        "bezier_test_barrier": float(path_barrier(out["bezier_test"])),
+        "linear_test_barrier": float(path_barrier(out["linear_test_loss"])),
+        "bezier_test_barrier": float(path_barrier(out["bezier_test_loss"])),
+        **{
+            f"{p}_{split}_error_barrier": error_barrier(out[f"{p}_{split}_error"])
+            for p in ("linear", "bezier")
+            for split in ("train", "test")
+        },
     }
 
 
@@ -188,14 +227,14 @@ def run(shard) -> ShardResult:
             return {}
         out = {k: np.asarray(result.final[k][i], float) for k in PATHS}
         for name, values in out.items():
-            path, split = name.split("_")
+            path, split, measure = name.split("_")
             frames.append(
                 pd.DataFrame(
                     {
                         "trial_id": trial.trial_id,
                         "step": np.arange(PATH_POINTS),
                         "split": split,
-                        "metric": f"{path}_path_loss",
+                        "metric": f"{path}_path_{measure}",
                         "value": values,
                     }
                 )
@@ -206,7 +245,8 @@ def run(shard) -> ShardResult:
         make_task(st), shard, ("seed", "lr"), steps=st.steps, log_every=max(1, st.steps // 10), columns=(), extra=pair
     )
     # Curves: the training curves of the endpoints are summarised in the rows; the stored
-    # curves are the loss profiles along the paths ("step" = index of t on the grid).
+    # curves are the loss and error profiles along the paths ("step" = index of t on the grid;
+    # metric ``<path>_path_<loss|error>``, split train/test).
     res.curves = pd.concat(frames, ignore_index=True) if frames else None
     return res
 
@@ -221,72 +261,152 @@ def _median(column: str):
     return statistic
 
 
-def check_bezier_removes_barrier(results: Results) -> Verdict:
-    """Median over pairs of the Bezier/linear barrier ratio <= 0.1, median linear barrier
-    >= 0.1 nats and median linear barrier / endpoint loss >= 10; each part decided by the
-    95% seed-bootstrap interval of its median (a pair is one seed)."""
+def _no_pairs(results: Results, *columns: str) -> Verdict | None:
     ok = results.ok
-    if ok.empty or "linear_barrier" not in ok.columns:
-        return Verdict("inconclusive", math.nan, f"<= {MAX_RATIO:g}", "no stored pairs")
+    missing = [c for c in columns if c not in ok.columns]
+    if ok.empty or missing:
+        return Verdict("inconclusive", math.nan, "", f"no stored pairs with {', '.join(missing) or 'results'}")
+    return None
+
+
+def check_bezier_removes_barrier(results: Results) -> Verdict:
+    """Median over pairs of the linear train-loss barrier >= 0.25 ln(classes), and of the
+    Bezier/linear barrier ratio <= 0.1; each by the 95% seed-bootstrap interval of its
+    median (a pair is one seed)."""
+    if (none := _no_pairs(results, "linear_barrier", "barrier_ratio", "classes")) is not None:
+        return none
 
     def decide(ok: pd.DataFrame) -> Verdict:
         table = pd.DataFrame(
             {
                 "seed": ok["seed"].to_numpy(),
                 "ratio": ok["barrier_ratio"].to_numpy(float),
-                "linear": ok["linear_barrier"].to_numpy(float),
-                "relative": (ok["linear_barrier"] / ok["endpoint_loss"].clip(lower=1e-12)).to_numpy(float),
+                "of_chance": (ok["linear_barrier"] / np.log(ok["classes"].astype(float))).to_numpy(float),
             }
         )
         return all_of(
             [
-                bootstrap_verdict(table, _median("ratio"), 0.0, MAX_RATIO, "median ratio", hypothesis="bezier/linear"),
                 bootstrap_verdict(
                     table,
-                    _median("linear"),
-                    MIN_LINEAR_BARRIER,
+                    _median("of_chance"),
+                    MIN_BARRIER_OVER_CHANCE,
                     math.inf,
-                    "median barrier",
+                    "median barrier / ln(classes)",
                     hypothesis="linear barrier",
                 ),
-                bootstrap_verdict(
-                    table,
-                    _median("relative"),
-                    MIN_BARRIER_OVER_ENDPOINT,
-                    math.inf,
-                    "median ratio",
-                    hypothesis="linear barrier/endpoint loss",
-                ),
+                bootstrap_verdict(table, _median("ratio"), 0.0, MAX_RATIO, "median ratio", hypothesis="bezier/linear"),
             ],
-            f"Medians over {len(ok)} pairs of train-loss barriers (max along the path minus the mean endpoint "
-            "loss); 95% seed-bootstrap intervals",
+            f"Medians over {len(ok)} pairs of train cross-entropy barriers (max along the path minus the mean "
+            "endpoint loss); ln(classes) is the loss of a uniform guess; 95% seed-bootstrap intervals",
         )
 
     # The claim is about minima joined by a curve: it rests on the endpoints having reached
     # the end of their training, or on the verdict being the same without those that had not.
+    ok = results.ok
+    return unless_converged(decide(ok), ok, recheck=decide)
+
+
+def check_curve_keeps_accuracy(results: Results) -> Verdict:
+    """Medians over pairs, each by its 95% seed-bootstrap interval: the straight line's
+    test-error barrier >= 0.25 of the way from the worse endpoint's test error to chance;
+    the Bezier curve's test-error barrier <= 2 binomial standard errors of the worse
+    endpoint's test error; its train-error barrier <= 0.01."""
+    columns = ("linear_test_error_barrier", "bezier_test_error_barrier", "bezier_train_error_barrier")
+    if (none := _no_pairs(results, *columns, "endpoint_test_error", "classes", "n_test")) is not None:
+        return none
+
+    def decide(ok: pd.DataFrame) -> Verdict:
+        p = ok["endpoint_test_error"].to_numpy(float)
+        chance = 1.0 - 1.0 / ok["classes"].to_numpy(float)
+        se = np.sqrt(np.maximum(p * (1.0 - p), 1e-12) / ok["n_test"].to_numpy(float))
+        table = pd.DataFrame(
+            {
+                "seed": ok["seed"].to_numpy(),
+                "rise": ok["linear_test_error_barrier"].to_numpy(float) / np.maximum(chance - p, 1e-12),
+                "curve_test": ok["bezier_test_error_barrier"].to_numpy(float) / se,
+                "curve_train": ok["bezier_train_error_barrier"].to_numpy(float),
+            }
+        )
+        return all_of(
+            [
+                bootstrap_verdict(
+                    table,
+                    _median("rise"),
+                    MIN_ERROR_RISE,
+                    math.inf,
+                    "median share of the way to chance",
+                    hypothesis="linear test error",
+                ),
+                bootstrap_verdict(
+                    table,
+                    _median("curve_test"),
+                    0.0,
+                    MAX_CURVE_TEST_SE,
+                    "median barrier / s.e.",
+                    hypothesis="bezier test error",
+                ),
+                bootstrap_verdict(
+                    table,
+                    _median("curve_train"),
+                    0.0,
+                    MAX_CURVE_TRAIN_ERROR,
+                    "median barrier",
+                    hypothesis="bezier train error",
+                ),
+            ],
+            f"Medians over {len(ok)} pairs of 0-1 error barriers (max along the path minus the worse endpoint's "
+            "error); chance = 1 - 1/classes; s.e. = binomial standard error of the worse endpoint's test error "
+            "on the test set; 95% seed-bootstrap intervals",
+        )
+
+    ok = results.ok
     return unless_converged(decide(ok), ok, recheck=decide)
 
 
 HYPOTHESES = (
     Hypothesis(
         "bezier_removes_barrier",
-        "The trained quadratic Bezier path between two independently trained MLPs has a "
-        "barrier <= 10% of the straight line's (median over pairs), while the straight "
-        "line's barrier is clearly above zero.",
-        "Garipov et al. 2018 (NeurIPS), Fig. 1; Draxler et al. 2018 (ICML)",
+        "The trained quadratic Bezier path between two independently trained MLPs has a train-loss "
+        "barrier <= 10% of the straight line's (median over pairs), while the straight line's barrier "
+        "is >= 1/4 of the loss of a uniform guess (ln of the number of classes).",
+        "Garipov et al. 2018 (NeurIPS), Fig. 1-2; Draxler et al. 2018 (ICML)",
         check_bezier_removes_barrier,
         source=Source(
             "Garipov, Izmailov, Podoprikhin, Vetrov, Wilson 2018, NeurIPS",
-            "abstract; Sec. 1; Fig. 1",
+            "abstract; Sec. 1; Fig. 1 and Fig. 2 (left: train loss along the curves)",
             "qualitative: optima of independently trained networks are joined by simple curves "
             "(a trained quadratic Bezier curve, a one-bend polygonal chain) over which train loss "
-            "and accuracy are nearly constant, while the loss is high along the straight segment "
-            "between them; the paper gives no ratio of barriers",
+            "is nearly constant, while the loss is high along the straight segment between them; "
+            "the paper gives no ratio of barriers",
             f"a convention of this project, not from the paper: a Bezier barrier <= {MAX_RATIO:.0%} "
-            f"of the straight line's stands for 'nearly constant'; a linear barrier >= "
-            f"{MIN_LINEAR_BARRIER:g} nats and >= {MIN_BARRIER_OVER_ENDPOINT:g}x the mean endpoint "
-            "loss stands for 'high along the segment', so that a ratio of two negligible barriers "
-            "cannot pass",
+            "of the straight line's stands for 'nearly constant'; 'high along the segment' is measured "
+            "against the one scale a cross-entropy has, the loss ln(classes) of a uniform guess (an "
+            f"untrained network's): the line must climb >= {MIN_BARRIER_OVER_CHANCE:g} of it, so that "
+            "the ratio of two small barriers cannot pass (the endpoints' own loss, ~0 after training, "
+            "is no scale: any barrier is many times it)",
+        ),
+    ),
+    Hypothesis(
+        "curve_keeps_accuracy",
+        "Along the trained Bezier curve the test error stays within 2 standard errors (of a test set "
+        "of this size) of the worse endpoint's and the train error within 1 point in 100, while along "
+        "the straight line the test error climbs >= 1/4 of the way from the endpoints' to chance "
+        "(medians over pairs).",
+        "Garipov et al. 2018 (NeurIPS), Fig. 2 (train loss and test error along the curves)",
+        check_curve_keeps_accuracy,
+        source=Source(
+            "Garipov, Izmailov, Podoprikhin, Vetrov, Wilson 2018, NeurIPS",
+            "abstract (simple curves 'over which training and test accuracy are nearly constant'); Sec. 1; "
+            "Fig. 2 (right: test error along the Bezier curve, the polygonal chain and the segment)",
+            "qualitative: the test error along the found curves stays close to the endpoints' while "
+            "along the straight segment it rises towards chance; no number is given for this set-up",
+            "a convention of this project, not from the paper: 'near the endpoints' test error' is a "
+            f"rise of <= {MAX_CURVE_TEST_SE:g} binomial standard errors (sqrt(p (1 - p) / n_test)), "
+            "i.e. no larger than resampling the test set could produce; train accuracy 'nearly "
+            f"constant' is a rise of <= {MAX_CURVE_TRAIN_ERROR:g} in train error; 'rises towards "
+            f"chance' is >= {MIN_ERROR_RISE:g} of the distance from the worse endpoint's test error to "
+            "a uniform guess's (1 - 1/classes). Error barriers are measured from the worse endpoint, so "
+            "two endpoints of unequal error do not make a barrier",
         ),
     ),
 )
@@ -320,37 +440,46 @@ PRESETS = {
 
 
 def plot(results: Results) -> dict:
-    """Train loss along the straight line and the Bezier curve for every pair; barriers."""
+    """Train loss and test error along the straight line and the Bezier curve for every
+    pair (as Garipov et al.'s Fig. 2); train-loss barriers per pair."""
     from analysis import plots
 
     ok = results.ok
     if ok.empty or results.curves.empty:
         return {}
-    fig, axes = plots.figure(ncols=2, width=5.2, height=4.0)
+    fig, axes = plots.figure(ncols=3, width=5.0, height=4.0)
     c = results.curves[results.curves["trial_id"].isin(ok["trial_id"])]
     t_grid = np.linspace(0, 1, PATH_POINTS)
-    for metric, label, color in (
-        ("linear_path_loss", "straight line", "C3"),
-        ("bezier_path_loss", "trained Bezier curve", "C0"),
-    ):
-        part = c[(c["metric"] == metric) & (c["split"] == "train")]
-        for k, (_, g) in enumerate(part.groupby("trial_id")):
-            g = g.sort_values("step")
-            axes[0].plot(
-                t_grid[g["step"].to_numpy()], g["value"], color=color, lw=1, alpha=0.6, label=label if k == 0 else None
-            )
+    for ax, measure, split in ((axes[0], "loss", "train"), (axes[1], "error", "test")):
+        for path, label, color in (("linear", "straight line", "C3"), ("bezier", "trained Bezier curve", "C0")):
+            part = c[(c["metric"] == f"{path}_path_{measure}") & (c["split"] == split)]
+            for k, (_, g) in enumerate(part.groupby("trial_id")):
+                g = g.sort_values("step")
+                ax.plot(
+                    t_grid[g["step"].to_numpy()],
+                    g["value"],
+                    color=color,
+                    lw=1,
+                    alpha=0.6,
+                    label=label if k == 0 else None,
+                )
+    if "classes" in ok.columns:
+        chance = 1.0 - 1.0 / float(ok["classes"].iloc[0])
+        axes[1].axhline(chance, color="grey", ls=":", lw=1, label="chance (uniform guess)")
     axes[0].set_yscale("log")
     axes[0].set(
         xlabel="t (position along the path)",
         ylabel="train cross-entropy",
-        title=f"Paths between {len(ok)} pairs of independent solutions",
+        title=f"Train loss: {len(ok)} pairs of independent solutions",
     )
-    axes[0].legend(fontsize=8)
-    axes[1].scatter(ok["linear_barrier"], ok["bezier_barrier"], color="C0")
+    axes[1].set(xlabel="t (position along the path)", ylabel="test error (0-1)", title="Test error along the paths")
+    for ax in axes[:2]:
+        ax.legend(fontsize=8)
+    axes[2].scatter(ok["linear_barrier"], ok["bezier_barrier"], color="C0")
     lim = np.array([0.0, float(ok["linear_barrier"].max()) * 1.1])
-    axes[1].plot(lim, MAX_RATIO * lim, color="black", ls="--", lw=1, label=f"Bezier = {MAX_RATIO:g} x linear")
-    axes[1].set(xlabel="linear barrier (train loss)", ylabel="Bezier barrier (train loss)", title="Barriers per pair")
-    axes[1].legend(fontsize=8)
+    axes[2].plot(lim, MAX_RATIO * lim, color="black", ls="--", lw=1, label=f"Bezier = {MAX_RATIO:g} x linear")
+    axes[2].set(xlabel="linear barrier (train loss)", ylabel="Bezier barrier (train loss)", title="Barriers per pair")
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     return {"paths": fig}
 

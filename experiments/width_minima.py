@@ -11,23 +11,34 @@ Question
   Ben Arous & LeCun 2015, AISTATS, "The loss surfaces of multilayer networks").
 
 Hypotheses, in words
-  a. success_rises_with_width: the fraction of seeds whose final training MSE is
-     "near zero" (below 1e-3 of the label variance) is <= 0.7 when the student has the
+  a. success_rises_with_width: the fraction of seeds that reach "near-zero" training
+     MSE (below 1e-3 of the label variance) is <= 0.7 when the student has the
      teacher's width, and rises to ~1 (>= 0.9) at every width >= 4x the teacher's.
-  b. spread_falls_with_width: the seed-to-seed spread of the final relative training
-     loss (interquartile range over seeds) at the widest student is <= 1/10 of the
-     spread at the teacher's width.
-  Each fraction and the IQR ratio is decided by its 95% seed-bootstrap interval:
-  supported only when the interval lies inside the range. A run below the near-zero
-  line has reached a global minimum; a failure counts as a spurious minimum only if
-  it had met the trainer's convergence criterion. A success fraction whose verdict
-  would change were every still-moving failure to succeed, and the IQR ratio when
-  any failure was still moving, are inconclusive.
+  b. failures_are_plateaus: at the teacher's width the seeds that fail are stuck, not
+     slow: >= 80% of them end on a flat plateau of the training loss (it changes by
+     less than 10% over the last quarter of training), far above zero. This is what
+     makes them spurious minima rather than runs that were stopped too early; it can
+     fail even where (a) holds (failures still descending, e.g. along a 1/t tail,
+     whose loss falls by 25% over the last quarter).
+  Success is judged on the best training loss over the last tenth of training (the
+  minimum over the logged points there), not on the last step: full-batch Adam at a
+  constant step size, once a wide student is near zero loss, throws occasional
+  spikes of several decades (its second-moment estimate shrinks with the gradient,
+  so the effective step grows) from which it recovers within a few hundred steps. A
+  run judged on its last step would count such a spike as a failure to find a
+  global minimum. A spurious minimum, by contrast, is flat, so its best late loss is
+  its final loss: the criterion moves no true failure to success. A decaying step
+  size would remove the spikes too, but it changes the optimiser the landscape is
+  probed with, and the late-window criterion can be recomputed from stored curves.
+  Each fraction is decided by its 95% seed-bootstrap interval: supported only when
+  the interval lies inside the range. A failure counts as a spurious minimum only if
+  it had met the trainer's convergence criterion: a success fraction whose verdict
+  would change were every still-moving failure to succeed is inconclusive.
 
 Sources
-  Safran & Shamir 2018 (a) and Choromanska et al. 2015 (b) state the trend, not
-  these numbers: every range here is this project's convention (see each
-  hypothesis's ``source``).
+  Safran & Shamir 2018 state the trend (a) and verify that the points their runs
+  stop at are local minima (b), not these numbers: every range here is this
+  project's convention (see each hypothesis's ``source``).
 
 Setup (CPU scale)
   One fixed data set: Gaussian inputs (d = 10), n = 1000, labels from a random
@@ -47,9 +58,10 @@ Run
   JAX compilation cache or busy cores).
 
 Known limitations
-  Failures at the teacher's width end on discrete plateaus of the training loss
-  (the spurious minima). A wide student can also miss the near-zero line while
-  still descending (slow, not stuck); the >= 0.9 bound leaves room for such a run.
+  Curves are logged every 1/20 of training, so "the last tenth" holds three logged
+  points; a spike at all three would still count as a failure. A wide student can
+  also miss the near-zero line while still descending (slow, not stuck); the >= 0.9
+  bound leaves room for such a run.
 """
 
 from __future__ import annotations
@@ -64,14 +76,18 @@ import pandas as pd
 import physai
 from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, all_of, curricula, product
 from physai import train as trainer
-from physai.evidence import bootstrap_verdict, unless_converged
+from physai.evidence import bootstrap_verdict, slim, unless_converged
 from physai.tasks import masked_mlp_regression
 
 NEAR_ZERO = 1e-3  # "near-zero" training loss: MSE below 1e-3 of var(y_train)
 MAX_SUCCESS_AT_TEACHER = 0.7  # at the teacher's width a sizeable fraction of seeds fails
 MIN_SUCCESS_WIDE = 0.9  # "~1" at every width >= WIDE_FACTOR x the teacher's
 WIDE_FACTOR = 4
-MAX_SPREAD_RATIO = 0.1  # IQR at the widest width / IQR at the teacher's width
+LATE = 0.1  # success is judged on the best loss over the last tenth of training
+PLATEAU_FROM = 0.75  # a plateau is judged over the last quarter of training
+MAX_PLATEAU_CHANGE = 1.1  # loss at 3/4 of training / best late loss: < 10% change is flat
+MIN_PLATEAU_FRACTION = 0.8  # of the failures at the teacher's width
+MIN_FAILURES = 3  # fewer failures than this say nothing about what failures look like
 
 # ----------------------------------------------------------------------------- run
 
@@ -101,12 +117,34 @@ def make_task(st: Static) -> trainer.Task:
     )
 
 
+def late_profile(steps: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two numbers the checks read off a training curve.
+
+    Args:
+      steps: ``(L,)`` logged steps, increasing, from 0 to the end of training.
+      losses: ``(T, L)`` relative train MSE of T runs at those steps.
+
+    Returns:
+      ``(best, change)``, each ``(T,)``: ``best`` the minimum over the logged points in
+      the last tenth of training; ``change`` the loss at the last logged point at or
+      before 3/4 of training divided by ``best`` (1 on a flat plateau).
+    """
+    steps, losses = np.asarray(steps, float), np.atleast_2d(np.asarray(losses, float))
+    end = steps.max()
+    best = np.nanmin(losses[:, steps >= (1.0 - LATE) * end], axis=1)
+    before = np.flatnonzero(steps <= PLATEAU_FROM * end)[-1]
+    return best, losses[:, before] / np.maximum(best, 1e-300)
+
+
 def run(shard) -> ShardResult:
     """Students of every width of the shard (masked to one compiled width), full-batch Adam."""
     st = shard.static
+    profile = {}
 
     def near_zero(i, trial, result):
-        return {"near_zero": float(result.final["train_rel_mse"][i]) < NEAR_ZERO}
+        if "best" not in profile:
+            profile["best"], _ = late_profile(result.steps, result.curves["train_rel_mse"])
+        return {"near_zero": bool(profile["best"][i] < NEAR_ZERO)}
 
     return trainer.run_shard(
         make_task(st), shard, ("seed", "width", "lr"), steps=st.steps, log_every=max(1, st.steps // 20), extra=near_zero
@@ -116,69 +154,73 @@ def run(shard) -> ShardResult:
 # ----------------------------------------------------------------------------- checks
 
 
-def width_table(results: Results) -> pd.DataFrame:
-    """Per student width: success fraction, median and IQR of the final relative train loss.
-
-    A diverged run counts as a failure (it did not reach near-zero loss).
-
-    Args:
-      results: stored tables.
-
-    Returns:
-      DataFrame ``width, n_seeds, success, median, iqr`` sorted by width; empty when no
-      trial finished (then the checks are inconclusive).
-    """
-    t = results.trials
-    columns = ["width", "n_seeds", "success", "median", "iqr"]
-    if t.empty or "width" not in t.columns or "train_rel_mse" not in t.columns or not (t["status"] == "ok").any():
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for width, g in t.groupby("width"):
-        ok = g[g["status"] == "ok"]
-        loss = ok["train_rel_mse"].to_numpy(float)
-        q75, q25 = np.percentile(loss, [75, 25]) if len(loss) else (math.nan, math.nan)
-        rows.append(
-            {
-                "width": int(width),
-                "n_seeds": len(g),
-                "success": float((ok["train_rel_mse"] < NEAR_ZERO).sum() / len(g)),
-                "median": float(np.median(loss)) if len(loss) else math.nan,
-                "iqr": float(q75 - q25),
-            }
-        )
-    return pd.DataFrame(rows, columns=columns).sort_values("width").reset_index(drop=True)
-
-
 def _teacher_width(results: Results) -> int | None:
     t = results.trials
     return int(t["teacher_width"].iloc[0]) if "teacher_width" in t.columns and len(t) else None
 
 
+SEED_COLUMNS = ["seed", "width", "ok", "success", "best", "change", "stuck_unknown"]
+
+
 def seed_table(results: Results) -> pd.DataFrame:
-    """One row per trial, the columns the checks bootstrap over.
+    """One row per trial, the columns the checks bootstrap over, read off the stored curves.
 
     Returns:
-      DataFrame ``seed, width, success, loss, stuck_unknown``: ``success`` is True for an ok
-      run below the near-zero line (a diverged run is a failure); ``loss`` the final relative
-      train MSE (NaN for a diverged run); ``stuck_unknown`` flags a failure that had not met
-      the trainer's convergence criterion (still moving: not known to be stuck).
+      DataFrame ``seed, width, ok, success, best, change, stuck_unknown``: ``best`` and
+      ``change`` are :func:`late_profile` of the trial's train relative-MSE curve (NaN for
+      a diverged run or one without a curve); ``success`` is True for an ok run whose
+      best late loss is below the near-zero line (a diverged run is a failure);
+      ``stuck_unknown`` flags a failure that had not met the trainer's convergence
+      criterion (still moving: not known to be stuck). Empty without trials or curves.
     """
-    t = results.trials
-    if t.empty or "train_rel_mse" not in t.columns:
-        return pd.DataFrame(columns=["seed", "width", "success", "loss", "stuck_unknown"])
-    ok = (t["status"] == "ok").to_numpy()
-    loss = np.where(ok, t["train_rel_mse"].to_numpy(float), math.nan)
-    success = ok & (loss < NEAR_ZERO)
+    t, c = results.trials, results.curves
+    if t.empty or c is None or c.empty or "metric" not in c.columns:
+        return pd.DataFrame(columns=SEED_COLUMNS)
+    c = c[(c["metric"] == "rel_mse") & (c["split"] == "train")]
+    if c.empty:
+        return pd.DataFrame(columns=SEED_COLUMNS)
+    wide = c.pivot_table(index="trial_id", columns="step", values="value", aggfunc="first").sort_index(axis=1)
+    best, change = late_profile(wide.columns.to_numpy(float), wide.to_numpy(float))
+    best = pd.Series(best, wide.index).reindex(t["trial_id"]).to_numpy(float)
+    change = pd.Series(change, wide.index).reindex(t["trial_id"]).to_numpy(float)
+    ok = (t["status"] == "ok").to_numpy() & np.isfinite(best)
+    success = ok & (np.where(ok, best, np.inf) < NEAR_ZERO)
     converged = t["converged"].astype("boolean").fillna(False).to_numpy(bool) if "converged" in t else ~success
     return pd.DataFrame(
         {
             "seed": t["seed"].to_numpy(),
             "width": t["width"].to_numpy(int),
+            "ok": ok,
             "success": success,
-            "loss": loss,
+            "best": np.where(ok, best, math.nan),
+            "change": np.where(ok, change, math.nan),
             "stuck_unknown": ok & ~success & ~converged,
         }
     )
+
+
+def width_table(results: Results) -> pd.DataFrame:
+    """Per student width: the success fraction and the median best late loss.
+
+    Returns:
+      DataFrame ``width, n_seeds, success, median`` sorted by width (a diverged run
+      counts as a failure); empty when no trial has a curve (then the checks are
+      inconclusive).
+    """
+    table = seed_table(results)
+    columns = ["width", "n_seeds", "success", "median"]
+    if table.empty or not table["ok"].any():
+        return pd.DataFrame(columns=columns)
+    rows = [
+        {
+            "width": int(w),
+            "n_seeds": len(g),
+            "success": float(g["success"].mean()),
+            "median": float(np.nanmedian(g["best"])) if g["ok"].any() else math.nan,
+        }
+        for w, g in table.groupby("width")
+    ]
+    return pd.DataFrame(rows, columns=columns).sort_values("width").reset_index(drop=True)
 
 
 def _success_fraction(table: pd.DataFrame) -> float:
@@ -193,6 +235,7 @@ def _success_part(rows: pd.DataFrame, low: float, high: float, name: str) -> Ver
     stopped moving. The verdict stands if it is the same when every still-moving failure
     is counted as a success (as if trained on); otherwise it is inconclusive.
     """
+    rows = slim(rows, "success", "stuck_unknown")
     v = bootstrap_verdict(rows, _success_fraction, low, high, "fraction of seeds", hypothesis=name)
     moving = rows["stuck_unknown"].to_numpy(bool)
     if not moving.any():
@@ -205,18 +248,13 @@ def _success_part(rows: pd.DataFrame, low: float, high: float, name: str) -> Ver
     return unless_converged(v, rows.loc[moving].assign(converged=False))
 
 
-def _with_reasons(explanation: str, parts: list[Verdict]) -> str:
-    """Returns: ``explanation`` followed by the reason of every inconclusive part."""
-    reasons = [f"{p.hypothesis}: {p.explanation}" for p in parts if p.status == "inconclusive" and p.explanation]
-    return "; ".join([explanation.rstrip("."), *reasons]) if reasons else explanation
-
-
 def check_success_rises(results: Results) -> Verdict:
-    """Fraction of seeds below the near-zero line: <= 0.7 at the teacher's width and >= 0.9
-    at every width >= 4x the teacher's present; each part by its seed-bootstrap interval."""
+    """Fraction of seeds whose best loss over the last tenth of training is below the
+    near-zero line: <= 0.7 at the teacher's width and >= 0.9 at every width >= 4x the
+    teacher's present; each part by its seed-bootstrap interval."""
     table, k = seed_table(results), _teacher_width(results)
     if width_table(results).empty or k is None:
-        return Verdict("inconclusive", math.nan, "", "no finished trials")
+        return Verdict("inconclusive", math.nan, "", "no finished trials with training curves")
     widths = sorted(set(table["width"]))
     wide = [w for w in widths if w >= WIDE_FACTOR * k]
     if k not in widths or not wide:
@@ -225,62 +263,49 @@ def check_success_rises(results: Results) -> Verdict:
     parts += [_success_part(table[table["width"] == w], MIN_SUCCESS_WIDE, 1.0, f"width {w}") for w in wide]
     return all_of(
         parts,
-        _with_reasons(
-            f"Fraction of seeds with train MSE < {NEAR_ZERO:g} var(y) at the teacher's width and at every "
-            f"width >= {WIDE_FACTOR}x it; 95% seed-bootstrap intervals.",
-            parts,
-        ),
+        f"Fraction of seeds whose best train MSE over the last {LATE:.0%} of training is < {NEAR_ZERO:g} var(y), "
+        f"at the teacher's width and at every width >= {WIDE_FACTOR}x it; 95% seed-bootstrap intervals.",
     )
 
 
-def _iqr(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
+def _plateau_fraction(table: pd.DataFrame) -> float:
+    """Among the failures of the table (ok runs above the near-zero line), the fraction on a plateau."""
+    fail = table["ok"].to_numpy(bool) & ~table["success"].to_numpy(bool)
+    if not fail.any():
         return math.nan
-    q25, q75 = np.percentile(values, [25, 75])
-    return float(q75 - q25)
+    return float((table["change"].to_numpy(float)[fail] < MAX_PLATEAU_CHANGE).mean())
 
 
-def check_spread_falls(results: Results) -> Verdict:
-    """IQR over seeds of the final relative train loss: widest / teacher's width <= 0.1, by
-    the seed-bootstrap interval of the ratio."""
+def check_failures_are_plateaus(results: Results) -> Verdict:
+    """At the teacher's width, the fraction of failing seeds whose loss changed by < 10%
+    over the last quarter of training is >= 0.8, by its seed-bootstrap interval."""
     table, k = seed_table(results), _teacher_width(results)
-    expected = f"<= {MAX_SPREAD_RATIO:g}"
-    widths = sorted(set(table["width"]))
-    if width_table(results).empty or k is None or k not in widths or widths[-1] <= k:
-        return Verdict("inconclusive", math.nan, expected, "needs the teacher's width and a wider one")
-    widest = widths[-1]
-    rows = table[table["width"].isin([k, widest])]
-
-    def ratio(t: pd.DataFrame) -> float:
-        at = t["width"].to_numpy()
-        loss = t["loss"].to_numpy(float)
-        base = _iqr(loss[at == k])
-        return _iqr(loss[at == widest]) / base if base > 0 else math.nan
-
-    def decide(rows: pd.DataFrame) -> Verdict:
-        return bootstrap_verdict(
-            rows,
-            ratio,
-            0.0,
-            MAX_SPREAD_RATIO,
-            "IQR ratio",
-            f"IQR over seeds of the final train MSE / var(y): width {widest} over width {k}; "
-            "95% seed-bootstrap interval",
+    expected = f">= {MIN_PLATEAU_FRACTION:g}"
+    if table.empty or k is None or k not in set(table["width"]):
+        return Verdict("inconclusive", math.nan, expected, f"needs students of the teacher's width ({k}) with curves")
+    rows = slim(table[table["width"] == k], "ok", "success", "change")
+    failures = int((rows["ok"] & ~rows["success"]).sum())
+    if failures < MIN_FAILURES:
+        return Verdict(
+            "inconclusive", failures, expected, f"{failures} failing seeds at the teacher's width: too few to judge"
         )
-
-    # Runs below the near-zero line have reached a global minimum; a failure whose loss was
-    # still moving may yet fall, so its IQR contribution is not final: the verdict stands if
-    # the runs known to have settled give the same one.
-    settled = rows.assign(converged=~rows["stuck_unknown"].to_numpy(bool))
-    return unless_converged(decide(rows), settled, recheck=decide)
+    return bootstrap_verdict(
+        rows,
+        _plateau_fraction,
+        MIN_PLATEAU_FRACTION,
+        1.0,
+        "fraction of failures on a plateau",
+        f"{failures} of {len(rows)} seeds at the teacher's width ({k}) fail; a failure is on a plateau when its "
+        f"train MSE at {PLATEAU_FROM:.0%} of training is < {MAX_PLATEAU_CHANGE:g}x its best over the last "
+        f"{LATE:.0%}; 95% seed-bootstrap interval (seeds resampled, failures among them)",
+    )
 
 
 HYPOTHESES = (
     Hypothesis(
         "success_rises_with_width",
-        "The fraction of seeds reaching near-zero training loss is <= 0.7 at the "
-        "teacher's width and >= 0.9 at every width >= 4x the teacher's.",
+        "The fraction of seeds reaching near-zero training loss (best over the last tenth of "
+        "training) is <= 0.7 at the teacher's width and >= 0.9 at every width >= 4x the teacher's.",
         "Safran & Shamir 2018 (ICML): spurious minima are common at the teacher's width, "
         "mild over-parameterization removes most of them",
         check_success_rises,
@@ -295,25 +320,29 @@ HYPOTHESES = (
             tolerance="a convention of this project, not from the paper: <= 0.7 at the teacher's width (a "
             "sizeable fraction of seeds must fail for the claim to have content) and >= 0.9 at every width "
             ">= 4x the teacher's (~1, with room for one slow run in ten); 'near zero' (train MSE < 1e-3 "
-            "var(y)) is also this project's line.",
+            "var(y)) is also this project's line. Success is read from the best loss over the last tenth "
+            "of training so that a late Adam spike of a run that had reached zero loss is not counted as "
+            "a spurious minimum (a spurious minimum is flat: its best late loss is its final loss).",
         ),
     ),
     Hypothesis(
-        "spread_falls_with_width",
-        "The seed-to-seed spread (IQR) of the final training loss at the widest "
-        "student is <= 1/10 of that at the teacher's width.",
-        "Choromanska, Henaff, Mathieu, Ben Arous, LeCun 2015 (AISTATS): poor local minima are rare "
-        "in large networks, recoverable in small ones",
-        check_spread_falls,
+        "failures_are_plateaus",
+        "At the teacher's width, >= 80% of the seeds that fail end on a flat plateau of the "
+        "training loss (< 10% change over the last quarter of training): spurious minima, not "
+        "slow descent.",
+        "Safran & Shamir 2018 (ICML): the points gradient descent stops at are genuine local minima",
+        check_failures_are_plateaus,
         source=Source(
-            paper="Choromanska, Henaff, Mathieu, Ben Arous, LeCun 2015, AISTATS (PMLR 38:192-204)",
-            where="abstract (spin-glass model of the loss, checked against trained networks)",
-            statement="qualitative: for large networks the low critical values lie in a band above the "
-            "global minimum and 'the number of local minima outside that band diminishes exponentially "
-            "with the size of the network', whereas for small networks 'poor quality local minima have "
-            "non-zero probability of being recovered'. No number for the spread over initialisations.",
-            tolerance="a convention of this project, not from the paper: one decade, widest student's IQR "
-            "<= 0.1 x the IQR at the teacher's width.",
+            paper="Safran, Shamir 2018, ICML (PMLR 80:4433-4441)",
+            where="experiments section (runs are continued until convergence and the end points are "
+            "checked to be local minima with strictly positive loss)",
+            statement="qualitative: the failures at the teacher's width are spurious local minima, i.e. the "
+            "training loss has stopped at a value well above zero, not a slow approach to zero. The paper "
+            "gives no plateau criterion for a finite run.",
+            tolerance="a convention of this project, not from the paper: 'flat' is a change of < 10% over "
+            "the last quarter of training (a descent as slow as 1/t still falls by 25% there, so any "
+            "power-law approach to zero at least that fast counts as moving); >= 80% of the failures leaves "
+            "room for one in five to be escaping a saddle late.",
         ),
     ),
 )
@@ -338,38 +367,66 @@ PRESETS = {
 
 
 def plot(results: Results) -> dict:
-    """Success fraction and the distribution of final losses over seeds, vs width."""
+    """Success fraction vs width; best late losses over seeds vs width; the training curves
+    at the teacher's width (failures on plateaus)."""
     import seaborn as sns
 
     from analysis import plots
 
-    ok = results.ok
-    table = width_table(results)
-    if ok.empty or table.empty:
+    table, seeds = width_table(results), seed_table(results)
+    if table.empty:
         return {}
-    fig, axes = plots.figure(ncols=2, width=5.2, height=4.0)
+    k = _teacher_width(results)
+    fig, axes = plots.figure(ncols=3, width=5.0, height=4.0)
     axes[0].plot(table["width"], table["success"], marker="o")
     axes[0].set_xscale("log", base=2)
     axes[0].set_ylim(-0.05, 1.05)
-    k = _teacher_width(results)
-    for ax in axes:
+    for ax in axes[:2]:
         plots.mark_threshold(ax, k, f"teacher width {k}")
     axes[0].set(
         xlabel="student width",
-        ylabel=f"fraction of seeds with train MSE < {NEAR_ZERO:g} var(y)",
+        ylabel=f"fraction of seeds below {NEAR_ZERO:g} var(y)",
         title=f"{int(table['n_seeds'].min())}+ seeds per width",
     )
     axes[0].legend(fontsize=8)
-    data = ok.assign(width=ok["width"].astype(int))
+    data = seeds[seeds["ok"]].assign(best=lambda d: d["best"].clip(lower=1e-16))
     with plots.fixed_jitter():  # the same figure each time it is drawn
         sns.stripplot(
-            data=data, x="width", y="train_rel_mse", ax=axes[1], native_scale=True, log_scale=(2, 10), alpha=0.6, size=4
+            data=data, x="width", y="best", ax=axes[1], native_scale=True, log_scale=(2, 10), alpha=0.6, size=4
         )
     axes[1].axhline(NEAR_ZERO, color="grey", ls="-.", lw=1, label="near-zero threshold")
     axes[1].set(
-        xlabel="student width", ylabel="final train MSE / var(y) (one dot per seed)", title="Final losses over seeds"
+        xlabel="student width",
+        ylabel="best late train MSE / var(y)",
+        title=f"Best loss over the last {LATE:.0%} of training, per seed",
     )
     axes[1].legend(fontsize=8)
+    c = results.curves
+    c = c[(c["metric"] == "rel_mse") & (c["split"] == "train")]
+    at_k = results.trials.loc[results.trials["width"] == k, "trial_id"]
+    labelled = set()
+    for _, g in c[c["trial_id"].isin(at_k)].groupby("trial_id"):
+        g = g.sort_values("step")
+        failed = g.loc[g["step"] >= (1.0 - LATE) * g["step"].max(), "value"].min() >= NEAR_ZERO
+        label = "fails" if failed else "reaches ~0"
+        axes[2].plot(
+            g["step"],
+            g["value"].clip(lower=1e-16),
+            color="C3" if failed else "C0",
+            lw=1,
+            alpha=0.6,
+            label=None if label in labelled else label,
+        )
+        labelled.add(label)
+    axes[2].axhline(NEAR_ZERO, color="grey", ls="-.", lw=1)
+    axes[2].axvline(PLATEAU_FROM * c["step"].max(), color="grey", ls=":", lw=1)
+    axes[2].set_yscale("log")
+    axes[2].set(
+        xlabel="step",
+        ylabel="train MSE / var(y)",
+        title=f"Width {k} (teacher): every seed's training curve",
+    )
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     return {"width_minima": fig}
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.linalg
 
-from experiments.double_descent import linear, mlp
+from experiments.double_descent import linear, mlp, theory
 from experiments.double_descent import random_features as rf
 from physai import Results, Shard, Trial, registry, sweep
 from physai.runtime import single_threaded_blas
@@ -35,6 +35,30 @@ def _hypothesis(module, name):
 
 
 # ----------------------------------------------------------------------------- closed forms
+
+
+def test_finite_n_risk_exact_values_and_limit():
+    assert linear.finite_n_risk(100, 200, 1.0, 0.25) == pytest.approx(0.25 * 100 / 99)
+    assert linear.finite_n_risk(400, 200, 1.0, 0.25) == pytest.approx(0.5 + 0.25 * 200 / 199)
+    assert np.all(np.isinf(linear.finite_n_risk(np.array([199, 200, 201]), 200, 1.0, 0.25)))
+    big = 10**6  # the finite-n law tends to Hastie et al.'s limit
+    for g in (0.5, 2.0):
+        assert linear.finite_n_risk(g * big, big, 1.0, 0.25) == pytest.approx(linear.hastie_risk(g, 1.0, 0.25), 1e-4)
+    assert theory.expected_coef_norm2(100, 200, 1.0, 0.25) == pytest.approx(1 + 0.25 * 100 / 99)
+
+
+def test_finite_n_risk_matches_a_monte_carlo_of_the_solver():
+    rng = np.random.default_rng(0)
+    n, r2, s2 = 30, 1.0, 0.25
+    for p in (10, 60):
+        risks = []
+        for _ in range(3000):
+            beta = rng.standard_normal(p)
+            beta *= np.sqrt(r2) / np.linalg.norm(beta)
+            x = rng.standard_normal((n, p))
+            b = np.linalg.lstsq(x, x @ beta + np.sqrt(s2) * rng.standard_normal(n), rcond=None)[0]
+            risks.append(np.sum((b - beta) ** 2))
+        assert np.mean(risks) == pytest.approx(float(linear.finite_n_risk(p, n, r2, s2)), rel=0.05)
 
 
 def test_hastie_risk_closed_form_values():
@@ -67,13 +91,15 @@ def test_svd_solver_matches_lstsq_and_ridge_normal_equations(p):
 
 
 def _linear_rows(scale=lambda g: 1.0, gammas=(0.2, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0), seeds=8):
-    """Risk on the closed form times ``scale(gamma)``, with 5% seeded noise per seed."""
+    """Risk on the exact finite-n expectation times ``scale(gamma)``, with 5% seeded noise per seed
+    (centred: at each gamma the seeds' mean is exactly the scaled expectation)."""
     rng = np.random.default_rng(0)
     rows = []
     for g in gammas:
-        theory = float(linear.hastie_risk(g, 1.0, 0.25))
+        theory = float(linear.finite_n_risk(round(g * N), N, 1.0, 0.25))
+        z = rng.standard_normal(seeds)
         for seed in range(seeds):
-            jitter = 1 + 0.05 * rng.standard_normal()
+            jitter = 1 + 0.05 * (z[seed] - z.mean())
             risk = 1e6 if math.isinf(theory) else theory * scale(g) * jitter
             rows.append(
                 {
@@ -93,7 +119,7 @@ def _linear_rows(scale=lambda g: 1.0, gammas=(0.2, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0)
 def test_linear_check_passes_near_theory_and_ignores_p_equal_n():
     v = linear.check_linear_theory(_results(_linear_rows()))
     assert v.status == "supported"
-    assert "highest ratio" in v.measured and "lowest ratio" in v.measured
+    assert "below p = n" in v.measured and "above p = n" in v.measured and "every p" in v.measured
 
 
 @falsifies("double_descent.linear", "linear_matches_theory")
@@ -104,11 +130,20 @@ def test_linear_check_fails_off_theory(scale):
     assert h.evaluate(_results(_linear_rows(scale))).status == "refuted"  # 1.4-1.67x off it somewhere
 
 
+@falsifies("double_descent.linear", "linear_matches_theory")
+def test_linear_check_refutes_the_asymptotic_law_where_the_finite_n_term_matters():
+    # risk on Hastie's n -> infinity limit instead: 5-10% low next to the threshold (p = 180, 190, 210)
+    rows = _linear_rows(gammas=(0.9, 0.95, 1.05), seeds=40)
+    for r in rows:
+        r["risk"] *= float(linear.hastie_risk(r["gamma"], 1.0, 0.25) / r["theory_risk"])
+    assert _status(linear.check_linear_theory, rows) == "refuted"
+
+
 def test_linear_check_is_inconclusive_when_seeds_are_too_noisy():
     rows = _linear_rows(seeds=5)
     rng = np.random.default_rng(1)
-    for r in rows:  # heavy seed-to-seed spread: the interval of the highest ratio crosses 1.25
-        r["risk"] *= float(np.exp(0.6 * rng.standard_normal()))
+    for r in rows:  # heavy seed-to-seed spread (mean kept): intervals contain 1 but are wider than the band
+        r["risk"] *= float(np.exp(0.6 * rng.standard_normal() - 0.18))
     assert _status(linear.check_linear_theory, rows) == "inconclusive"
 
 
@@ -126,12 +161,18 @@ def test_linear_check_inconclusive_without_gamma_away_from_one():
 PS = [20, 50, 100, 150, 180, 200, 220, 300, 800, 3200]
 
 
-def _rf_curve(peak_p=200, peak=80.0, left=0.4, right=0.15, ridge_at_peak=0.14, ps=PS, n=N):
-    """A ridgeless curve: fall from 1.45 ``left`` to ``left``, ``peak`` at ``peak_p``, decay to ``right``."""
+S2 = 0.05  # the synthetic curves' approximation error s^2
+
+
+def _rf_curve(peak_p=200, peak=80.0, left=0.4, right=0.15, ridge_at_peak=0.14, ps=PS, n=N, noise=0.5, theory=1.0):
+    """A ridgeless curve: fall from 1.45 ``left`` to ``left``, ``peak`` at ``peak_p``, decay to ``right``;
+    at n/2 <= p <= n - 2 the Gaussian-equivalent finite-n law times ``theory``."""
     out = {}
     for p in ps:
         if p == peak_p:
             out[p] = peak
+        elif n / 2 <= p <= n - 2:
+            out[p] = theory * float(rf.gaussian_equivalent_risk(p, n, S2, noise**2))
         elif p < peak_p:
             out[p] = left * (1 + 0.5 * (n - p) / n)
         else:
@@ -141,11 +182,11 @@ def _rf_curve(peak_p=200, peak=80.0, left=0.4, right=0.15, ridge_at_peak=0.14, p
 
 
 def _rf_rows(noises=(0.0, 0.5), seeds=6, ridge=0.1, n=N, **kw):
-    """Six seeds with 10% log-normal seeded noise around the curve."""
+    """Six seeds with 10% log-normal seeded noise (mean kept) around the curve."""
     rng = np.random.default_rng(0)
     rows = []
     for noise in noises:
-        curve, ridge_curve = _rf_curve(n=n, **kw)
+        curve, ridge_curve = _rf_curve(n=n, noise=noise, **kw)
         for r, c in ((0.0, curve), (ridge, ridge_curve)):
             for p, v in c.items():
                 for seed in range(seeds):
@@ -158,7 +199,10 @@ def _rf_rows(noises=(0.0, 0.5), seeds=6, ridge=0.1, n=N, **kw):
                             "noise": noise,
                             "ridge": r,
                             "seed": seed,
-                            "test_mse": v * float(np.exp(0.1 * rng.standard_normal())),
+                            "test_mse": v * float(np.exp(0.1 * rng.standard_normal() - 0.005)),
+                            "approx_mse": S2 * float(np.exp(0.1 * rng.standard_normal() - 0.005))
+                            if p <= n - 2
+                            else math.nan,
                         }
                     )
     return rows
@@ -166,7 +210,7 @@ def _rf_rows(noises=(0.0, 0.5), seeds=6, ridge=0.1, n=N, **kw):
 
 RF_CHECKS = [
     rf.check_rf_peak_location,
-    rf.check_rf_peak_height,
+    rf.check_rf_near_threshold,
     rf.check_rf_overparam_wins,
     rf.check_rf_ridge,
     rf.check_rf_noiseless_peak,
@@ -183,13 +227,14 @@ def test_rf_checks_pass_on_a_double_descent_curve():
 def _noiseless_flat():
     """The anchor noise level with its peak, the noiseless curve without one (highest at the
     smallest p, falling all the way)."""
-    return _rf_rows(noises=(0.5,)) + [{**r, "noise": 0.0} for r in _rf_rows(noises=(0.0,), peak=0.2, ridge_at_peak=0.1)]
+    flat = _rf_rows(noises=(0.0,), peak=0.2, ridge_at_peak=0.1, theory=0.1)
+    return _rf_rows(noises=(0.5,)) + [{**r, "noise": 0.0} for r in flat]
 
 
 @falsifies(
     "double_descent.random_features",
     "rf_peak_at_interpolation",
-    "rf_peak_height",
+    "rf_near_threshold_theory",
     "rf_overparam_beats_underparam",
     "rf_ridge_removes_peak",
     "rf_peak_without_noise",
@@ -198,7 +243,8 @@ def _noiseless_flat():
     "broken, refuted",
     [
         (lambda: _rf_rows(peak_p=100), ["rf_peak_at_interpolation", "rf_peak_without_noise"]),  # peak at n/2
-        (lambda: _rf_rows(peak=1.0), ["rf_peak_height", "rf_peak_without_noise", "rf_ridge_removes_peak"]),
+        (lambda: _rf_rows(theory=1.6), ["rf_near_threshold_theory", "rf_peak_without_noise"]),  # 1.6x the law
+        (lambda: _rf_rows(theory=0.6), ["rf_near_threshold_theory", "rf_peak_without_noise"]),  # 0.6x the law
         (lambda: _rf_rows(right=0.8), ["rf_overparam_beats_underparam"]),  # worse past p = n
         (lambda: _rf_rows(ridge_at_peak=40.0), ["rf_ridge_removes_peak"]),  # ridge keeps the peak
         (_noiseless_flat, ["rf_peak_without_noise"]),  # the peak only with label noise
@@ -216,7 +262,7 @@ def test_rf_checks_split_noise_levels():
     # Only the anchor noise level present: the noiseless check is inconclusive, the others hold.
     res = _results(_rf_rows(noises=(0.5,)))
     assert rf.check_rf_noiseless_peak(res).status == "inconclusive"
-    assert rf.check_rf_peak_height(res).status == "supported"
+    assert rf.check_rf_near_threshold(res).status == "supported"
     # A noiseless curve without a peak refutes only the noiseless check.
     res = _results(_noiseless_flat())
     assert rf.check_rf_noiseless_peak(res).status == "refuted"
@@ -239,11 +285,20 @@ def test_rf_peak_at_the_grid_edge_is_not_supported():
 
 
 def test_rf_check_is_inconclusive_when_seeds_disagree():
-    rows = _rf_rows(peak=1.5)  # the peak about 10x the right tail: seed noise decides nothing
+    rows = _rf_rows(theory=1.2)  # 1.2x the law, inside the band: seed noise decides nothing
     rng = np.random.default_rng(2)
     for r in rows:
-        r["test_mse"] *= float(np.exp(0.8 * rng.standard_normal()))
-    assert rf.check_rf_peak_height(_results(rows)).status == "inconclusive"
+        r["test_mse"] *= float(np.exp(0.8 * rng.standard_normal() - 0.32))
+    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+
+
+def test_rf_near_threshold_needs_the_approximation_error_and_a_point_below_n():
+    rows = [{k: v for k, v in r.items() if k != "approx_mse"} for r in _rf_rows()]  # tables before the column
+    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+    rows = [r for r in _rf_rows() if not N / 2 <= r["p"] <= N - 2]
+    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+    assert rf.gaussian_equivalent_risk(180, 200, 0.05, 0.25) == pytest.approx(0.05 + 0.3 * 180 / 19)
+    assert np.isnan(rf.gaussian_equivalent_risk(199, 200, 0.05, 0.25))
 
 
 # ----------------------------------------------------------------------------- double_descent.mlp
@@ -251,7 +306,9 @@ def test_rf_check_is_inconclusive_when_seeds_disagree():
 WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128]
 
 
-def _mlp_rows(noise=0.5, threshold=16, peak_width=16, peak=1.0, tail=0.2, seeds=6, clean_peak=0.05, widths=WIDTHS):
+def _mlp_rows(
+    noise=0.5, threshold=16, peak_width=16, peak=1.0, tail=0.2, seeds=6, clean_peak=0.05, widths=WIDTHS, under=0.5
+):
     """Six seeds with 10% log-normal seeded noise; every run converged."""
     rng = np.random.default_rng(0)
     rows = []
@@ -263,7 +320,7 @@ def _mlp_rows(noise=0.5, threshold=16, peak_width=16, peak=1.0, tail=0.2, seeds=
             elif w == peak_width:
                 test = peak
             elif w < peak_width:
-                test = 0.05 * w / peak_width + 0.02
+                test = under * (1 + 0.6 * w / peak_width)
             else:
                 test = tail * (1 + 1 / w)
             for seed in range(seeds):
@@ -282,7 +339,8 @@ def _mlp_rows(noise=0.5, threshold=16, peak_width=16, peak=1.0, tail=0.2, seeds=
     return rows
 
 
-MLP_CHECKS = [mlp.check_mlp_peak_at_threshold, mlp.check_mlp_noise_raises_peak, mlp.check_mlp_second_descent]
+MLP_PEAK_CHECKS = [mlp.check_mlp_peak_at_threshold, mlp.check_mlp_noise_raises_peak, mlp.check_mlp_second_descent]
+MLP_CHECKS = [*MLP_PEAK_CHECKS, mlp.check_mlp_overparam_wins]
 
 
 def test_mlp_checks_pass_on_a_peak_at_the_threshold():
@@ -292,14 +350,21 @@ def test_mlp_checks_pass_on_a_peak_at_the_threshold():
     assert mlp.check_mlp_peak_at_threshold(res).measured == pytest.approx(1.0)
 
 
-@falsifies("double_descent.mlp", "mlp_peak_at_threshold", "mlp_noise_raises_peak", "mlp_second_descent")
+@falsifies(
+    "double_descent.mlp",
+    "mlp_peak_at_threshold",
+    "mlp_noise_raises_peak",
+    "mlp_second_descent",
+    "mlp_overparam_beats_underparam",
+)
 @pytest.mark.parametrize(
     "kw, name",
     [
         ({"peak_width": 64}, "mlp_peak_at_threshold"),  # peak 4x past the threshold
         ({"peak_width": 2}, "mlp_peak_at_threshold"),  # peak 8x before it
-        ({"clean_peak": 0.8}, "mlp_noise_raises_peak"),  # noise does not raise the peak
+        ({"clean_peak": 0.2}, "mlp_noise_raises_peak"),  # noiseless peak/min 6.7 > noisy 5
         ({"tail": 0.9}, "mlp_second_descent"),  # no second descent
+        ({"tail": 0.9}, "mlp_overparam_beats_underparam"),  # wide models worse than narrow ones
     ],
 )
 def test_mlp_checks_fail_when_their_claim_is_broken(kw, name):
@@ -328,15 +393,26 @@ def test_mlp_checks_need_converged_runs_and_an_interior_peak():
     for r in rows:  # 2 of 6 seeds at the peak had not settled; the other 4 alone say the same
         if r["width"] == 16 and r["seed"] < 2:
             r["converged"] = False
-    for check in MLP_CHECKS:
+    for check in MLP_PEAK_CHECKS:
         v = check(_results(rows))
         assert v.status == "supported" and "converged runs alone" in v.explanation, check.__name__
+    rows = [  # the same with narrow models near the noiseless level, so the peak is the only bump
+        {**r, "converged": r["converged"] and not (r["width"] == 16 and r["seed"] < 2)} for r in _mlp_rows(under=0.03)
+    ]
+    for check in MLP_PEAK_CHECKS:
+        assert check(_results(rows)).status == "supported", check.__name__
     for r in rows:  # no run at the peak had settled: without them the curve has no clear peak
         if r["width"] == 16:
             r["converged"] = False
-    for check in MLP_CHECKS:
+    for check in MLP_PEAK_CHECKS:
         v = check(_results(rows))
         assert v.status == "inconclusive" and "not converged" in v.explanation, check.__name__
+    rows = _mlp_rows()
+    for r in rows:  # the best wide model (width 128) had not settled in any seed
+        if r["width"] == 128 and r["noise"] > 0:
+            r["converged"] = False
+    v = mlp.check_mlp_overparam_wins(_results(rows))
+    assert v.status in ("supported", "inconclusive") and "converged" in v.explanation
     # the peak at the widest width swept: no second descent seen, so no peak either
     edge = _mlp_rows(threshold=128, peak_width=128)
     v = mlp.check_mlp_peak_at_threshold(_results(edge))
@@ -365,6 +441,7 @@ def test_linear_runner_is_exact_and_interpolates_past_p_equal_n():
     assert [r["p_over_n"] for r in rows] == [0.5, 2.0]
     assert rows[0]["train_mse"] > 1e-3 and rows[1]["train_mse"] < 1e-12  # p > n interpolates
     assert all(r["theory_risk"] == pytest.approx(float(linear.hastie_risk(r["p_over_n"], 1, 0.25))) for r in rows)
+    assert all(r["coef_norm"] > 0 for r in rows)
 
 
 def test_rf_runner_min_norm_interpolates_past_p_equal_n_and_ridge_does_not():
@@ -378,6 +455,7 @@ def test_rf_runner_min_norm_interpolates_past_p_equal_n_and_ridge_does_not():
     rows = rf.run(_shard(rf, st, params)).metrics
     for prm, row in zip(params, rows):
         assert row["p_over_n"] == prm["p"] / 30 and np.isfinite(row["test_mse"])
+        assert np.isfinite(row["approx_mse"]) == (prm["p"] <= 28)  # s^2 only below the threshold
         if prm["p"] > 30:
             assert (row["train_mse"] < 1e-8) == (prm["ridge"] == 0)
     with pytest.raises(ValueError, match="rf_bank"):

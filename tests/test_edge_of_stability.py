@@ -35,9 +35,15 @@ def _row(lr, seed=0, role="eos", **over):
         "initial_sharpness": 2.5,
         "reach_step": 1000.0 + 100 * noise[0],
         "sharpening": 0.9 * (2 / lr) / 2.5 * (1 + 0.05 * noise[1]),
-        "hover_median": 1.0 + 0.01 * noise[2],
-        "hover_max": 1.05 + 0.02 * noise[3],
+        "edge_median": 1.0 + 0.01 * noise[2],
+        "edge_max": 1.05 + 0.02 * noise[3],
+        "catapult_peak": 1.2 + 0.02 * noise[3],
+        "edge_end": 2000.0,
+        "edge_converged": True,
+        "loss_up_fraction": 0.2 + 0.02 * noise[1],
+        "loss_drop": 1e-2,
         "max_ratio": 1.1 + 0.02 * noise[3],
+        "converged": True,
         "status": "ok",
     }
     row.update(over)
@@ -52,9 +58,13 @@ def _control(seed, **over):
         "control",
         reach_step=math.nan,
         sharpening=math.nan,
-        hover_median=m - 0.05,
-        hover_max=m,
+        edge_median=math.nan,
+        edge_max=math.nan,
+        catapult_peak=math.nan,
+        edge_converged=False,
+        loss_up_fraction=0.0,
         max_ratio=m,
+        converged=False,
         **over,
     )
 
@@ -71,22 +81,53 @@ def _good_rows(lrs=(0.1, 0.3)):
 
 
 def test_sharpness_summary_on_a_synthetic_trajectory():
-    steps = np.arange(0, 1001, 100)
+    steps = np.arange(0, 1101, 100)
     lr = 0.1  # 2/eta = 20
-    sharpness = np.array([4, 6, 10, 15, 19, 20.5, 19.8, 20.2, 19.9, 20.0, 26.0])
-    s = eos.sharpness_summary(steps, sharpness, lr)
+    sharpness = np.array([4, 6, 10, 15, 19, 24, 18, 20.2, 19.9, 20.0, 21.0, 30.0])
+    loss = np.array([1.0, 0.5, 0.3, 0.2, 0.1, 0.2, 0.05, 0.06, 0.01, 0.0009, 0.0005, 0.0001])
+    s = eos.sharpness_summary(steps, sharpness, lr, loss)
     assert s["reach_step"] == 400  # 19 >= 0.9 * 20
     assert s["sharpening"] == pytest.approx(19 / 4)
-    # second half = steps > 500: 19.8, 20.2, 19.9, 20.0, 26.0 -> ratios / 20
-    assert s["hover_median"] == pytest.approx(1.0)
-    assert s["hover_max"] == pytest.approx(1.3)
-    assert s["max_ratio"] == pytest.approx(1.3)
+    assert s["max_ratio"] == pytest.approx(1.5)
+    # window: step 400 (reach) to step 900 (loss 0.0009 <= 1e-3 * 1.0); the catapult is
+    # 19, 24 (first above 2/eta) up to the drop to 18; the hover: 18, 20.2, 19.9, 20.0
+    assert s["edge_end"] == 900 and s["edge_converged"]
+    assert s["catapult_peak"] == pytest.approx(1.2)
+    assert s["edge_median"] == pytest.approx(np.median([0.9, 1.01, 0.995, 1.0]))
+    assert s["edge_max"] == pytest.approx(1.01)
+    # loss in the window: 0.1, 0.2, 0.05, 0.06, 0.01, 0.0009 -> 2 rises of 5 intervals
+    assert s["loss_up_fraction"] == pytest.approx(0.4)
+    assert s["loss_drop"] == pytest.approx(0.009)
 
 
 def test_sharpness_summary_never_reaching_threshold():
-    s = eos.sharpness_summary([0, 10, 20], [1.0, 2.0, 3.0], 0.02)
+    s = eos.sharpness_summary([0, 10, 20], [1.0, 2.0, 3.0], 0.02, [1.0, 0.9, 0.8])
     assert math.isnan(s["reach_step"]) and math.isnan(s["sharpening"])
     assert s["max_ratio"] == pytest.approx(0.03)
+    assert math.isnan(s["edge_median"]) and s["loss_up_fraction"] == 0.0 and not s["edge_converged"]
+
+
+def test_sharpness_summary_without_a_return_below_the_edge_has_no_catapult():
+    s = eos.sharpness_summary([0, 10, 20, 30], [5.0, 19.0, 25.0, 30.0], 0.1, [1.0, 0.5, 0.4, 0.3])
+    assert math.isnan(s["catapult_peak"])  # the rise past 2/eta stays in the hover window
+    assert s["edge_max"] == pytest.approx(1.5)
+
+
+def test_window_columns_are_computed_from_the_curves():
+    steps = np.arange(0, 1101, 100)
+    sharpness = np.array([4, 6, 10, 15, 19, 24, 18, 20.2, 19.9, 20.0, 21.0, 30.0])
+    loss = np.array([1.0, 0.5, 0.3, 0.2, 0.1, 0.2, 0.05, 0.06, 0.01, 0.0009, 0.0005, 0.0001])
+    curves = pd.concat(
+        [
+            pd.DataFrame({"trial_id": "a", "step": steps, "split": "train", "metric": "sharpness", "value": sharpness}),
+            pd.DataFrame({"trial_id": "a", "step": steps, "split": "train", "metric": "loss", "value": loss}),
+        ]
+    )
+    trials = pd.DataFrame([{"trial_id": "a", "role": "eos", "lr": 0.1, "seed": 0, "status": "ok"}])
+    table = eos.with_window(Results(trials, curves, pd.DataFrame(), "edge_of_stability", "test"))
+    expected = eos.sharpness_summary(steps, sharpness, 0.1, loss)
+    for column in eos.WINDOW_COLUMNS:
+        assert table[column].iloc[0] == pytest.approx(expected[column]), column
 
 
 # ----------------------------------------------------------------------------- checks
@@ -129,8 +170,36 @@ def test_edge_of_stability_fails_off_the_edge(median, maximum):
     assert eos.check_edge_of_stability(_results(rows)).status == "supported"
     for r in rows:
         if r["lr"] == 0.3:
-            r.update(hover_median=median + 0.01 * RNG.normal(), hover_max=maximum + 0.01 * RNG.normal())
+            r.update(edge_median=median + 0.01 * RNG.normal(), edge_max=maximum + 0.01 * RNG.normal())
     assert eos.check_edge_of_stability(_results(rows)).status == "refuted"
+
+
+def test_edge_of_stability_ignores_the_catapult_and_reports_it():
+    rows = _good_rows()
+    for r in rows:
+        r["catapult_peak"] = 1.6  # left out of the window: only reported
+    v = eos.check_edge_of_stability(_results(rows))
+    assert v.status == "supported" and "catapult peak 1.6" in v.explanation
+
+
+@falsifies("edge_of_stability", "non_monotone_loss")
+def test_non_monotone_loss_fails_when_the_loss_falls_monotonically():
+    rows = _good_rows()
+    assert eos.check_non_monotone_loss(_results(rows)).status == "supported"
+    for r in rows:
+        if r["lr"] == 0.1:
+            r["loss_up_fraction"] = 0.0  # monotone at the edge: not the paper's regime
+    assert eos.check_non_monotone_loss(_results(rows)).status == "refuted"
+
+
+def test_non_monotone_loss_fails_when_the_control_is_not_monotone():
+    rows = _good_rows()
+    for r in rows:
+        if r["role"] == "control":
+            r["loss_up_fraction"] = 0.1 + 0.01 * RNG.normal()
+    assert eos.check_non_monotone_loss(_results(rows)).status == "refuted"
+    no_control = [r for r in _good_rows() if r["role"] == "eos"]
+    assert eos.check_non_monotone_loss(_results(no_control)).status == "inconclusive"
 
 
 def test_edge_of_stability_inconclusive_when_an_eta_all_diverged():
@@ -151,6 +220,11 @@ def test_control_fails_when_it_reaches_two_over_eta():
     assert eos.check_small_eta_control(_results(rows)).status == "refuted"
     no_control = [r for r in _good_rows() if r["role"] == "eos"]
     assert eos.check_small_eta_control(_results(no_control)).status == "inconclusive"
+
+
+def test_control_states_its_budget_and_convergence():
+    v = eos.check_small_eta_control(_results(_good_rows()))
+    assert f"budget of {STEPS} steps" in v.explanation and "0 of 5 control runs" in v.explanation
 
 
 def test_an_eta_in_no_preset_gets_a_computed_verdict():

@@ -55,12 +55,14 @@ def _mode_connectivity(res, m):
     assert (ok["bezier_barrier"] < ok["linear_barrier"]).all()
     paths = res.curves[res.curves["metric"] == "linear_path_loss"]
     assert len(paths) == 2 * len(ok) * m.PATH_POINTS  # train and test profiles
+    assert set(res.curves["metric"]) >= {"linear_path_error", "bezier_path_error"}  # error along both paths
 
 
 def _edge_of_stability(res, m):
     sharp = res.curves[res.curves["metric"] == "sharpness"]
     assert (sharp["value"] > 0).all()
     assert np.allclose(res.ok["final_sharpness"], res.ok["final_lanczos"], rtol=0.05)
+    assert {"edge_median", "loss_up_fraction", "catapult_peak"} <= set(res.ok.columns)
 
 
 def _residual_landscape(res, m):
@@ -77,7 +79,7 @@ def _residual_landscape(res, m):
 
 def _robustness_law(res, m):
     t = res.trials
-    for col in ("lip_est", "lip_search", "lip_upper", "flip_radius", "max_residual"):
+    for col in ("lip_est", "lip_search", "lip_upper", "lip_floor", "max_residual"):
         assert np.isfinite(t[col]).all(), col
     assert (t["lip_search"] >= t["lip_est"] * (1 - 1e-6)).all()  # search starts at the samples
     assert (t["lip_upper"] >= t["lip_search"] * (1 - 1e-4)).all()  # <= the spectral bound
@@ -151,7 +153,7 @@ OFF_PRESET = {
     "sharp_flat": ["batch=16,64", "lr=0.1"],
     "width_minima": ["width=4,10,16", "seed=0,1,2,3,4,5"],
     "edge_of_stability": ["lr=0.25", "seed=0,1"],
-    "robustness_law": ["n=20", "steps=600", "width=6,10,16,64"],
+    "robustness_law": ["ratio=0.2"],
     "scaling_quanta": ["alpha=0.1", "steps=2000"],
     "scaling_compute_optimal": ["width=6,10,16,28,48,64"],
     "scaling_data_dimension": ["d=3,6"],
@@ -162,7 +164,7 @@ OFF_PRESET = {
     "grokking": ["train_fraction=0.8,0.85,0.9", "seed=0,1", "steps=800"],
     "sparse_parity": ["k=2,3", "n_bits=11,13,15"],
     "mirage": ["width=3,6,12,24,48", "max_width=48", "seed=0,1", "steps=800", "n_train=8192"],
-    "scaling_solvable": ["M=160", "alpha=0.75", "size=4,6,8,10,40,160,640", "seed=0,1,2"],
+    "scaling_solvable": ["M=160", "alpha=0.75", "size=4,6,8,10,12,40,160,640", "seed=0,1,2"],
 }
 
 

@@ -20,8 +20,10 @@ def _rows(
     seeds=5,
     dims=sd.DIMENSIONS,
     compare_d=sd.COMPARE_D,
+    two_nn_of=lambda d: d,
 ):
-    """Trials with test MSE = c * N^-alpha times seeded log-normal noise (3% per run)."""
+    """Trials with test MSE = c * N^-alpha times seeded log-normal noise (3% per run), and a
+    two-NN dimension ``two_nn_of(d)`` with 2% noise per seed."""
     rng = np.random.default_rng(0)
     rows = []
 
@@ -35,6 +37,7 @@ def _rows(
                         "n_params": n,
                         "seed": seed,
                         "test_mse": c * n**-alpha * np.exp(0.03 * rng.standard_normal()),
+                        "two_nn_d": two_nn_of(d) * (1 + 0.02 * np.sin(seed + d)),
                     }
                 )
 
@@ -58,9 +61,10 @@ def test_exponent_vs_dimension_passes_on_four_over_d():
 @pytest.mark.parametrize(
     "alpha_of",
     [
-        lambda d: {2: 0.5, 4: 1.0, 8: 2.0}[d],  # rises with d (4/alpha = 8, 4, 2)
-        lambda d: 4 / d / 3,  # falls, but 4/alpha = 3d: outside +-50%
-        lambda d: {2: 1.2, 4: 1.4, 8: 0.5}[d],  # within +-50% of d for d >= 4 but not monotone
+        lambda d: {2: 0.5, 4: 1.0, 8: 2.0}[d],  # rises with d: slope +1
+        lambda d: 2 / np.sqrt(d),  # falls, but only half as fast: slope -0.5
+        lambda d: 0.5,  # the same exponent for every d: slope 0
+        lambda d: {2: 1.2, 4: 1.4, 8: 0.5}[d],  # not monotone: least-squares slope ~ -0.63
     ],
 )
 @falsifies("scaling_data_dimension", "exponent_vs_dimension")
@@ -69,12 +73,28 @@ def test_exponent_vs_dimension_fails(alpha_of):
     assert sd.check_exponent_vs_dimension(_rows(alpha_of=alpha_of)).status == "refuted"
 
 
-def test_exponent_vs_dimension_not_supported_for_a_flat_exponent():
-    # The same exponent for every d: 4/alpha = 8 misses d = 2 and 4 (refuted parts), but
-    # "alpha falls" cannot be refuted by an interval around a zero difference (it
-    # straddles 0 by design), so the whole is inconclusive, never supported.
-    v = sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 0.5))
-    assert v.status == "inconclusive" and "straddles the bound 0" in v.explanation
+def test_exponent_vs_dimension_tests_the_dependence_not_the_constant():
+    # alpha = 4/(3d): the constant is off by 3x but alpha ∝ 1/d: the slope is -1.
+    v = sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 4 / d / 3))
+    assert v.status == "supported" and "4/d = 0.50" in v.explanation
+    assert sd.dimension_slope(_rows().trials.query("arch == 'relu1'")) == pytest.approx(-1.0, abs=0.02)
+
+
+@falsifies("scaling_data_dimension", "intrinsic_dimension")
+def test_intrinsic_dimension_check_fails_when_the_inputs_have_another_dimension():
+    assert sd.check_intrinsic_dimension(_rows()).status == "supported"
+    assert sd.check_intrinsic_dimension(_rows(two_nn_of=lambda d: 0.7 * d)).status == "refuted"
+    no_column = Results(_rows().trials.drop(columns="two_nn_d"), pd.DataFrame(), pd.DataFrame())
+    assert sd.check_intrinsic_dimension(no_column).status == "inconclusive"
+
+
+def test_two_nn_estimator_reads_the_dimension_of_embedded_data():
+    rng = np.random.default_rng(0)
+    for d in (2, 5):
+        embed = np.linalg.qr(rng.standard_normal((16, d)))[0]
+        x = rng.uniform(size=(3000, d)) @ embed.T
+        assert sd.two_nn_dimension(x) == pytest.approx(d, rel=0.1)
+    assert sd.input_dimension(4, 0) == pytest.approx(4, rel=sd.DIM_TOL)
 
 
 def test_unconverged_runs_void_a_verdict_only_when_it_rests_on_them():
@@ -115,12 +135,9 @@ def test_dimensions_in_no_preset_get_computed_verdicts():
     ]
     for v in verdicts:
         assert v.status == "supported" and "n/a" not in v.measured_text(), v
-    assert "(d=3)" in verdicts[0].measured_text() and "(d=6)" in verdicts[1].measured_text()
-    # a d = 3 exponent of 4/9 (4/alpha = 9, outside [1.5, 4.5]) is refuted at d = 3
-    assert (
-        sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 4 / d / 3, dims=(3, 6), compare_d=6)).status
-        == "refuted"
-    )
+    assert "d = 3" in verdicts[0].explanation and "(d=6)" in verdicts[1].measured_text()
+    # the same exponent at d = 3 and 6: no dependence on d, refuted
+    assert sd.check_exponent_vs_dimension(_rows(alpha_of=lambda d: 0.5, dims=(3, 6), compare_d=6)).status == "refuted"
 
 
 def test_architecture_check_passes_same_exponent_different_offset():

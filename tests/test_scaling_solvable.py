@@ -1,6 +1,9 @@
 """Solvable scaling model: closed forms against Monte Carlo, and every check on hand-made
 tables that must pass and must fail."""
 
+import functools
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,95 +52,105 @@ def test_features_loss_matches_monte_carlo_and_reaches_floor_at_full_rank():
     assert ss.features_loss(full, lam, 0.01) == pytest.approx(0.01, abs=1e-12)
 
 
+# ----------------------------------------------------------------------------- theory
+
+
+def test_theory_matches_exact_losses_and_limits():
+    rng = np.random.default_rng(3)
+    lam = _spectrum(m=400, alpha=1.0)
+    # Features: the mean of the exact loss over draws of W against the self-consistent theory.
+    exact = np.mean([ss.features_loss(rng.standard_normal((40, 400)) * np.sqrt(lam), lam, 0.0) for _ in range(20)])
+    assert ss.theory_excess(40, lam) == pytest.approx(exact, rel=0.03)
+    # Data with noise beyond M: ordinary least squares, sigma^2 M / (P - M) (exact: / (P - M - 1)).
+    assert ss.theory_excess(1600, lam, 0.01) == pytest.approx(0.01 * 400 / 1200)
+    assert ss.theory_excess(1600, lam, 0.01, 1e-12) == pytest.approx(0.01 * 400 / 1200, rel=1e-3)
+    assert ss.theory_excess(400, lam) == 0.0
+    # The window: the theory's local exponent crosses alpha +- WINDOW_TOL inside (1, M).
+    low, high = ss.fit_window(2000, 1.0)
+    assert 4 < low < high < 2000 * 0.5
+    assert abs(ss.local_exponent(math.sqrt(low * high), 2000, 1.0) - 1.0) <= ss.WINDOW_TOL
+
+
 # ----------------------------------------------------------------------------- checks
 
 
 SEEDS = 5
+SIZES = sorted({int(s) for s in np.geomspace(4, 4 * M, 30)} - set(range(M // 2 + 1, 2 * M)))
 
 
-def _rows(exponent_of=lambda part, a: a, plateau=1.0, seeds=SEEDS, alphas=ss.ALPHAS, m=M):
-    """Synthetic trials: excess loss = size^-exponent below M with seeded seed-to-seed noise
-    (2% per point), plateau * sigma^2 beyond (1% noise on the data curve)."""
+@functools.cache
+def _rows(law="theory", data_noise=True, seeds=SEEDS, alphas=ss.ALPHAS, m=M, shift=0.0):
+    """Synthetic trials: the finite-size theory (``law="theory"``) or a bare power law
+    ``0.5 size^-(alpha + shift)`` up to M (``law="power"``), times 2% seed-to-seed noise;
+    ``data_noise=False`` drops the noise variance from the data curve."""
     rng = np.random.default_rng(0)
-    sizes = sorted({4, 8, 16, 32, m // 16, m // 4, m, 2 * m, 4 * m})
     rows = []
     for part in ("features", "data"):
-        start = ss.PLATEAU_FEATURES if part == "features" else ss.PLATEAU_DATA
         for alpha in alphas:
-            for size in sizes:
+            lam = ss._spectrum(m, alpha)
+            for size in SIZES if m == M else sorted({int(s) for s in np.geomspace(4, 4 * m, 30)}):
+                if part == "features" and size >= m:
+                    excess = 0.0
+                elif law == "power" and size < m:
+                    excess = 0.5 * size ** -(alpha + shift)
+                else:
+                    noise = NOISE if (part == "data" and data_noise) else 0.0
+                    excess = ss.theory_excess(size, lam, noise, 1e-8 * size if part == "data" else 0.0)
                 for seed in range(seeds):
-                    if size >= start * m:
-                        loss = plateau * NOISE * (1 if part == "features" else 1 + 0.01 * abs(rng.standard_normal()))
-                    else:
-                        noise = np.exp(0.02 * rng.standard_normal())
-                        loss = NOISE + 0.5 * size ** -exponent_of(part, alpha) * noise
+                    loss = NOISE + excess * np.exp(0.02 * rng.standard_normal())
                     rows.append(
-                        {
-                            "part": part,
-                            "alpha": alpha,
-                            "size": size,
-                            "seed": seed,
-                            "M": m,
-                            "noise_var": NOISE,
-                            "ridge": 1e-8,
-                            "loss": loss,
-                            "excess_loss": loss - NOISE,
-                        }
+                        {"part": part, "alpha": alpha, "size": size, "seed": seed, "M": m, "noise_var": NOISE}
+                        | {"ridge": 1e-8, "loss": loss, "excess_loss": loss - NOISE}
                     )
     trials = pd.DataFrame(rows)
     trials["status"] = "ok"
     return Results(trials, pd.DataFrame(), pd.DataFrame(), "scaling_solvable", "test")
 
 
-def test_exponent_checks_pass_on_exact_power_laws():
-    assert ss.check_features_exponent(_rows()).status == "supported"
-    assert ss.check_data_exponent(_rows()).status == "supported"
-    slope, low, high = ss.exponent(_rows().trials.query("part == 'data' and alpha == 1.0"))
-    assert slope == pytest.approx(-1.0, abs=0.02) and low <= slope <= high
+def test_checks_pass_on_the_theory():
+    res = _rows()
+    for check in (ss.check_features_exponent, ss.check_features_theory, ss.check_data_theory):
+        assert check(res).status == "supported", (check.__name__, check(res))
 
 
-@falsifies("scaling_solvable", "features_exponent", "data_exponent")
-def test_exponent_checks_fail_when_the_exponent_is_off_by_more_than_tolerance():
-    exact = _rows()
-    assert ss.check_features_exponent(exact).status == "supported"
-    assert ss.check_data_exponent(exact).status == "supported"
-    off = _rows(exponent_of=lambda part, a: a + 0.2 if part == "features" else a)
-    assert ss.check_features_exponent(off).status == "refuted"
-    assert ss.check_data_exponent(off).status == "supported"
-    off = _rows(exponent_of=lambda part, a: 0.75 if a == 1.0 else a)
-    assert ss.check_data_exponent(off).status == "refuted"
+@falsifies("scaling_solvable", "features_exponent")
+def test_exponent_check_fails_when_the_exponent_is_off_by_more_than_tolerance():
+    assert ss.check_features_exponent(_rows(law="power")).status == "supported"
+    assert ss.check_features_exponent(_rows(law="power", shift=0.2)).status == "refuted"
+    assert ss.check_features_exponent(_rows(law="power", shift=-0.2)).status == "refuted"
 
 
-@falsifies("scaling_solvable", "plateau_at_M")
-def test_plateau_check_passes_on_floor_and_fails_without_plateau():
-    assert ss.check_plateau(_rows()).status == "supported"
-    # The loss beyond M stays 3x above the floor: no plateau.
-    assert ss.check_plateau(_rows(plateau=3.0)).status == "refuted"
-    # A power law so steep that its extrapolation is already at the floor: the plateau
-    # would not be distinguishable from the law itself.
-    steep = _rows(exponent_of=lambda part, a: 3.0)
-    assert ss.check_plateau(steep).status == "refuted"
+@falsifies("scaling_solvable", "features_theory")
+def test_features_theory_fails_on_a_power_law_that_runs_on_to_M():
+    # The bare power law misses the bend before M (and the level at small N).
+    assert ss.check_features_theory(_rows(law="power")).status == "refuted"
+    assert ss.check_features_theory(_rows()).status == "supported"
+
+
+@falsifies("scaling_solvable", "data_theory")
+def test_data_theory_fails_without_the_noise_variance():
+    assert ss.check_data_theory(_rows(data_noise=False)).status == "refuted"
+    assert ss.check_data_theory(_rows()).status == "supported"
 
 
 def test_checks_are_inconclusive_without_trials_of_a_part():
     res = _rows()
     only_features = Results(res.trials[res.trials["part"] == "features"], res.curves, res.shards)
-    assert ss.check_data_exponent(only_features).status == "inconclusive"
+    assert ss.check_data_theory(only_features).status == "inconclusive"
 
 
 def test_checks_compute_a_verdict_for_an_alpha_and_M_no_preset_contains():
-    # alpha = 0.75 and M = 640 are in no preset: every curve present gets its own part with a
-    # computed interval and the range alpha +- 0.10 of its own alpha.
+    # alpha = 0.75 and M = 640 are in no preset: every curve present gets its own part.
     res = _rows(alphas=(0.75,), m=640)
-    for check in (ss.check_features_exponent, ss.check_data_exponent, ss.check_plateau):
+    for check in (ss.check_features_exponent, ss.check_features_theory, ss.check_data_theory):
         verdict = check(res)
         assert verdict.status == "supported", (check.__name__, verdict)
         assert "alpha=0.75" in verdict.measured and "n/a" not in verdict.measured
-    assert "[0.65, 0.85]" in ss.check_data_exponent(res).expected
+    assert "[0.65, 0.85]" in ss.check_features_exponent(res).expected
     # Two latent dimensions in one table: one part per (M, alpha), each named by its M.
-    both = Results(pd.concat([_rows().trials, _rows(m=640).trials]), pd.DataFrame(), pd.DataFrame())
-    verdict = ss.check_features_exponent(both)
-    assert verdict.status == "supported" and "M=640 alpha=0.5" in verdict.measured
+    both = Results(pd.concat([_rows().trials, res.trials]), pd.DataFrame(), pd.DataFrame())
+    verdict = ss.check_features_theory(both)
+    assert verdict.status == "supported" and "M=640 alpha=0.75" in verdict.measured
 
 
 # ----------------------------------------------------------------------------- engine
@@ -149,7 +162,8 @@ def test_presets_cover_fit_range_and_plateau():
         for part in ("features", "data"):
             sizes = {p["size"] for p in params if p["part"] == part}
             m = params[0]["M"]
-            assert len([s for s in sizes if s <= m * ss.FIT_MAX_OVER_M]) >= 5
+            low, high = ss.fit_window(m, max(ss.ALPHAS))
+            assert len([s for s in sizes if low <= s <= high]) >= 3
             assert max(sizes) >= m
         assert {p["alpha"] for p in params} == set(ss.ALPHAS)
 

@@ -67,10 +67,28 @@ def test_rank_correlation_check_fails_when_sharpness_is_inverse_and_not_when_unr
     assert sf.check_sharpness_orders_test_loss(_results(ordered)).status == "supported"
     inverse = [{**r, "test_loss": 1.0 / r["sharpness"]} for r in rows]
     v = sf.check_sharpness_orders_test_loss(_results(inverse))
-    assert v.status == "refuted" and v.measured < 0
+    assert v.status == "refuted" and "Spearman rho -" in v.measured
     # Unrelated: the interval straddles 0, so the claim is not supported; refuting it would
     # take an interval wholly below 0, which no correlation means.
     assert sf.check_sharpness_orders_test_loss(_results(rows)).status == "inconclusive"
+
+
+def test_rank_correlation_is_judged_within_each_lr_not_pooled():
+    # The larger lr has lower sharpness (2/lr) and lower test loss, so a pooled rho is high;
+    # within each lr the sharper runs generalise better: the claim is refuted.
+    rng = np.random.default_rng(1)
+    rows = []
+    for lr, scale, offset in ((0.05, 40.0, 0.35), (0.2, 10.0, 0.28)):
+        for i, u in enumerate(rng.uniform(0.5, 1.0, 24)):
+            rows.append({"batch": 8, "lr": lr, "seed": i, "sharpness": scale * u, "test_loss": offset - 0.02 * u})
+    v = sf.check_sharpness_orders_test_loss(_results(rows))
+    assert v.status == "refuted" and "lr=0.05" in v.measured and "lr=0.2" in v.measured
+    assert "pooled over lrs 0." in v.explanation  # reported: positive when pooled
+
+
+def test_sharper_check_reports_sharpness_against_the_gd_cap():
+    v = sf.check_large_batch_sharper(_results(_rows()))
+    assert "1 = GD's stability cap 2/lr" in v.explanation and "lr=0.05 batch 256: 1.00" in v.explanation
 
 
 def test_checks_inconclusive_with_one_batch_size():

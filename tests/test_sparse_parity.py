@@ -62,14 +62,16 @@ def _run_curve(t_solve=2000, steps=4000, every=50, noise=0.005, seed=0):
 def test_trial_events_on_a_synthetic_abrupt_run():
     ev = sp.trial_events(*_run_curve())
     assert ev["solved"] and ev["steps_to_solve"] == pytest.approx(1996, abs=10)
-    assert ev["plateau_share"] > 0.85 and ev["jump_share"] < 0.15
+    # accuracy climbs by 1/400 a step from 0.5 at step 1800: 0.55 at 1820, 0.95 at 1980
+    assert ev["rise_start"] == pytest.approx(1820, abs=1) and ev["rise_end"] == pytest.approx(1980, abs=1)
+    assert ev["rise_share"] == pytest.approx(160 / 1820, rel=0.01)
     assert ev["progress_rho"] > 0.99 and ev["progress_growth"] > 1.5
 
 
 def test_trial_events_unsolved():
     s, acc, ratio = _run_curve()
     ev = sp.trial_events(s, np.full_like(acc, 0.5), ratio)
-    assert not ev["solved"] and math.isnan(ev["plateau_share"])
+    assert not ev["solved"] and math.isnan(ev["rise_share"]) and math.isnan(ev["progress_rho"])
 
 
 # ----------------------------------------------------------------------------- checks
@@ -79,8 +81,11 @@ SEEDS = 5  # enough for the seed-bootstrap interval to decide a clear-cut table
 TIMES = {(3, 20): 1000, (3, 30): 1500, (3, 40): 2000, (4, 20): 1500, (4, 30): 2500, (4, 40): 4000}
 
 
-def _rows(times=None, plateau=0.8, jump=0.1, rho=0.95, growth=2.0, solved=True, seeds=SEEDS):
-    """A trials table with seeded noise around the given per-run values."""
+def _rows(times=None, rise=None, rho=None, growth=2.0, solved=True, seeds=SEEDS):
+    """A trials table with seeded noise around the given per-run values; ``rise(k, n)`` is the rise share
+    (default: falling with n, 0.4 at n = 20), ``rho(k)`` the plateau Spearman rho (default 0.95)."""
+    rise = rise or (lambda k, n: 8.0 / n)
+    rho = rho or (lambda k: 0.95)
     rng = np.random.default_rng(0)
     rows = []
     for (k, n), t in (times or TIMES).items():
@@ -92,9 +97,8 @@ def _rows(times=None, plateau=0.8, jump=0.1, rho=0.95, growth=2.0, solved=True, 
                     "seed": seed,
                     "solved": solved,
                     "steps_to_solve": float(t * (1 + 0.02 * rng.standard_normal())) if solved else float("nan"),
-                    "plateau_share": plateau + 0.05 * rng.standard_normal(),
-                    "jump_share": max(0.0, jump + 0.03 * rng.standard_normal()),
-                    "progress_rho": min(1.0, rho + 0.02 * rng.standard_normal()),
+                    "rise_share": max(0.0, rise(k, n) * (1 + 0.05 * rng.standard_normal())),
+                    "progress_rho": min(1.0, rho(k) + 0.02 * rng.standard_normal()),
                     "progress_growth": growth * (1 + 0.1 * rng.standard_normal()),
                 }
             )
@@ -112,13 +116,15 @@ def test_checks_pass_on_an_abrupt_table():
 @pytest.mark.parametrize(
     "hypothesis,kwargs",
     [
-        ("abrupt_learning", {"plateau": 0.3}),  # accuracy leaves chance early
-        ("abrupt_learning", {"jump": 0.5}),  # the climb is slow
+        ("abrupt_learning", {"rise": lambda k, n: 24.0 / n}),  # the 0.55 -> 0.95 rise is as long as the plateau
+        ("abrupt_learning", {"rise": lambda k, n: 32.0 / n if k == 4 else 8.0 / n}),  # slow for k = 4 only
+        ("abrupt_learning", {"rise": lambda k, n: n / 100}),  # short, but longer relative to the plateau as n grows
         ("abrupt_learning", {"solved": False}),  # no run solves
         ("time_grows_with_n_and_k", {"times": {**TIMES, (3, 30): 900}}),  # k = 3 is faster at n = 30 than at 20
         # k = 4's time grows more slowly with n than k = 3's (exponent 0.49 < 1)
         ("time_grows_with_n_and_k", {"times": {**TIMES, (4, 20): 1500, (4, 30): 1800, (4, 40): 2100}}),
-        ("hidden_progress", {"rho": 0.2}),  # the measure does not grow steadily
+        ("hidden_progress", {"rho": lambda k: 0.2}),  # the measure does not grow steadily
+        ("hidden_progress", {"rho": lambda k: 0.2 if k == 4 else 0.95}),  # ... for k = 4 only (not pooled away)
         ("hidden_progress", {"growth": 1.1}),  # it hardly grows over the second half of the plateau
     ],
 )
@@ -136,10 +142,10 @@ def test_verdicts_carry_a_seed_bootstrap_interval():
 
 
 def test_a_borderline_table_is_inconclusive_not_decided_by_its_median():
-    # Median jump share at the 0.2 bound, each seed's runs spread around it: the interval straddles it.
-    rows = [{**r, "jump_share": 0.15 + 0.025 * r["seed"]} for r in _rows()]
+    # Median rise share of k = 3 at the 0.5 bound, each seed's runs spread around it: the interval straddles it.
+    rows = [{**r, "rise_share": 0.45 + 0.025 * r["seed"] - 0.001 * r["n_bits"]} if r["k"] == 3 else r for r in _rows()]
     v = sp.check_abrupt(_results(rows))
-    assert v.status == "inconclusive" and "jump_share" in v.measured, v.measured
+    assert v.status == "inconclusive" and "rise(k=3)" in v.measured, v.measured
 
 
 def test_off_preset_values_get_a_computed_verdict():
@@ -176,3 +182,12 @@ def test_hidden_biases_follow_bias_scale_and_zero_is_the_flax_default():
     assert float(abs(zero).max()) == 0.0
     bound = 1 / 16**0.5  # nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     assert 0.8 * bound < float(abs(torch_like).max()) <= bound
+
+
+def test_an_n_that_is_never_solved_counts_as_slowest_not_dropped():
+    # k = 3 at n = 40 never solves: its infinite median must rank as the slowest (rho = 1), not be dropped.
+    rows = [
+        {**r, "solved": False, "steps_to_solve": math.nan} if (r["k"], r["n_bits"]) == (3, 40) else r for r in _rows()
+    ]
+    v = sp.check_time_grows(_results(rows))
+    assert "rho_n(k=3): Spearman rho 1 [1, 1]" in v.measured_text(), v.measured_text()

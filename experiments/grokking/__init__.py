@@ -14,11 +14,14 @@ Hypotheses, in words (each number below is recomputed on seed-bootstrap resample
 seeds drawn with every run they hold, and the verdict is decided by its 95% interval:
 supported only if the interval lies inside the range, refuted only if wholly outside)
   a. ``grokking_delay``: with weight decay 1, most runs (>= 2/3) reach 95% test
-     accuracy within the budget, and they do so late: step(test >= 95%) /
-     step(train >= 99%) >= 3 (median over the runs that grok).
-  b. ``no_weight_decay_no_grokking``: the weight-decay-0 control never reaches 95% test
-     accuracy within the same budget (success rate 0; one run that does is a
-     counterexample and refutes the claim whatever the interval).
+     accuracy within the budget, and they do so late: at the smallest training fraction
+     swept, step(test >= 95%) / step(train >= 99%) >= 10 (median over the runs; one
+     that has not grokked counts as budget / step(train), a lower bound), and that delay
+     ratio falls as the fraction grows (Spearman rho < 0 over the runs, >= 3 fractions).
+  b. ``weight_decay_accelerates_generalisation``: at each training fraction with both,
+     the median steps to 95% test accuracy without weight decay over that with weight
+     decay 1 is > 1; a run that never generalises counts as the step budget (censored:
+     where wd = 0 never generalises the measured ratio is a lower bound).
   c. ``more_data_groks_sooner``: the median steps-to-grok (runs that never grok count
      as infinite) fall strictly as the training fraction grows (Spearman rho of
      the per-fraction medians against the fraction = -1, over every fraction swept).
@@ -30,9 +33,10 @@ supported only if the interval lies inside the range, refuted only if wholly out
      runs (whose norm grows): the difference (no decay minus decay) is above 0.
   e. ``fourier_sparsity_rises_first``: a hidden progress measure, the Gini coefficient
      of the embedding's Fourier spectrum (``physai.probes.fourier``), rises *before*
-     the test-accuracy jump: in >= 80% of delayed-grokking runs (as in d), at the last log point with
-     test accuracy < 50%, it has already covered >= 20% of its rise from memorisation
-     to the end of the run.
+     the test-accuracy jump: in >= 80% of delayed-grokking runs (as in d), at the last
+     log point (up to the grok step) with test accuracy still at or below chance (1/p),
+     i.e. before it leaves its pre-jump plateau, the Gini has already covered >= 20% of
+     its rise from memorisation to the end of the run.
 
 Sources
   Each hypothesis names its paper, figure, statement and the reason for its tolerance
@@ -56,13 +60,13 @@ Known limitations
   dynamics of a fixed step budget, not an end state. With few seeds a percentile
   bootstrap interval has few distinct resamples; it is coarse, not exact.
   Where the training fraction is large, train and test accuracy rise almost together:
-  there is no delay to look across, so d. and e. read only the delayed runs. In this
-  model much of the weight-norm fall can come after the test jump (Nanda et al.'s
-  cleanup continues past it), which d. measures at the jump.
+  there is no delay to look across, so d. and e. read only the delayed runs. Power et
+  al.'s delays at small fractions (~10^2-10^3x, 10^5-step budgets) are out of reach of a
+  CPU budget; fractions below 0.4 do not generalise within it here.
 
 Run
   physai demo grokking                      # demo preset, ~1 min CPU
-  physai verify grokking --preset paper     # every check, ~4 min on 2 CPU cores
+  physai verify grokking --preset paper     # every check, ~4-5 min on 2 CPU cores
   physai verify grokking --preset tiny      # seconds; tests only
 """
 
@@ -72,26 +76,29 @@ from physai import Experiment, Hypothesis, Preset, Source, chain, product
 from physai.domains import POSITIVE_INT, Domain
 
 from .checks import (
+    DELAYED,
     MIN_DELAY,
     MIN_EARLY_RISE,
     MIN_EARLY_SHARE,
+    MIN_SPEEDUP,
     MIN_SUCCESS,
     check_fourier_first,
     check_grokking_delay,
     check_more_data_sooner,
-    check_no_weight_decay,
+    check_weight_decay_speeds_up,
     check_weight_norm_falls,
 )
 from .plots import plot
-from .task import JUMP_ACC, TEST_ACC, TRAIN_ACC, Static, make_task, run, trial_events
+from .task import TEST_ACC, TRAIN_ACC, Static, make_task, run, trial_events
 
 __all__ = [
     "EXPERIMENT",
+    "DELAYED",
     "HYPOTHESES",
-    "JUMP_ACC",
     "MIN_DELAY",
     "MIN_EARLY_RISE",
     "MIN_EARLY_SHARE",
+    "MIN_SPEEDUP",
     "MIN_SUCCESS",
     "PRESETS",
     "TEST_ACC",
@@ -100,7 +107,7 @@ __all__ = [
     "check_fourier_first",
     "check_grokking_delay",
     "check_more_data_sooner",
-    "check_no_weight_decay",
+    "check_weight_decay_speeds_up",
     "check_weight_norm_falls",
     "make_task",
     "plot",
@@ -120,38 +127,43 @@ ANCHOR = (
 HYPOTHESES = (
     Hypothesis(
         "grokking_delay",
-        "With weight decay, test accuracy reaches 95% at least 3x later than train accuracy reaches 99%, in most runs",
+        "With weight decay, test accuracy reaches 95% at least 10x later than train accuracy reaches 99% at the "
+        "smallest training fraction, a delay that shrinks as the fraction grows, in most runs",
         ANCHOR,
         check_grokking_delay,
         source=Source(
             paper=f"{POWER}; {NANDA}",
-            where="Power et al. Fig. 1; Nanda et al. Sec. 5.2 (phases of grokking)",
+            where="Power et al. Fig. 1 (left: accuracy vs steps, log axis; right: steps to 99% train and "
+            "validation accuracy vs the training fraction); Nanda et al. Sec. 5.2 (phases of grokking)",
             statement="Power et al.: validation accuracy rises from chance to near 100% long after training "
-            "accuracy is near 100%, orders of magnitude later on the figure's log-scaled step axis "
-            "('this improvement in generalization can happen well past the point of overfitting'). "
-            "Nanda et al. (p = 113, 30% data, wd 1): memorisation over epochs 0-1.4k, circuit formation "
-            "1.4k-9.4k, cleanup (the test-loss drop) 9.4k-13.3k.",
-            tolerance=f"a convention of this project, not from the papers: 'late' is a median delay ratio "
-            f">= {MIN_DELAY:g} (step(test >= {TEST_ACC:g}) / step(train >= {TRAIN_ACC:g})), below the "
-            f"~6.7 of Nanda et al.'s phase boundaries (9.4k / 1.4k); 'most runs' is a success rate "
-            f">= {MIN_SUCCESS:.3g}, which tolerates a minority of weight-decay runs that do not grok "
-            "within the budget.",
+            "accuracy is near 100%, ~10^2-10^3x later at small training fractions on the figure's log-scaled "
+            "step axis, and the gap narrows as the fraction grows. Nanda et al. (p = 113, 30% data, wd 1): "
+            "memorisation over epochs 0-1.4k, circuit formation 1.4k-9.4k, cleanup 9.4k-13.3k.",
+            tolerance=f"the paper's ~10^2-10^3x comes from transformers trained for ~10^5 steps; this scaled "
+            f"CPU model cannot be held to it, so 'late' is a median delay ratio >= {MIN_DELAY:g} (one order "
+            "of magnitude, a convention of this project: the bottom of the paper's range, and above the ~6.7 "
+            "of Nanda et al.'s phase boundaries 9.4k / 1.4k) at the smallest fraction swept, where the paper's "
+            "delay is largest; at larger fractions only its direction is tested (the ratio falls with the "
+            f"fraction: Spearman rho < 0), as in Fig. 1 (right). 'Most runs' is a success rate >= "
+            f"{MIN_SUCCESS:.3g}, which tolerates a minority of weight-decay runs that do not grok in the budget.",
         ),
     ),
     Hypothesis(
-        "no_weight_decay_no_grokking",
-        "Without weight decay no run generalises within the same budget",
+        "weight_decay_accelerates_generalisation",
+        "Weight decay shortens the time to generalise (95% test accuracy), at every training fraction",
         ANCHOR,
-        check_no_weight_decay,
+        check_weight_decay_speeds_up,
         source=Source(
             paper=POWER,
             where="Fig. 2 (optimisation interventions within a fixed step budget)",
             statement="qualitative: of the interventions compared, weight decay improves generalisation "
             "the most ('more than halving the amount of samples needed compared to most other "
             "interventions'); the paper gives no step count for runs without it.",
-            tolerance="a success rate of exactly 0: a single weight-decay-0 run reaching 95% test accuracy "
-            "refutes the claim. The claim is relative to this budget (a convention of this project): "
-            "the paper does not say that runs without weight decay never generalise.",
+            tolerance=f"only the direction is tested, the paper giving no step ratio: median steps to "
+            f"{TEST_ACC:.0%} test accuracy with wd = 0 over with wd > 0, > {MIN_SPEEDUP:g} at each fraction "
+            "(seed-bootstrap interval). Runs that never generalise count as the budget (censored): where the "
+            "wd-0 runs never do, the ratio is a lower bound, and whether they would generalise later is not "
+            "tested.",
         ),
     ),
     Hypothesis(
@@ -185,7 +197,7 @@ HYPOTHESES = (
             "(Liu et al.). Neither gives the size of the fall.",
             tolerance="no magnitude is claimed, so only the sign is tested, against a control: the ratio of "
             "the norm at the end of the run (after clean-up) to its largest value since memorisation, median "
-            f"over the runs that grok with a delay >= {MIN_DELAY:g}x (wd > 0), must be below the same median "
+            f"over the runs that grok with a delay >= {DELAYED:g}x (wd > 0), must be below the same median "
             "over the weight-decay-0 runs, whose norm grows (difference's interval above 0).",
         ),
     ),
@@ -203,8 +215,8 @@ HYPOTHESES = (
             "removal of memorizing components'; no threshold is given.",
             tolerance=f"a convention of this project, not from the paper: 'first' means the Gini has "
             f"covered >= {MIN_EARLY_RISE:.0%} of its rise from memorisation to the end of the run at the "
-            f"last log point with test accuracy < {JUMP_ACC:.0%}, in >= {MIN_EARLY_SHARE:.0%} of the "
-            "delayed runs (as in weight_norm_falls).",
+            "last log point with test accuracy still at or below chance (1/p), before it leaves its pre-jump "
+            f"plateau, in >= {MIN_EARLY_SHARE:.0%} of the delayed runs (as in weight_norm_falls).",
         ),
     ),
 )
@@ -212,8 +224,9 @@ HYPOTHESES = (
 # ----------------------------------------------------------------------------- presets
 
 
-def _grid(fractions, seeds, weight_decays=(0.0, 1.0)):
-    return product(train_fraction=list(fractions), weight_decay=list(weight_decays), seed=list(seeds))
+def _grid(fractions, seeds, weight_decays=(0.0, 1.0), steps=None):
+    steps = {} if steps is None else {"steps": [steps]}
+    return product(train_fraction=list(fractions), weight_decay=list(weight_decays), seed=list(seeds), **steps)
 
 
 MODEL = {"p": 59, "embed_dim": 32, "hidden": 128, "lr": 3e-3, "log_every": 50}
@@ -229,10 +242,12 @@ PRESETS = {
         {**MODEL, "steps": 2500},
         "p = 59, fractions 0.5/0.6/0.7 with wd 1, the wd-0 control at 0.7, one seed, 2500 steps",
     ),
+    # Fraction 0.4 (wd 1 only, to keep the budget) groks after ~4000-5700 steps, ~20-30x after memorising;
+    # 0.3 does not within 12000 steps, beyond a CPU budget.
     "paper": Preset(
-        _grid([0.5, 0.6, 0.7], range(3)),
-        {**MODEL, "steps": 4000},
-        "p = 59, fractions 0.5/0.6/0.7, wd 0 vs 1, 3 seeds, 4000 full-batch steps",
+        chain(_grid([0.5, 0.6, 0.7], range(3), steps=4000), _grid([0.4], range(3), [1.0], steps=8000)),
+        MODEL,
+        "p = 59, fractions 0.5/0.6/0.7 with wd 0 vs 1 and 4000 full-batch steps, 0.4 with wd 1 and 8000 steps, 3 seeds",
     ),
 }
 

@@ -20,7 +20,8 @@ from physai.probes.fourier import fourier_sparsity, global_norm
 
 TRAIN_ACC = 0.99  # "memorised": train accuracy >= this
 TEST_ACC = 0.95  # "grokked": test accuracy >= this
-JUMP_ACC = 0.5  # the jump has started once test accuracy >= this
+# Before the jump: test accuracy at or below chance, 1/p (a memorising network does no better
+# than guessing on held-out pairs); the jump has started once it leaves that plateau.
 
 
 @dataclass(frozen=True)
@@ -79,22 +80,23 @@ def _at(steps: np.ndarray, values: np.ndarray, step: float) -> float:
     return float(values[i]) if i < len(steps) else float("nan")
 
 
-def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
+def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray], chance: float) -> dict:
     """Transition times and the progress measures around them, for one trial.
 
     Args:
       steps: ``(L,)`` logged steps.
       curves: ``{metric: (L,)}`` with ``train_acc``, ``test_acc``, ``weight_norm``,
         ``fourier_gini``.
+      chance: test accuracy of guessing, 1/p.
 
     Returns:
       ``steps_to_memorise`` / ``steps_to_grok`` (interpolated first crossing of
       TRAIN_ACC / TEST_ACC, NaN if never), ``grokked``, ``grok_ratio``, the weight
       norm at memorisation, its max over [memorise, grok] and over [memorise, end], at
-      grok and final, and the
-      Fourier Gini at memorisation, just before the jump (last log with test accuracy
-      < JUMP_ACC), at grok and final, plus ``early_rise``: the share of the Gini's
-      rise from memorisation to the end achieved before the jump.
+      grok and final, and the Fourier Gini at memorisation, just before the jump (last
+      log from memorisation to the grok step with test accuracy <= chance; at
+      memorisation if none), at grok and final, plus ``early_rise``: the share of the
+      Gini's rise from memorisation to the end achieved before the jump.
     """
     t_mem = transition_step(steps, curves["train_acc"], TRAIN_ACC)
     t_grok = transition_step(steps, curves["test_acc"], TEST_ACC)
@@ -120,8 +122,10 @@ def trial_events(steps: np.ndarray, curves: dict[str, np.ndarray]) -> dict:
         i_grok = int(np.searchsorted(steps, t_grok - 1e-9))
         window[min(i_grok, len(steps) - 1)] = True  # include the log point at the crossing
         out["norm_peak"] = float(norm[window].max())
-        before = np.flatnonzero((test < JUMP_ACC) & (steps <= t_grok))
-        pre = float(gini[before[-1]]) if before.size else float("nan")
+        # the pre-jump plateau lies after memorisation; a run whose test accuracy has left
+        # chance by then has no plateau, and nothing of the Gini's rise precedes its jump
+        before = np.flatnonzero((test <= chance) & (steps >= t_mem - 1e-9) & (steps <= t_grok))
+        pre = float(gini[before[-1]]) if before.size else out["gini_at_memorise"]
         out["gini_pre_jump"] = pre
         rise = out["gini_final"] - out["gini_at_memorise"]
         out["early_rise"] = (pre - out["gini_at_memorise"]) / rise if rise > 0 else float("nan")
@@ -135,7 +139,7 @@ def run(shard) -> ShardResult:
     st = shard.static
 
     def events(i, trial, result):
-        return trial_events(result.steps, {k: v[i] for k, v in result.curves.items()})
+        return trial_events(result.steps, {k: v[i] for k, v in result.curves.items()}, 1.0 / st.p)
 
     return trainer.run_shard(
         make_task(st),

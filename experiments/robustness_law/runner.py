@@ -1,5 +1,5 @@
-"""Training and measuring one shard: 2-layer ReLU nets on random labels, with their
-Lipschitz bounds and PGD flip radii measured on the final parameters."""
+"""Training and measuring one shard: 2-layer ReLU nets on random labels, with a lower and
+an upper bound on their Lipschitz constants and the data's floor measured on the final parameters."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from physai.curricula.sphere import sphere_random_labels
 from physai.probes import lipschitz as probes
 
 FIT_TOL = 0.3  # interpolates: max_i |f(x_i) - y_i| <= FIT_TOL
-FLIP_POINTS = 100  # training points attacked per model
-FLIP_MAX_RADIUS = 1.0  # inputs have norm ~1: a flip needs at most a radius ~ 1
 SEARCH_STARTS = 128  # Lip_search: ascent starts (the points with the largest sampled gradients)
 SEARCH_RADIUS = 1.0  # Lip_search: L2 ball around each start (inputs have norm ~1)
 SEARCH_STEPS = 100  # Lip_search: ascent steps on the softplus surrogate
@@ -30,13 +28,15 @@ def n_params(d: int, width: int) -> int:
 
 
 def width_for(r: float, n: int, d: int) -> int:
-    """Args: r: target p/(nd); n; d. Returns: the width whose p is closest to r n d (>= 2)."""
-    return max(2, int(round((r * n * d - 1) / (d + 2))))
+    """Args: r: target p/(nd); n; d. Returns: the width whose p is closest to r n d (>= 1)."""
+    return max(1, int(round((r * n * d - 1) / (d + 2))))
 
 
 @dataclass(frozen=True)
 class Static(physai.Static):
-    """Everything that fixes array shapes: one compiled program per width and d."""
+    """Everything that fixes array shapes: one compiled program per width and d. The grid
+    sweeps ``ratio`` (the target p/(nd)); the width is derived from it, so that every d is
+    trained at the same p/(nd) values."""
 
     n: int
     n_test: int
@@ -45,6 +45,10 @@ class Static(physai.Static):
     steps: int
     distribution: str
 
+    @classmethod
+    def derived(cls, params):
+        return {"width": width_for(float(params["ratio"]), int(params["n"]), int(params["d"]))}
+
 
 def cost(st: Static, n_trials: int) -> float:
     """Relative cost of a shard: trials x parameters x steps x points the loss and the
@@ -52,9 +56,21 @@ def cost(st: Static, n_trials: int) -> float:
     return float(n_trials * n_params(st.d, st.width) * st.steps * 2 * st.n)
 
 
+def data_floor(x: jax.Array, y: jax.Array) -> jax.Array:
+    """The smallest Lipschitz constant any interpolator of (x, y) can have: f must change by
+    at least 2 - 2 FIT_TOL between the closest pair of opposite-label points.
+
+    Args: x: inputs (n, d); y: +-1 labels (n,). Returns: (2 - 2 FIT_TOL) / that distance.
+    """
+    sq = jnp.sum(x**2, axis=1)
+    dist2 = sq[:, None] + sq[None, :] - 2 * x @ x.T
+    dist2 = jnp.where(y[:, None] != y[None, :], dist2, jnp.inf)
+    return (2 - 2 * FIT_TOL) / jnp.sqrt(jnp.maximum(jnp.min(dist2), 1e-12))
+
+
 def make_task(st: Static) -> trainer.Task:
     """The task of one shard: MSE plus the input-gradient penalty, cosine-decayed Adam, and a
-    probe measuring the Lipschitz bounds and flip radii on the final parameters."""
+    probe measuring the Lipschitz bounds and the data floor on the final parameters."""
     model = models.MLP(width=st.width)
 
     def data(key, hp):
@@ -105,10 +121,6 @@ def make_task(st: Static) -> trainer.Task:
             apply_fn, probes.softplus_mlp_apply, params, xs[top], SEARCH_RADIUS, SEARCH_STEPS, SEARCH_RADIUS / 5
         )
         upper, _ = probes.spectral_norm_upper_bound(models.mlp_weight_matrices(params))
-        flips = probes.pgd_flip_radius(
-            apply_fn, params, dat["x_train"][:FLIP_POINTS], FLIP_MAX_RADIUS, steps=20, num_bisections=12
-        )
-        correct = jnp.sign(f(params, dat["x_train"][:FLIP_POINTS])) == dat["y_train"][:FLIP_POINTS]
         return {
             "lip_train": g_train.max(),
             "lip_test": g_test.max(),
@@ -116,8 +128,7 @@ def make_task(st: Static) -> trainer.Task:
             "lip_search": found.max(),
             "grad_norm_median": jnp.median(g_train),
             "lip_upper": upper,
-            # a wrongly signed point needs no attack: radius 0
-            "flip_radius": jnp.median(jnp.where(correct, flips, 0.0)),
+            "lip_floor": data_floor(dat["x_train"], dat["y_train"]),
         }
 
     return trainer.Task(data, init, loss, metrics, optimizer, probe=probe)
@@ -132,6 +143,7 @@ def run(shard) -> ShardResult:
         max_res = float(result.final["max_residual"][i])
         return {
             "p": p,
+            "width": st.width,
             "p_over_n": p / st.n,
             "p_over_nd": p / (st.n * st.d),
             "bound": math.sqrt(st.n * st.d / p),

@@ -1,165 +1,264 @@
-"""From logged curves to IsoFLOP curves: smoothing, budgets, minima, envelope, split."""
+"""From stored runs to IsoFLOP grids, their minima and the parametric law, per seed resample.
+
+``Pipeline`` turns the tables into per-trial log losses once; a resample of whole
+seeds (``physai.evidence.bootstrap_verdict``) then redoes everything downstream on
+its trials: medians over its seeds per (budget, model size), IsoFLOP minima, their
+exponent, and the fit of L(N, D) = E + A/N^a + B/D^b. Correlated minima (one seed's
+runs feed every budget) are thus never treated as independent points.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 
-from analysis.fits import isoflop_minima
+from analysis import lawfit
+from analysis.fits import FitError
 from physai import Results
 
 from .task import FLOPS_PER_PARAM_EXAMPLE
 
-SMOOTH_FACTOR = 1.15  # log-step window half-width for smoothing a logged curve
+SMOOTH_FACTOR = 1.15  # a constant-lr checkpoint is the mean log loss over logged steps in [D/1.15, 1.15 D]
 MIN_WIDTHS_PER_BUDGET = 5  # an IsoFLOP curve needs this many widths to judge its shape
+MIN_MINIMA = 3  # interior IsoFLOP minima needed for an exponent
 U_MARGIN = 1.10  # both ends of a U must be >= 10% above its minimum
-SKIP_LOGS = 2  # the first logged points are the initial transient, not a law
-N_BUDGETS = 15  # log-spaced compute budgets
+HUBER_DELTA = 1e-3  # Huber threshold on log residuals (Hoffmann et al. 2022, Approach 3)
+FIT_FRACTION = 2 / 3  # the law is fitted on the budgets in the lower 2/3 of log C
+
+
+class Pipeline:
+    """The analysis of one results table, for the full data and for seed resamples.
+
+    ``table`` has one row per usable trial: ``seed``, ``kind`` (0 cosine, 1 constant)
+    and ``i`` (the trial's row in its kind's arrays). Budgets and model sizes are
+    read from the results (every nominal ``budget`` of a cosine run, every width).
+    """
+
+    def __init__(self, results: Results):
+        self.ok = False
+        self.table = pd.DataFrame(columns=["seed", "kind", "i"], dtype=float)
+        self._starts: dict[str, np.ndarray] = {}
+        trials = results.ok
+        need = {"cosine", "budget", "n_params", "seed", "test_mse", "examples"}
+        if trials.empty or not need <= set(trials.columns):
+            return
+        is_cosine = trials["cosine"].astype(bool)
+        cos = trials[is_cosine & (trials["test_mse"] > 0)]
+        const = trials[~is_cosine]
+        if cos.empty:
+            return
+        self.budgets = np.sort(cos["budget"].unique().astype(float))
+        self.sizes = np.sort(pd.concat([cos["n_params"], const["n_params"]]).unique().astype(float))
+        b_of = {b: j for j, b in enumerate(self.budgets)}
+        w_of = {n: j for j, n in enumerate(self.sizes)}
+        self.cos_b = cos["budget"].map(b_of).to_numpy(int)
+        self.cos_w = cos["n_params"].astype(float).map(w_of).to_numpy(int)
+        self.cos_log = np.log(cos["test_mse"].to_numpy(float))
+        # Examples actually seen by each (budget, size) cell (steps are rounded by <= 3%).
+        self.examples = np.full((self.budgets.size, self.sizes.size), np.nan)
+        self.examples[self.cos_b, self.cos_w] = cos["examples"].to_numpy(float)
+        self.const_w, self.const_log = self._constant_checkpoints(const, results.curves, w_of)
+        rows = [(s, 0, i) for i, s in enumerate(cos["seed"])] + [(s, 1, i) for i, s in enumerate(const["seed"])]
+        self.table = pd.DataFrame(rows, columns=["seed", "kind", "i"])
+        self.n_const = len(const)
+        log_c = np.log(self.budgets)
+        self.fit_budgets = log_c <= log_c.min() + FIT_FRACTION * (log_c.max() - log_c.min()) + 1e-9
+        self.ok = True
+
+    def _constant_checkpoints(self, const, curves, w_of):
+        """Each constant-lr run's log loss at every budget it reaches (NaN beyond it)."""
+        out = np.full((len(const), self.budgets.size), np.nan)
+        if const.empty or curves.empty:
+            return np.zeros(0, int), out[:0]
+        c = curves[(curves["split"] == "test") & (curves["metric"] == "mse") & (curves["step"] > 0)]
+        by_trial = dict(tuple(c.groupby("trial_id")))
+        for r, (_, trial) in enumerate(const.iterrows()):
+            g = by_trial.get(trial["trial_id"])
+            if g is None:
+                continue
+            steps, log_loss = g["step"].to_numpy(float), np.log(g["value"].to_numpy(float))
+            per_step = FLOPS_PER_PARAM_EXAMPLE * float(trial["n_params"]) * float(trial["batch"])
+            for j, budget in enumerate(self.budgets):
+                d = budget / per_step  # the step at which this run has spent C
+                window = (steps >= d / SMOOTH_FACTOR) & (steps <= d * SMOOTH_FACTOR)
+                if d <= steps.max() * SMOOTH_FACTOR and window.any():
+                    out[r, j] = log_loss[window].mean()
+        return const["n_params"].astype(float).map(w_of).to_numpy(int), out
+
+    # ---------------------------------------------------------------- grids
+    def grid(self, table: pd.DataFrame, kind: int) -> np.ndarray:
+        """Returns: ``[budget, size]`` median log loss over ``table``'s trials of ``kind`` (NaN: no run)."""
+        out = np.full((self.budgets.size, self.sizes.size), np.nan)
+        idx = table.loc[table["kind"] == kind, "i"].to_numpy(int)
+        if not idx.size:
+            return out
+        if kind == 0:
+            frame = pd.DataFrame({"b": self.cos_b[idx], "w": self.cos_w[idx], "v": self.cos_log[idx]})
+            med = frame.groupby(["b", "w"])["v"].median()
+            out[med.index.get_level_values(0), med.index.get_level_values(1)] = med.to_numpy()
+            return out
+        for w in np.unique(self.const_w[idx]):
+            mine = idx[self.const_w[idx] == w]
+            with np.errstate(all="ignore"):
+                out[:, w] = np.nanmedian(self.const_log[mine], axis=0) if mine.size else np.nan
+        return out
+
+    def full_budgets(self, grid: np.ndarray) -> np.ndarray:
+        """Returns: indices of the budgets whose curve has >= MIN_WIDTHS_PER_BUDGET sizes."""
+        return np.flatnonzero(np.isfinite(grid).sum(axis=1) >= MIN_WIDTHS_PER_BUDGET)
+
+    def middle_budgets(self, grid: np.ndarray) -> np.ndarray:
+        """Returns: the middle third (by rank) of ``full_budgets``."""
+        full = self.full_budgets(grid)
+        k = full.size
+        return full[k // 3 : k - k // 3] if k >= 3 else full
+
+    # ---------------------------------------------------------------- statistics
+    def u_fraction(self, grid: np.ndarray) -> float:
+        """Fraction of the middle budgets whose curve has an interior minimum, both ends >= U_MARGIN x it."""
+        middle = self.middle_budgets(grid)
+        if not middle.size:
+            return math.nan
+        shaped = []
+        for b in middle:
+            losses = grid[b][np.isfinite(grid[b])]
+            argmin = int(np.argmin(losses))
+            ends = min(losses[0], losses[-1]) - losses[argmin]
+            shaped.append(0 < argmin < losses.size - 1 and np.exp(ends) >= U_MARGIN)
+        return float(np.mean(shaped))
+
+    def minima(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns: (budgets, n_opt) of the interior IsoFLOP minima (parabola in log N through the
+        minimum and up to two neighbours each side, as ``analysis.fits.isoflop_minima``)."""
+        budgets, n_opt = [], []
+        for b in self.full_budgets(grid):
+            have = np.isfinite(grid[b])
+            sizes, losses = self.sizes[have], np.exp(grid[b][have])
+            argmin = int(np.argmin(losses))
+            if not 0 < argmin < sizes.size - 1:
+                continue
+            lo, hi = max(argmin - 2, 0), min(argmin + 3, sizes.size)
+            log_sizes = np.log(sizes[lo:hi])
+            curvature, slope, _ = np.polyfit(log_sizes, losses[lo:hi], deg=2)
+            best = sizes[argmin]
+            if curvature > 0:
+                best = float(np.exp(np.clip(-slope / (2 * curvature), log_sizes[0], log_sizes[-1])))
+            budgets.append(self.budgets[b])
+            n_opt.append(best)
+        return np.array(budgets), np.array(n_opt)
+
+    def exponent(self, grid: np.ndarray) -> float:
+        """beta of N_opt ∝ C^beta: least-squares log-log slope of the interior minima (NaN below MIN_MINIMA)."""
+        budgets, n_opt = self.minima(grid)
+        if budgets.size < MIN_MINIMA:
+            return math.nan
+        x = np.log(budgets) - np.log(budgets).mean()
+        return float(x @ np.log(n_opt) / (x @ x))
+
+    def law(self, grid: np.ndarray, budgets: np.ndarray | None = None, key: str = "all") -> np.ndarray | None:
+        """theta = [log E, log A, log B, a, b] of L = E + A/N^a + B/D^b fitted (Huber on log loss,
+        L-BFGS-B from the Hoffmann et al. grid: ``analysis.lawfit``) to the cells of ``budgets``.
+
+        The first fit of each ``key`` (the full data) prunes the start grid; later fits
+        (resamples) start from its optimum and best grid points, as the library's own
+        bootstrap refits do. Returns None when it cannot be fitted.
+        """
+        keep = np.isfinite(grid) & np.isfinite(self.examples)
+        if budgets is not None:
+            keep &= budgets[:, None]
+        if keep.sum() < 6:
+            return None
+        sizes = np.broadcast_to(self.sizes, grid.shape)
+        features = np.column_stack([np.log(sizes[keep]), np.log(self.examples[keep])])
+        try:
+            if key not in self._starts:
+                theta, _, starts = lawfit._fit_log_space(features, grid[keep], HUBER_DELTA)
+                self._starts[key] = np.vstack([theta, starts[:2]])
+            else:
+                theta, _ = lawfit._minimise_from(self._starts[key], features, grid[keep], HUBER_DELTA)
+        except FitError:
+            return None
+        return theta
+
+    @staticmethod
+    def law_exponent(theta: np.ndarray | None) -> float:
+        """Returns: b / (a + b), the N_opt exponent of the law under C = 6 N D (Hoffmann et al. Sec. 3.3)."""
+        if theta is None or theta[3] + theta[4] <= 0:
+            return math.nan
+        return float(theta[4] / (theta[3] + theta[4]))
+
+    def predict(self, theta: np.ndarray) -> np.ndarray:
+        """Returns: ``[budget, size]`` log loss the law predicts for every cell's (N, D)."""
+        with np.errstate(all="ignore"):
+            return np.log(
+                np.exp(theta[0])
+                + np.exp(theta[1]) * self.sizes[None, :] ** -theta[3]
+                + np.exp(theta[2]) * self.examples ** -theta[4]
+            )
+
+    def agreement(self, grid: np.ndarray) -> float:
+        """IsoFLOP exponent (Approach 2) minus the law's b / (a + b) (Approach 3), same runs."""
+        return self.exponent(grid) - self.law_exponent(self.law(grid))
+
+    def extrapolation(self, grid: np.ndarray) -> float:
+        """Worst relative error, on every run of the held-out largest budgets, of the law fitted
+        on the budgets in the lower FIT_FRACTION of log C."""
+        if self.fit_budgets.all() or not self.fit_budgets.any():
+            return math.nan
+        theta = self.law(grid, self.fit_budgets, key="split")
+        if theta is None:
+            return math.nan
+        held = ~self.fit_budgets[:, None] & np.isfinite(grid) & np.isfinite(self.examples)
+        if not held.any():
+            return math.nan
+        return float(np.max(np.abs(np.expm1(self.predict(theta)[held] - grid[held]))))
+
+    def statistic(self, measure):
+        """Returns: table -> measure(table), memoised on the multiset of trials drawn (the
+        pipeline reads only which trials a resample holds, not their seed labels)."""
+        memo = {}
+
+        def of(table: pd.DataFrame) -> float:
+            key = tuple(np.sort(table["kind"].to_numpy() * 1e7 + table["i"].to_numpy()))
+            if key not in memo:
+                memo[key] = measure(table)
+            return memo[key]
+
+        return of
 
 
 def smoothed_curves(results: Results) -> pd.DataFrame:
-    """Median-over-seeds, log-window-smoothed test-MSE curve of every width.
-
-    Args:
-      results: stored tables (trials with ``width``, ``n_params``, ``batch``; curves
-        with metric ``test_mse``).
+    """Median-over-seeds test-MSE curve of every width's longest run (its constant-lr run when
+    there is one), for figures and sanity checks.
 
     Returns:
-      Columns ``width, n_params, step, examples, compute, loss`` (the first SKIP_LOGS logged steps dropped).
+      Columns ``width, n_params, schedule, step, examples, compute, loss``.
     """
-    ok = results.ok
-    curves = results.curves
-    if ok.empty or curves.empty:
-        return pd.DataFrame(columns=["width", "n_params", "step", "examples", "compute", "loss"])
-    # curves_table splits "test_mse" into split "test", metric "mse".
+    columns = ["width", "n_params", "cosine", "step", "examples", "compute", "loss"]
+    trials, curves = results.ok, results.curves
+    if trials.empty or curves.empty or "steps" not in trials.columns:
+        return pd.DataFrame(columns=columns)
     c = curves[(curves["split"] == "test") & (curves["metric"] == "mse")]
-    c = c[c["step"] > 0]
-    c = c.merge(ok[["trial_id", "width", "n_params", "batch"]], on="trial_id")
     rows = []
-    for (width, n_params, batch), g in c.groupby(["width", "n_params", "batch"]):
-        per_step = g.groupby("step")["value"].apply(lambda v: np.median(np.log(v)))
-        per_step = per_step.iloc[SKIP_LOGS:]
-        steps, log_loss = per_step.index.to_numpy(float), per_step.to_numpy(float)
-        for s in steps:
-            window = (steps >= s / SMOOTH_FACTOR) & (steps <= s * SMOOTH_FACTOR)
+    for width, g in trials.groupby("width"):
+        longest = g[g["steps"] == g["steps"].max()]
+        longest = longest[longest["cosine"].astype(bool) != (~longest["cosine"].astype(bool)).any()]
+        mine = c[c["trial_id"].isin(longest["trial_id"])]
+        first = longest.iloc[0]
+        per_example = FLOPS_PER_PARAM_EXAMPLE * float(first["n_params"])
+        for step, v in mine.groupby("step")["value"]:
+            examples = float(step) * float(first["batch"])
             rows.append(
-                {
-                    "width": int(width),
-                    "n_params": int(n_params),
-                    "step": s,
-                    "examples": s * batch,
-                    "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * s * batch,
-                    "loss": float(np.exp(log_loss[window].mean())),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def isoflop_table(smooth: pd.DataFrame, n_budgets: int = N_BUDGETS) -> pd.DataFrame:
-    """Loss of every width at log-spaced compute budgets (log-log interpolation).
-
-    A width joins a budget's IsoFLOP curve when the budget lies within its logged
-    compute range.
-
-    Args:
-      smooth: from ``smoothed_curves``.
-      n_budgets: number of budgets.
-
-    Returns:
-      Columns ``compute, width, n_params, examples, loss``.
-    """
-    if smooth.empty:
-        return pd.DataFrame(columns=["compute", "width", "n_params", "examples", "loss"])
-    ranges = {}
-    for width, g in smooth.groupby("width"):
-        g = g.sort_values("step")
-        ranges[width] = (g["compute"].iloc[0], g["compute"].iloc[-1], g)
-    lo = min(r[0] for r in ranges.values())
-    # Every width is trained to ~max_compute; ending at the smallest final compute keeps
-    # all widths on the top budgets (step rounding makes the final computes differ by ~1%).
-    hi = min(r[1] for r in ranges.values())
-    rows = []
-    for budget in np.geomspace(lo, hi, n_budgets):
-        for width, (c_lo, c_hi, g) in ranges.items():
-            if c_lo <= budget <= c_hi:
-                loss = np.exp(np.interp(np.log(budget), np.log(g["compute"]), np.log(g["loss"])))
-                n_params = int(g["n_params"].iloc[0])
-                rows.append(
-                    {
-                        "compute": float(budget),
-                        "width": width,
-                        "n_params": n_params,
-                        "examples": budget / (FLOPS_PER_PARAM_EXAMPLE * n_params),
-                        "loss": float(loss),
-                    }
+                (
+                    int(width),
+                    int(first["n_params"]),
+                    bool(first["cosine"]),
+                    float(step),
+                    examples,
+                    per_example * examples,
+                    float(np.exp(np.median(np.log(v)))),
                 )
-    return pd.DataFrame(rows)
-
-
-def middle_budgets(iso: pd.DataFrame) -> list[float]:
-    """Args: iso: from ``isoflop_table``. Returns: the middle third (by rank) of the
-    budgets whose curve has >= MIN_WIDTHS_PER_BUDGET widths."""
-    counts = iso.groupby("compute")["width"].nunique()
-    full = sorted(counts[counts >= MIN_WIDTHS_PER_BUDGET].index)
-    k = len(full)
-    return full[k // 3 : k - k // 3] if k >= 3 else full
-
-
-def u_shape_summary(iso: pd.DataFrame) -> pd.DataFrame:
-    """Per middle budget: interior minimum, end losses over the minimum.
-
-    Returns:
-      Columns ``compute, is_interior, left_ratio, right_ratio, u_shaped``.
-    """
-    rows = []
-    for budget in middle_budgets(iso):
-        curve = iso[iso["compute"] == budget].sort_values("n_params")
-        losses = curve["loss"].to_numpy()
-        argmin = int(np.argmin(losses))
-        left, right = losses[0] / losses[argmin], losses[-1] / losses[argmin]
-        interior = 0 < argmin < len(losses) - 1
-        rows.append(
-            {
-                "compute": budget,
-                "is_interior": interior,
-                "left_ratio": left,
-                "right_ratio": right,
-                "u_shaped": bool(interior and min(left, right) >= U_MARGIN),
-            }
-        )
-    return pd.DataFrame(rows, columns=["compute", "is_interior", "left_ratio", "right_ratio", "u_shaped"])
-
-
-def frontier(iso: pd.DataFrame) -> pd.DataFrame:
-    """IsoFLOP minima (Chinchilla Approach 2) of the budgets with enough widths.
-
-    Returns:
-      ``isoflop_minima`` output: ``compute, n_opt, loss_opt, is_interior``.
-    """
-    counts = iso.groupby("compute")["width"].nunique()
-    keep = iso[iso["compute"].isin(counts[counts >= MIN_WIDTHS_PER_BUDGET].index)]
-    if keep.empty:
-        return pd.DataFrame(columns=["compute", "n_opt", "loss_opt", "is_interior"])
-    return isoflop_minima(keep, "compute", "n_params", "loss")
-
-
-def envelope(iso: pd.DataFrame) -> pd.DataFrame:
-    """The best loss reached at each budget (minimum over the widths that reach it).
-
-    Returns:
-      Columns ``compute, loss, width`` sorted by compute.
-    """
-    idx = iso.groupby("compute")["loss"].idxmin()
-    return iso.loc[idx, ["compute", "loss", "width"]].sort_values("compute").reset_index(drop=True)
-
-
-def extrapolation_split(iso: pd.DataFrame):
-    """Splits the envelope at two thirds of the log-compute range of the budgets.
-
-    Returns:
-      ``(fit_points, held_out_points)``, both from ``envelope``.
-    """
-    env = envelope(iso)
-    log_c = np.log(env["compute"])
-    cut = log_c.min() + 2 / 3 * (log_c.max() - log_c.min())
-    return env[log_c <= cut + 1e-9], env[log_c > cut + 1e-9]
+            )
+    return pd.DataFrame(rows, columns=columns)

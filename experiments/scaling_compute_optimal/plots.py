@@ -1,88 +1,55 @@
-"""Figures: IsoFLOP curves with the frontier, loss vs compute with the extrapolated law."""
+"""Figures: IsoFLOP curves of both schedules with their minima and the fitted law; the frontiers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from analysis.fits import FitError, compute_optimal_exponent
 from physai import Results
 
-from .checks import extrapolation_summary
-from .isoflop import extrapolation_split, frontier, isoflop_table, smoothed_curves
+from .isoflop import Pipeline
 
 
 def plot(results: Results) -> dict:
-    """IsoFLOP curves with the frontier; loss vs N at the end of training; frontier fit."""
+    """IsoFLOP curves (cosine runs with the fitted law; constant-lr checkpoints); N_opt vs C."""
     from analysis import plots
 
-    smooth = smoothed_curves(results)
-    if smooth.empty:
+    p = Pipeline(results)
+    if not p.ok:
         return {}
-    iso = isoflop_table(smooth)
-    if iso.empty:
-        return {}
-    front = frontier(iso)
-    figs = {}
-    fig, axes = plots.figure(ncols=2, width=5.5, height=4.2)
     import matplotlib as mpl
 
-    budgets = sorted(iso["compute"].unique())
     cmap = mpl.colormaps["viridis"]
-    for i, budget in enumerate(budgets):
-        curve = iso[iso["compute"] == budget].sort_values("n_params")
-        axes[0].plot(curve["n_params"], curve["loss"], "o-", ms=3, lw=1, color=cmap(i / max(1, len(budgets) - 1)))
-    interior = front[front["is_interior"].astype(bool)] if len(front) else front
-    axes[0].plot(interior["n_opt"], interior["loss_opt"], "r*", ms=9, label="IsoFLOP minima")
-    sm = mpl.cm.ScalarMappable(norm=mpl.colors.LogNorm(budgets[0], budgets[-1]), cmap=cmap)
-    fig.colorbar(sm, ax=axes[0], label="compute C = 6 N D (FLOPs)")
-    plots.loglog(axes[0])
-    axes[0].set(xlabel="parameters N", ylabel="test MSE (smoothed, median over seeds)", title="IsoFLOP curves")
+    grids = {"cosine": p.grid(p.table, 0), "constant": p.grid(p.table, 1)}
+    theta = p.law(grids["cosine"])
+    fig, axes = plots.figure(ncols=3, width=5.0, height=4.2)
+    for ax, (name, grid) in zip(axes[:2], grids.items()):
+        for b, budget in enumerate(p.budgets):
+            color = cmap(b / max(1, p.budgets.size - 1))
+            have = np.isfinite(grid[b])
+            if not have.any():
+                continue
+            ax.plot(p.sizes[have], np.exp(grid[b][have]), "o-", color=color, ms=4, label=f"C = {budget:.2g}")
+            if name == "cosine" and theta is not None:
+                fine = np.geomspace(p.sizes.min(), p.sizes.max(), 60)
+                d = budget / (6 * fine)
+                law = np.exp(theta[0]) + np.exp(theta[1]) * fine ** -theta[3] + np.exp(theta[2]) * d ** -theta[4]
+                ax.plot(fine, law, "--", color=color, lw=1)
+        budgets, n_opt = p.minima(grid)
+        if budgets.size:
+            best = [np.nanmin(np.exp(grid[list(p.budgets).index(c)])) for c in budgets]
+            ax.plot(n_opt, best, "k*", ms=9, label="interior minima")
+        ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="test MSE")
+        ax.set_title(f"{name} lr" + (" (one run per N, C; dashed: fitted law)" if name == "cosine" else " checkpoints"))
     axes[0].legend(fontsize=7)
-    ax = axes[1]
-    if interior.empty:  # nothing to put on log axes (e.g. the tiny preset)
-        ax.text(0.5, 0.5, "no interior IsoFLOP minimum", ha="center", transform=ax.transAxes)
-    else:
-        ax.plot(interior["compute"], interior["n_opt"], "r*", ms=9, label="N*(C)")
-        plots.loglog(ax)
-    if len(interior) >= 3:
-        b, low, high = compute_optimal_exponent(interior["compute"], interior["n_opt"])
-        xs = np.geomspace(interior["compute"].min(), interior["compute"].max(), 20)
-        c0 = np.exp(np.mean(np.log(interior["n_opt"]) - b * np.log(interior["compute"])))
-        ax.plot(xs, c0 * xs**b, "k--", lw=1, label=f"fit: b = {b:.2f} [{low:.2f}, {high:.2f}]")
-    if not interior.empty:
-        ax.legend(fontsize=7)
-    ax.set(xlabel="compute C (FLOPs)", ylabel="compute-optimal parameters N*", title="Compute-optimal frontier")
-    fig.tight_layout()
-    figs["isoflop"] = fig
-
-    fig, ax = plots.figure(width=6, height=4.4)
-    for width, g in smooth.groupby("width"):
-        ax.plot(g["compute"], g["loss"], lw=1, alpha=0.7, label=f"width {width}")
-    try:
-        out = extrapolation_summary(results)
-    except FitError:
-        out = None
-    if out is not None:
-        fit, err, _, _ = out
-        fit_pts, held = extrapolation_split(iso)
-        ax.plot(fit_pts["compute"], fit_pts["loss"], "ko", ms=4, label="best run per budget (fit)")
-        ax.plot(held["compute"], held["loss"], "rs", ms=5, label="held out")
-        xs = np.geomspace(fit_pts["compute"].min(), held["compute"].max(), 50)
-        ax.plot(
-            xs,
-            fit.predict(xs),
-            "k--",
-            lw=1,
-            label=f"L*(C) ∝ C^-{fit.alpha:.2f} (worst held-out error {100 * err:.0f}%)",
-        )
-        ax.axvline(fit_pts["compute"].max(), color="grey", ls=":", lw=1)
-    plots.loglog(ax)
-    ax.set(
-        xlabel="compute C = 6 N D (FLOPs)",
-        ylabel="test MSE",
-        title="Loss vs compute per width; law fitted on the lower 2/3",
-    )
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    figs["loss_vs_compute"] = fig
-    return figs
+    ax = axes[2]
+    for (name, grid), marker in zip(grids.items(), ("o", "s")):
+        budgets, n_opt = p.minima(grid)
+        if budgets.size >= 2:
+            slope, icept = np.polyfit(np.log(budgets), np.log(n_opt), 1)
+            ax.plot(budgets, n_opt, marker, label=f"{name}: C^{slope:.2f}")
+            ax.plot(budgets, np.exp(icept) * budgets**slope, "-", lw=1)
+    if theta is not None:
+        ax.plot([], [], " ", label=f"law b/(a+b) = {p.law_exponent(theta):.2f}")
+    ax.set(xscale="log", yscale="log", xlabel="compute C = 6ND", ylabel="N_opt", title="compute-optimal size")
+    ax.legend(fontsize=8)
+    return {"isoflop": fig}

@@ -1,4 +1,5 @@
-"""The checks: exponent vs intrinsic dimension, shared exponent of healthy students, sick plateau."""
+"""The checks: exponent vs intrinsic dimension, shared exponent of healthy students, and two
+controls of the set-up (the inputs' measured intrinsic dimension, the bottleneck's plateau)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ import pandas as pd
 
 from analysis.stats import aggregate, loglog_slope
 from physai import Results, Verdict, all_of
-from physai.evidence import bootstrap_verdict, unless_converged
-
-from .task import ARCHS
+from physai.evidence import bootstrap_verdict, slim, unless_converged
 
 DIMENSIONS = (2, 4, 8)  # the presets' intrinsic dimensions (the checks use whatever d the table has)
-TOLERANCE = 0.5  # 4/alpha within +-50% of d
-ARCH_TOL = 0.1  # healthy exponents within +-0.1
+SLOPE_LAW = -1.0  # alpha = 4/d: d log alpha / d log d = -1
+SLOPE_TOL = 0.25  # the fitted slope within +-0.25 of -1 (a convention, see the source)
+ARCH_TOL = 0.1  # healthy exponents' difference inside [-0.1, 0.1] (half of 4/4 - 4/5)
+DIM_TOL = 0.15  # two-NN estimate of d within +-15% of the nominal d (control)
 OFFSET_MIN = 1.2  # healthy offsets differ by >= 20%
 SICK_MAX_EXPONENT = 0.1  # a plateau: |slope| <= 0.1
 SICK_GAP = 5.0  # and >= 5x the healthy loss at the largest N
-ARCH_CODE = {name: float(i) for i, name in enumerate(ARCHS)}  # arch as a number in bootstrap tables
 COMPARE_D = 4  # the presets compare architectures at this d (the checks use the d the table has)
 
 
@@ -54,12 +54,7 @@ def _select(results: Results, arch: str, d: int | None = None) -> pd.DataFrame:
     return tune_lr(rows if d is None else rows[rows["d"] == d])
 
 
-def _slim(df: pd.DataFrame) -> pd.DataFrame:
-    """The columns a bootstrap statistic reads, all float (``arch`` as its ``ARCH_CODE``):
-    a narrow one-block table resamples fast."""
-    out = df[["seed", "d", "n_params", "test_mse"]].astype(float).reset_index(drop=True)
-    out["arch"] = df["arch"].map(ARCH_CODE).to_numpy(float)
-    return out
+COLUMNS = ("arch", "d", "n_params", "test_mse")  # what the bootstrap statistics read
 
 
 def _dims(results: Results, *archs: str) -> list[int]:
@@ -116,52 +111,72 @@ def _loss_at(curve: tuple[np.ndarray, np.ndarray], n: float) -> float:
     return float(np.exp(np.interp(np.log(n), np.log(sizes), np.log(losses))))
 
 
-def check_exponent_vs_dimension(results: Results) -> Verdict:
-    """ReLU depth 1, every d in the table: 4/alpha within +-50% of d, and alpha falling with d.
+def dimension_slope(t: pd.DataFrame) -> float:
+    """Least-squares slope of log alpha on log d over the d's in ``t`` (ReLU depth-1 rows; one alpha
+    per d from the log-log fit of test MSE on parameters); NaN with < 2 d's or an alpha <= 0."""
+    d_col, x, y = t["d"].to_numpy(float), t["n_params"].to_numpy(float), t["test_mse"].to_numpy(float)
+    dims = np.unique(d_col)
+    alphas = np.array([_alpha_of(x[d_col == d], y[d_col == d]) for d in dims])
+    if dims.size < 2 or not np.all(alphas > 0):
+        return math.nan
+    u, v = np.log(dims) - np.log(dims).mean(), np.log(alphas)
+    return float(u @ (v - v.mean()) / (u @ u))
 
-    Each part is decided by the 95% seed-bootstrap interval of its statistic (the
-    log-log fit redone on every resample). It rests on the runs' final losses, so
-    it is inconclusive when any run it uses had not converged.
+
+def check_exponent_vs_dimension(results: Results) -> Verdict:
+    """ReLU depth 1, the d's in the table: slope of log alpha on log d within SLOPE_TOL of -1.
+
+    Decided by the 95% seed-bootstrap interval (each d's log-log fit redone on every resample).
+    The per-d exponents against 4/d are reported, not tested. It rests on the runs' final
+    losses, so it is inconclusive when any run it uses had not converged.
     """
     relu1 = _select(results, "relu1")
     dims = _dims(results, "relu1")
-    if not dims:
-        return Verdict("inconclusive", math.nan, "", "needs relu1 trials")
+    if len(dims) < 2:
+        return Verdict("inconclusive", math.nan, "", "needs relu1 trials at two or more d")
     text = ", ".join(f"d = {d}: alpha = {_alpha(relu1[relu1['d'] == d]):.2f} (4/d = {4 / d:.2f})" for d in dims)
 
-    def smallest_drop(t: pd.DataFrame) -> float:
-        d_col, x, y = t["d"].to_numpy(), t["n_params"].to_numpy(float), t["test_mse"].to_numpy(float)
-        alphas = [_alpha_of(x[d_col == d], y[d_col == d]) for d in dims]
-        return float(min(a - b for a, b in zip(alphas, alphas[1:])))
-
     def decide(relu1: pd.DataFrame) -> Verdict:
-        parts = []
-        for d in dims:
-            rows = relu1[relu1["d"] == d]
-            parts.append(
-                bootstrap_verdict(
-                    _slim(rows),
-                    lambda t: 4 / _alpha(t),
-                    d * (1 - TOLERANCE),
-                    d * (1 + TOLERANCE),
-                    "4/alpha",
-                    hypothesis=f"4/alpha (d={d})",
-                )
-            )
-        if len(dims) >= 2:
-            parts.append(
-                bootstrap_verdict(
-                    _slim(relu1),
-                    smallest_drop,
-                    0.0,
-                    math.inf,
-                    "smallest alpha(d) - alpha(next d)",
-                    hypothesis=f"alpha falls over d = {', '.join(map(str, dims))}",
-                )
-            )
-        return all_of(parts, f"ReLU students (95% seed-bootstrap intervals): {text}")
+        return bootstrap_verdict(
+            slim(relu1, *COLUMNS),
+            dimension_slope,
+            SLOPE_LAW - SLOPE_TOL,
+            SLOPE_LAW + SLOPE_TOL,
+            "d log alpha / d log d",
+            f"ReLU depth 1 over d = {', '.join(map(str, dims))}, 95% seed-bootstrap interval; {text}",
+        )
 
     return unless_converged(decide(relu1), relu1, recheck=decide)
+
+
+def dimension_estimate(t: pd.DataFrame) -> float:
+    """Mean two-NN estimate of the inputs' intrinsic dimension over the rows (NaN without any)."""
+    values = t["two_nn_d"].to_numpy(float)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def check_intrinsic_dimension(results: Results) -> Verdict:
+    """Control: for every d in the table, the two-NN estimate of the inputs' dimension within
+    +-DIM_TOL of d (95% seed-bootstrap interval of the mean over seeds)."""
+    ok = results.ok
+    if ok.empty or not {"d", "two_nn_d"} <= set(ok.columns):
+        return Verdict("inconclusive", math.nan, f"d +- {DIM_TOL:.0%}", "needs the two_nn_d column")
+    parts = []
+    for d in sorted(int(v) for v in ok["d"].unique()):
+        # One estimate per (d, seed): the inputs do not depend on the student.
+        rows = ok[ok["d"] == d].drop_duplicates("seed")
+        parts.append(
+            bootstrap_verdict(
+                slim(rows, "two_nn_d"),
+                dimension_estimate,
+                d * (1 - DIM_TOL),
+                d * (1 + DIM_TOL),
+                "two-NN d",
+                hypothesis=f"d={d}",
+            )
+        )
+    return all_of(parts, "two-NN (Facco et al. 2017) estimate of the inputs' intrinsic dimension, per d swept")
 
 
 def offset_ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
@@ -184,7 +199,8 @@ def offset_ratio(a: pd.DataFrame, b: pd.DataFrame) -> float:
 
 
 def check_architecture_universal(results: Results) -> Verdict:
-    """Every d with relu1 and relu2 trials: |alpha(relu1) - alpha(relu2)| <= 0.1 and loss ratio at equal N >= 1.2.
+    """Every d with relu1 and relu2 trials: alpha(relu1) - alpha(relu2) inside [-0.1, 0.1] (an
+    equivalence test: the whole interval must lie inside) and loss ratio at equal N >= 1.2.
 
     Both parts are decided by 95% seed-bootstrap intervals (fits and median curves
     redone per resample, paired by seed); inconclusive when a run it uses had not converged.
@@ -195,21 +211,21 @@ def check_architecture_universal(results: Results) -> Verdict:
 
     def gap(t: pd.DataFrame) -> float:
         arch, x, y = t["arch"].to_numpy(), t["n_params"].to_numpy(float), t["test_mse"].to_numpy(float)
-        one, two = arch == ARCH_CODE["relu1"], arch == ARCH_CODE["relu2"]
-        return abs(_alpha_of(x[one], y[one]) - _alpha_of(x[two], y[two]))
+        one, two = arch == "relu1", arch == "relu2"
+        return _alpha_of(x[one], y[one]) - _alpha_of(x[two], y[two])
 
     def spread(t: pd.DataFrame) -> float:
         arch = t["arch"].to_numpy()
-        ratio = offset_ratio(t[arch == ARCH_CODE["relu1"]], t[arch == ARCH_CODE["relu2"]])
+        ratio = offset_ratio(t[arch == "relu1"], t[arch == "relu2"])
         return max(ratio, 1 / ratio) if ratio > 0 else math.nan
 
     def decide(rows: pd.DataFrame) -> Verdict:
         parts = []
         for d in dims:
-            both = _slim(rows[rows["d"] == d])
+            both = slim(rows[rows["d"] == d], *COLUMNS)
             parts.append(
                 bootstrap_verdict(
-                    both, gap, 0.0, ARCH_TOL, "|alpha1 - alpha2|", hypothesis=f"|alpha1 - alpha2| (d={d})"
+                    both, gap, -ARCH_TOL, ARCH_TOL, "alpha1 - alpha2", hypothesis=f"alpha1 - alpha2 (d={d})"
                 )
             )
             parts.append(
@@ -233,7 +249,8 @@ def check_architecture_universal(results: Results) -> Verdict:
 
 
 def check_sick_plateaus(results: Results) -> Verdict:
-    """Every d with bottleneck and relu1 trials: bottleneck exponent <= 0.1 and >= 5x the healthy loss at the largest N.
+    """Control of the set-up, every d with bottleneck and relu1 trials: bottleneck exponent <= 0.1
+    and >= 5x the healthy loss at the largest N.
 
     Both parts are decided by 95% seed-bootstrap intervals. The plateau rests on the
     bottleneck runs' end state: inconclusive when one had not converged. The healthy
@@ -246,7 +263,7 @@ def check_sick_plateaus(results: Results) -> Verdict:
 
     def gap(t: pd.DataFrame) -> float:
         arch = t["arch"].to_numpy()
-        cs, ch = _median_losses(t[arch == ARCH_CODE["bottleneck"]]), _median_losses(t[arch == ARCH_CODE["relu1"]])
+        cs, ch = _median_losses(t[arch == "bottleneck"]), _median_losses(t[arch == "relu1"])
         if not len(cs[0]) or not len(ch[0]):
             return math.nan
         n_top = min(cs[0][-1], ch[0][-1])
@@ -254,7 +271,7 @@ def check_sick_plateaus(results: Results) -> Verdict:
 
     def loss_ratio(d: int, sick: pd.DataFrame, healthy: pd.DataFrame) -> Verdict:
         return bootstrap_verdict(
-            _slim(pd.concat([sick, healthy], ignore_index=True)),
+            slim(pd.concat([sick, healthy], ignore_index=True), *COLUMNS),
             gap,
             SICK_GAP,
             math.inf,
@@ -270,7 +287,12 @@ def check_sick_plateaus(results: Results) -> Verdict:
             sick, healthy = sick_all[sick_all["d"] == d], healthy_at[d]
             parts.append(
                 bootstrap_verdict(
-                    _slim(sick), _alpha, -math.inf, SICK_MAX_EXPONENT, "alpha", hypothesis=f"bottleneck alpha (d={d})"
+                    slim(sick, *COLUMNS),
+                    _alpha,
+                    -math.inf,
+                    SICK_MAX_EXPONENT,
+                    "alpha",
+                    hypothesis=f"bottleneck alpha (d={d})",
                 )
             )
             ratio = loss_ratio(d, sick, healthy)

@@ -8,7 +8,7 @@ import numpy as np
 
 from physai import Results
 
-from .checks import COMPARE_D, TOLERANCE, _dims, _median_curve, _select, exponent
+from .checks import COMPARE_D, SLOPE_LAW, SLOPE_TOL, _dims, _median_curve, _select, dimension_slope, exponent
 
 
 def plot(results: Results) -> dict:
@@ -76,14 +76,18 @@ def plot(results: Results) -> dict:
         )
         grid = np.linspace(1.5, 10, 100)
         plots.theory_curve(ax, grid, 4 / grid, "4/d (Sharma & Kaplan)")
-        ax.fill_between(
-            grid,
-            4 / (grid * (1 + TOLERANCE)),
-            4 / (grid * (1 - TOLERANCE)),
-            color="grey",
-            alpha=0.15,
-            label="4/alpha within +-50% of d",
-        )
+        slope = dimension_slope(_select(results, "relu1"))
+        if not math.isnan(slope):  # the fitted log alpha vs log d line through the points' centre
+            centre = np.exp(np.mean(np.log(a)) - slope * np.mean(np.log(ds)))
+            ax.plot(grid, centre * grid**slope, "--", lw=1, label=f"fit: alpha ∝ d^{slope:.2f} (law d^{SLOPE_LAW:g})")
+            for edge in (SLOPE_LAW - SLOPE_TOL, SLOPE_LAW + SLOPE_TOL):
+                c = np.exp(np.mean(np.log(a)) - edge * np.mean(np.log(ds)))
+                ax.plot(grid, c * grid**edge, ":", color="grey", lw=0.8)
+            ax.plot([], [], ":", color="grey", lw=0.8, label=f"slopes {SLOPE_LAW:g} +- {SLOPE_TOL:g}")
+        ax.set(xscale="log", yscale="log")
+        ax.set_xticks(ds, [f"{d:g}" for d in ds])
+        ax.set_yticks([0.25, 0.5, 1, 2, 4], ["0.25", "0.5", "1", "2", "4"])
+        ax.minorticks_off()
         ax.set(xlabel="intrinsic dimension d", ylabel="exponent alpha", title="Exponent vs dimension")
         ax.legend(fontsize=7)
         fig.tight_layout()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+import scipy.spatial
 
 import physai
 from physai import ShardResult, models, tasks
@@ -16,6 +19,7 @@ from physai.curricula import manifold
 AMBIENT = 16
 POOL = 2**16
 TEACHER_SEED = 100  # teacher key = TEACHER_SEED + d (one teacher per d)
+TWO_NN_POINTS = 4096  # inputs the intrinsic-dimension estimate uses (standard error ~ d / 64)
 
 ARCHS = {  # name -> (depth, input bottleneck)
     "relu1": (1, False),
@@ -79,6 +83,29 @@ def make_task(st: Static) -> trainer.Task:
     return tasks.regression(data, init, predict, metrics=("val_mse", "test_mse"), validation=True, optimizer=optimizer)
 
 
+def two_nn_dimension(x: np.ndarray) -> float:
+    """Two-nearest-neighbour estimate of the intrinsic dimension (Facco et al. 2017, Sci. Rep. 7:12140).
+
+    The ratio mu = r2 / r1 of each point's second to first neighbour distance is Pareto
+    distributed with exponent d when the density is locally constant; the maximum-likelihood
+    estimate is ``n / sum log mu``. It reads only the inputs, not the nominal d.
+    """
+    dist, _ = scipy.spatial.cKDTree(x).query(x, k=3)
+    mu = dist[:, 2] / dist[:, 1]
+    mu = mu[np.isfinite(mu) & (mu > 1)]
+    return float(mu.size / np.sum(np.log(mu)))
+
+
+@functools.cache
+def input_dimension(d: int, seed: int) -> float:
+    """Two-NN dimension of TWO_NN_POINTS inputs drawn as the training inputs are (the same embedding,
+    a sample stream of its own per seed)."""
+    teacher = manifold.manifold_teacher_params(jax.random.key(TEACHER_SEED + d), d, AMBIENT, 512, 2.0)
+    # The inputs of manifold.manifold_samples (z @ embed^T), without the teacher's labels.
+    z = jax.random.normal(jax.random.fold_in(jax.random.key(seed), 17), (TWO_NN_POINTS, d))
+    return two_nn_dimension(np.asarray(z, dtype=np.float64) @ np.asarray(teacher["embed"], dtype=np.float64).T)
+
+
 def run(shard) -> ShardResult:
     """Trains the shard's students and records each one's parameter count."""
     st = shard.static
@@ -90,5 +117,8 @@ def run(shard) -> ShardResult:
         log_every=st.steps // 10,
         batch_size=st.batch,
         columns=("test_mse", "val_mse"),
-        extra=lambda i, t, res: {"n_params": n_params(st.arch, int(t.params["width"]))},
+        extra=lambda i, t, res: {
+            "n_params": n_params(st.arch, int(t.params["width"])),
+            "two_nn_d": input_dimension(st.d, int(t.params["seed"])),
+        },
     )

@@ -7,11 +7,12 @@ import numpy as np
 from analysis.stats import loglog_slope
 from physai import Results
 
-from .checks import loss_vs_params
+from .checks import loss_vs_params, truncated_zipf_exponent, unlearned_loss_fit, with_unlearned_mass
 
 
 def plot(results: Results) -> dict:
-    """Figures: mean loss vs parameters (log-log, fit in legend); per-task accuracy curves."""
+    """Figures: mean loss vs parameters (log-log, fit and truncated-Zipf prediction in legend);
+    tasks learned vs parameters; loss vs unlearned frequency mass; per-task accuracy curves."""
     import matplotlib as mpl
     import seaborn as sns
 
@@ -32,8 +33,12 @@ def plot(results: Results) -> dict:
         c = np.exp(np.mean(np.log(med["test_loss"]) - slope * np.log(med["n_params"])))
         ax.plot(n, c * n**slope, color="C0", label=f"fit: N^-{-slope:.2f} [{-hi:.2f}, {-lo:.2f}]")
         # The prediction's prefactor is free: anchor it at the data's log-mean.
-        c_pred = np.exp(np.mean(np.log(med["test_loss"]) + alpha * np.log(med["n_params"])))
-        ax.plot(n, c_pred * n**-alpha, color="C3", ls="--", label=f"prediction N^-{alpha:g}")
+        counts = df.groupby("n_params")["n_learned"].median().sort_index().to_numpy(float)
+        pred = truncated_zipf_exponent(med["n_params"], counts[0], counts[-1], int(df["n_tasks"].iloc[0]), alpha)
+        for e, ls, what in ((pred, "--", "truncated Zipf"), (alpha, ":", "infinite Zipf")):
+            if np.isfinite(e):
+                c_pred = np.exp(np.mean(np.log(med["test_loss"]) + e * np.log(med["n_params"])))
+                ax.plot(n, c_pred * n**-e, color="C3", ls=ls, label=f"{what}: N^-{e:.2f}")
     ax.set(
         xscale="log",
         yscale="log",
@@ -44,6 +49,31 @@ def plot(results: Results) -> dict:
     ax.legend(fontsize=8)
     fig.tight_layout()
     figures["loss_vs_params"] = fig
+
+    fig, ax = plots.figure(width=4.6, height=3.6)
+    sns.scatterplot(df, x="n_params", y="n_learned", ax=ax, color="grey", alpha=0.5, label="runs")
+    counts = df.groupby("n_params")["n_learned"].median()
+    ax.plot(counts.index, counts.to_numpy(), "o", color="C0", label="median over seeds")
+    top = counts.index.max()
+    ax.plot(counts.index, counts[top] * counts.index / top, color="C3", ls="--", label="n ∝ N (through the widest)")
+    ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="tasks learned (final acc >= 0.9)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figures["tasks_learned_vs_params"] = fig
+
+    mass = with_unlearned_mass(results)
+    if "unlearned_mass" in mass.columns:
+        a, b = unlearned_loss_fit(mass)
+        fig, ax = plots.figure(width=4.6, height=3.6)
+        sns.scatterplot(mass, x="unlearned_mass", y="test_loss", hue="width", palette="magma", ax=ax)
+        m = np.linspace(0, mass["unlearned_mass"].max(), 50)
+        ax.plot(m, np.log(2) * m, color="C3", ls="--", label="ln 2 × M (learned tasks at 0)")
+        if np.isfinite(a):
+            ax.plot(m, a * m + b * (1 - m), color="C0", label=f"fit a M + b (1 - M): a = {a:.3f}, b = {b:.3f}")
+        ax.set(xlabel="frequency mass M of the unlearned tasks", ylabel="final test loss")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        figures["loss_vs_unlearned_mass"] = fig
 
     curves = results.curves
     if not curves.empty:

@@ -50,20 +50,35 @@ def rise_window(steps: np.ndarray, acc: np.ndarray) -> tuple[float, float, float
     return onset, start, end
 
 
-def run_summary(steps: np.ndarray, task_acc: np.ndarray, mean_loss: np.ndarray) -> dict:
+def loss_fall_span(steps: np.ndarray, mean_loss: np.ndarray) -> float:
+    """Steps over which the mean loss falls from 10% to 90% of its total drop (first value to
+    minimum), the crossings interpolated between logs; NaN if it does not fall."""
+    top, bottom = float(mean_loss[0]), float(np.min(mean_loss))
+    if not top > bottom:
+        return float("nan")
+    level = lambda f: top - f * (top - bottom)  # noqa: E731
+    start = transition_step(steps, mean_loss, level(RISE_LOW), rising=False)
+    end = transition_step(steps, mean_loss, level(RISE_HIGH), rising=False)
+    return float(end - start)
+
+
+def run_summary(
+    steps: np.ndarray, task_acc: np.ndarray, mean_loss: np.ndarray, probs: np.ndarray | None = None
+) -> dict:
     """Learning order and abruptness of one run.
 
     Args:
       steps: ``(L,)`` logged steps; task_acc: ``(n_tasks, L)`` per-task test
         accuracy, task 0 the most frequent; mean_loss: ``(L,)`` frequency-weighted
-        test loss.
+        test loss; probs: ``(n_tasks,)`` task frequencies (optional).
 
     Returns:
       ``n_learned`` (final accuracy >= LEARNED_ACC), ``order_tau`` (Kendall tau of
       onset vs frequency rank over learned tasks; NaN with < 2), ``median_rise``,
       ``onset_spread`` (last - first onset), ``width_ratio`` (their ratio), and
       ``loss_max_drop_share`` (largest drop of the mean loss between two logs over
-      its total drop).
+      its total drop), ``loss_span`` (``loss_fall_span``) and, with ``probs``,
+      ``unlearned_mass`` (summed frequency of the tasks not learned).
     """
     learned = np.flatnonzero(task_acc[:, -1] >= LEARNED_ACC)
     windows = np.array([rise_window(steps, task_acc[t]) for t in learned]).reshape(-1, 3)
@@ -74,11 +89,14 @@ def run_summary(steps: np.ndarray, task_acc: np.ndarray, mean_loss: np.ndarray) 
     median_rise = float(np.nanmedian(rise)) if np.isfinite(rise).any() else float("nan")
     drops = -np.diff(mean_loss)
     total = float(mean_loss[0] - mean_loss.min())
+    out = {"unlearned_mass": float(np.delete(probs, learned).sum())} if probs is not None else {}
     return {
+        **out,
         "n_learned": int(learned.size),
         "order_tau": tau,
         "median_rise": median_rise,
         "onset_spread": spread,
         "width_ratio": median_rise / spread if spread and spread > 0 else float("nan"),
         "loss_max_drop_share": float(drops.max() / total) if total > 0 else float("nan"),
+        "loss_span": loss_fall_span(steps, mean_loss),
     }

@@ -13,7 +13,12 @@ import optax
 import physai
 from physai import ShardResult, models
 from physai import train as trainer
-from physai.curricula.parity import multitask_sparse_parity, multitask_sparse_parity_with_subsets, packed_subsets
+from physai.curricula.parity import (
+    multitask_sparse_parity,
+    multitask_sparse_parity_with_subsets,
+    packed_subsets,
+    zipf_probabilities,
+)
 
 from .summaries import run_summary
 
@@ -92,6 +97,7 @@ def run(shard) -> ShardResult:
     """Trains the shard's seeds at one width and summarises each run."""
     st = shard.static
     n_params = models.count_mlp_params(st.n_tasks + st.n_bits, st.width, 1, 2)
+    probs = np.asarray(zipf_probabilities(st.n_tasks, st.alpha), float)
 
     def summary(i, trial, result):
         found = int(result.final["subsets_found"][i])
@@ -104,7 +110,7 @@ def run(shard) -> ShardResult:
         return {
             "n_params": n_params,
             "mean_acc": float(acc[:, -1].mean()),
-            **run_summary(result.steps, acc, np.asarray(result.curves["test_loss"][i])),
+            **run_summary(result.steps, acc, np.asarray(result.curves["test_loss"][i]), probs),
         }
 
     return trainer.run_shard(
