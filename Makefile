@@ -40,6 +40,9 @@ reference: $(STAMP)
 		--backend processes --workers 2 --no-progress
 	for name in $(DEMOS); do $(PHYSAI) demo $$name --out results/reference --backend processes \
 		--workers 2 --no-progress || true; done
+	# Committed: tables, verdicts, PNG figures, SUMMARY.md. Not committed (derived, and over the size budget):
+	# the HTML reports, index.html and PDF figures; `physai report NAME --preset P --out results/reference` redraws them.
+	find results/reference \( -name report.html -o -name index.html -o -name '*.pdf' \) -delete
 	$(PY) -m analysis.readme
 	$(PY) -m analysis.hypotheses
 
