@@ -132,6 +132,8 @@ def shard_tables(
                 **metrics,
                 "status": status,
                 "error": error,
+                # the trials of a shard train together (one program, trial threads): a trial's
+                # own time is not measurable, so each gets the shard's run time / its trials
                 "run_seconds": (wall - compile_s) / len(shard.trials),
             }
         )
