@@ -14,6 +14,10 @@ What it measures (all in one run, so the ratios share the machine's load):
   Python loop, default threads, same data sizes, same metric logging. Also
   timed with one thread, because two torch threads slow down badly when other
   processes load the machine.
+* Baseline 3: a hand-written JAX loop (``baselines.part_jax_scan``): per width
+  one ``jit`` of a ``lax.scan`` over the steps, called per seed on the engine's
+  trial threads; its run phase against the engine's shows the engine's own
+  overhead (``warm_run_over_jax_scan_run``, target <= 1.10).
 * Peak: this machine's float32 matmul peak (jitted 2048x2048 ``jnp.dot``, and
   ``torch.matmul`` for reference), best of 10, measured at the start and end of
   each repeat; the best is used.
@@ -33,7 +37,7 @@ What it measures (all in one run, so the ratios share the machine's load):
   phase). This is the measurement behind ``auto`` = ``sequential`` on CPU.
 
 Every measurement runs in its own subprocess. Each repeat (``--repeats``)
-runs: peak, torch, engine sequential cold/warm/warm-1-trial, torch 1 thread,
+runs: peak, torch, jax jit(scan), engine sequential cold/warm/warm-1-trial, torch 1 thread,
 engine vmap cold/warm, peak. The reported numbers are medians over repeats.
 
 Run: ``make bench`` (= ``.venv/bin/python benchmarks/sweep_throughput.py``),
@@ -62,18 +66,10 @@ _T_START = time.perf_counter()
 import physai  # noqa: E402
 from physai import Experiment, Preset, product  # noqa: E402
 
-WIDTHS = (16, 64, 256, 1024)
-SEEDS = 8
-SETTINGS = {
-    "steps": 500,
-    "d": 20,
-    "n": 1000,
-    "n_test": 1000,
-    "teacher_width": 32,
-    "noise": 0.1,
-    "lr": 1e-3,
-    "log_every": 100,
-}
+try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.sweep_throughput
+    from baselines import SEEDS, SETTINGS, WIDTHS, part_jax_scan, part_torch
+except ImportError:
+    from benchmarks.baselines import SEEDS, SETTINGS, WIDTHS, part_jax_scan, part_torch
 
 
 def _run(shard):
@@ -184,73 +180,6 @@ def _per_width(res):
     return res.shards.set_index("shard_id")["run_seconds"].rename(index=w).sort_index()
 
 
-def part_torch(args) -> dict:
-    """The naive PyTorch loop: one model at a time, Python step loop, default threads.
-
-    A width that starts past its share of ``args.torch_budget`` seconds (a
-    machine so loaded that two torch threads crawl) stops after its first seed
-    and its time is extrapolated to all seeds (``seeds_timed`` per width).
-    """
-    import numpy as np
-    import torch
-    from torch import nn
-
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
-    import_s = time.perf_counter() - _T_START
-    s = SETTINGS
-    d, n, n_test, tw = s["d"], s["n"], s["n_test"], s["teacher_width"]
-    widths = WIDTHS if args.preset == "paper" else (16, 64)
-    seeds = SEEDS if args.preset == "paper" else 2
-    t0 = time.perf_counter()
-    test_mse, total, timed = [], 0.0, []
-    for i, width in enumerate(widths):
-        t_width, done = time.perf_counter(), 0
-        for seed in range(seeds):
-            if done and time.perf_counter() - t0 > args.torch_budget * (i + 1) / len(widths):
-                break
-            rng = np.random.default_rng(seed)
-            w_t = rng.standard_normal((d, tw)) / np.sqrt(d)
-            a_t = rng.standard_normal(tw)
-            teacher = lambda x: np.tanh(x @ w_t) @ a_t / np.sqrt(tw)
-            x = rng.standard_normal((n, d))
-            xt = rng.standard_normal((n_test, d))
-            y = teacher(x) + s["noise"] * rng.standard_normal(n)
-            x, y, xt, yt = (torch.tensor(v, dtype=torch.float32) for v in (x, y, xt, teacher(xt)))
-            torch.manual_seed(seed)
-            net = nn.Sequential(nn.Linear(d, width), nn.ReLU(), nn.Linear(width, 1))
-            opt = torch.optim.Adam(net.parameters(), lr=s["lr"])
-            curve = []
-            for step in range(args.steps):
-                if step % s["log_every"] == 0:
-                    with torch.no_grad():
-                        curve.append(
-                            (
-                                nn.functional.mse_loss(net(x)[:, 0], y).item(),
-                                nn.functional.mse_loss(net(xt)[:, 0], yt).item(),
-                            )
-                        )
-                opt.zero_grad()
-                loss = nn.functional.mse_loss(net(x)[:, 0], y)
-                loss.backward()
-                opt.step()
-            with torch.no_grad():
-                curve.append(
-                    (nn.functional.mse_loss(net(x)[:, 0], y).item(), nn.functional.mse_loss(net(xt)[:, 0], yt).item())
-                )
-            test_mse.append(curve[-1][1])
-            done += 1
-        timed.append(done)
-        total += (time.perf_counter() - t_width) * seeds / done
-    return {
-        "import_s": import_s,
-        "sweep_s": total,
-        "seeds_timed": timed,
-        "threads": torch.get_num_threads(),
-        "test_mse": float(np.median(test_mse)),
-    }
-
-
 def part_peak(args) -> dict:
     """float32 matmul peak: best of several 2048^3 products, jax (jit) and torch."""
     import jax
@@ -281,7 +210,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-PARTS = {"engine": part_engine, "torch": part_torch, "peak": part_peak}
+PARTS = {"engine": part_engine, "torch": part_torch, "jax_scan": part_jax_scan, "peak": part_peak}
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -353,11 +282,12 @@ def main(argv=None) -> dict | None:
     if args.part:
         if args.part == "engine" and not args.cache_dir:
             args.cache_dir = tempfile.mkdtemp(prefix="physai-bench-cache-")
+        args.t_start = _T_START
         print(json.dumps(PARTS[args.part](args)))
         return None
 
     strategies = ("sequential",) if args.no_vmap else ("sequential", "vmap")
-    keys = ["torch", "torch_1thread", "sequential_cold", "sequential_warm", "sequential_warm_1trial"]
+    keys = ["torch", "torch_1thread", "jax_scan", "sequential_cold", "sequential_warm", "sequential_warm_1trial"]
     keys += [] if args.no_vmap else ["vmap_cold", "vmap_warm"]
     runs: dict[str, list[dict]] = {k: [] for k in keys}
     loads, peaks = [_load()], []
@@ -369,6 +299,8 @@ def main(argv=None) -> dict | None:
         peaks.append(_spawn("peak", args))
         say("pytorch loop, default threads")
         runs["torch"].append(_spawn("torch", args, torch_budget=args.torch_budget))
+        say("hand-written jax jit(scan) loop")
+        runs["jax_scan"].append(_spawn("jax_scan", args))
         with tempfile.TemporaryDirectory(prefix="physai-bench-cache-") as cache:
             for phase in ("cold", "warm"):
                 say(f"engine sequential {phase}")
@@ -405,6 +337,9 @@ def main(argv=None) -> dict | None:
         "torch_threads": runs["torch"][0]["threads"],
         "torch_1thread_s": torch1_s,
         "torch_seeds_timed": [x["seeds_timed"] for x in runs["torch"] + runs["torch_1thread"]],
+        "jax_scan_s": med("jax_scan"),
+        "jax_scan_compile_s": med("jax_scan", "compile_s"),
+        "jax_scan_run_s": med("jax_scan", "run_s"),
         "model_gflop": flops / 1e9,
         "flops_formula": "sum over models of steps * 6 * n * (d*w + 2*w + 1)",
         "engine_seconds": "plan + run_sweep wall time in a fresh process (imports excluded)",
@@ -425,6 +360,9 @@ def main(argv=None) -> dict | None:
             "torch_over_warm": torch_s / warm,
             "torch_1thread_over_cold": torch1_s / cold,
             "torch_1thread_over_warm": torch1_s / warm,
+            # the engine's own overhead against the hand-written loop (target: warm within 10%)
+            "warm_over_jax_scan": warm / med("jax_scan"),
+            "warm_run_over_jax_scan_run": run_s / med("jax_scan", "run_s"),
             "run_gflops": flops / run_s / 1e9,
             "run_fraction_of_peak": flops / run_s / 1e9 / peak["jax_gflops"],
         }
@@ -459,6 +397,13 @@ def _print_table(out: dict, strategies) -> None:
         print(f"note: pytorch time budget hit, seeds timed per width {partial}, rest extrapolated")
     rows = [(f"pytorch loop ({out['torch_threads']} threads, default)", out["torch_s"], "")]
     rows.append(("pytorch loop (1 thread)", out["torch_1thread_s"], ""))
+    rows.append(
+        (
+            "hand-written jax jit(scan) loop",
+            out["jax_scan_s"],
+            f"compile {out['jax_scan_compile_s']:.2f} + run {out['jax_scan_run_s']:.2f}",
+        )
+    )
     for s in strategies:
         r = out[s]
         rows.append((f"engine {s} cold", r["cold_s"], f"compile {r['cold_compile_s']:.2f} + run {r['cold_run_s']:.2f}"))
@@ -485,6 +430,12 @@ def _print_table(out: dict, strategies) -> None:
         f"(engine seconds = plan + run_sweep in a fresh process; interpreter + imports excluded, "
         f"~{out['sequential']['import_s']:.1f} s)"
     )
+    for st in strategies:
+        r = out[st]
+        print(
+            f"engine {st} warm / jax jit(scan) loop: {r['warm_over_jax_scan']:.2f} whole, "
+            f"{r['warm_run_over_jax_scan_run']:.2f} run phase (target <= 1.10)"
+        )
     if "vmap_over_sequential_warm_run" in out:
         print(
             f"strategy: vmap / sequential, warm run phase = {out['vmap_over_sequential_warm_run']:.2f}"
