@@ -231,14 +231,13 @@ def saving_params(plan_: Plan, root: str) -> Plan:
     return dataclasses.replace(plan_, shards=tuple(dataclasses.replace(s, params_dir=folder) for s in plan_.shards))
 
 
+def _params_saved(shard: Shard, trial: Trial) -> bool:
+    return store.params.params_path(shard.params_dir, trial.trial_id).exists()
+
+
 def missing_params(plan_: Plan) -> int:
     """Args: plan_: from ``saving_params``. Returns: planned trials with no saved parameters."""
-    return sum(
-        not store.params.params_path(s.params_dir, t.trial_id).exists()
-        for s in plan_.shards
-        if s.params_dir
-        for t in s.trials
-    )
+    return sum(not _params_saved(s, t) for s in plan_.shards if s.params_dir for t in s.trials)
 
 
 def pending(plan_: Plan, root: str, recompute: set[str] = frozenset()) -> list[Shard]:
@@ -262,7 +261,7 @@ def pending(plan_: Plan, root: str, recompute: set[str] = frozenset()) -> list[S
         return intact[outcome.shard]
 
     def saved(s: Shard) -> bool:  # with --save-params, a shard is done when its parameters are kept too
-        return not s.params_dir or all(store.params.params_path(s.params_dir, t.trial_id).exists() for t in s.trials)
+        return not s.params_dir or all(_params_saved(s, t) for t in s.trials)
 
     todo = [s for s in plan_.shards if not (all(done(t.trial_id) for t in s.trials) and saved(s))]
     return sorted(todo, key=plan_.experiment.shard_cost, reverse=True)  # stable: grid order on ties
@@ -369,6 +368,11 @@ def _clock(seconds: float) -> str:
     return "-:--:--" if seconds != seconds else time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
+def _trials(completed: float) -> str:
+    """Trials done, to a tenth of a trial inside a shard (``3``, ``3.4``)."""
+    return f"{completed:.1f}".removesuffix(".0")
+
+
 class _progress:
     """Progress of a sweep: trials done/total, elapsed, ETA.
 
@@ -398,8 +402,8 @@ class _progress:
         completed = self.completed()
         eta = timing.eta_seconds(elapsed, completed - self.first, self.total - completed, self.prior)
         failed = f", {self.failed} failed" if self.failed else ""
-        shown = f"{completed:.1f}".removesuffix(".0")
-        return f"{self.name}: {shown}/{self.total} trials{failed}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
+        done = f"{self.name}: {_trials(completed)}/{self.total} trials{failed}"
+        return f"{done}, {_clock(elapsed)} elapsed, ETA {_clock(eta)}"
 
     def advance(self, n: int, failed: int) -> None:
         """A shard of ``n`` trials was stored; ``failed`` trials failed so far."""
@@ -444,7 +448,7 @@ class _progress:
 
         class Done(ProgressColumn):  # trials done of total, a tenth of a trial inside a shard
             def render(self, task):
-                return Text(f"{task.completed:.1f}".removesuffix(".0") + f"/{total}", style="progress.download")
+                return Text(f"{_trials(task.completed)}/{total}", style="progress.download")
 
         self.bar = Progress(
             TextColumn("{task.description}"),
