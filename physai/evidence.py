@@ -105,6 +105,7 @@ def bootstrap_verdict(
     explanation: str = "",
     hypothesis: str = "",
     unit: str = "seed",
+    strict: bool = False,
 ) -> Verdict:
     """A verdict decided by the seed-bootstrap interval of ``statistic(table)``.
 
@@ -116,6 +117,7 @@ def bootstrap_verdict(
       explanation: one sentence.
       hypothesis: a name, for a part of an ``all_of`` verdict.
       unit: the column of independent units.
+      strict: the range is open, for an ordering claim (see ``verdict_from_interval``).
 
     Returns:
       Supported when the interval lies inside ``[low, high]``, refuted when wholly
@@ -126,7 +128,7 @@ def bootstrap_verdict(
         explanation = (
             f"{explanation} (one {unit} only: no interval)" if explanation else f"one {unit} only: no interval"
         )
-    return verdict_from_interval(estimate, interval, low, high, n, name, explanation, hypothesis)
+    return verdict_from_interval(estimate, interval, low, high, n, name, explanation, hypothesis, strict)
 
 
 def _as_float(value) -> float:

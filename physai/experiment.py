@@ -108,12 +108,16 @@ def verdict_from_interval(
     statistic: str,
     explanation: str = "",
     hypothesis: str = "",
+    strict: bool = False,
 ) -> Verdict:
     """A verdict decided by an interval, not by a point estimate.
 
     Supported when the whole interval lies inside ``[low, high]``; refuted when it
     lies wholly outside; inconclusive when it straddles a bound (the reason says
-    which, and that more independent units would decide).
+    which, and that more independent units would decide). With ``strict`` the range
+    is open, ``(low, high)``: an ordering claim ("noise raises the peak": a ratio
+    ``> 1``) is not supported by an interval that touches 1, nor refuted by one
+    that only reaches it.
 
     Args:
       estimate: the point estimate (e.g. a median over seeds).
@@ -123,23 +127,29 @@ def verdict_from_interval(
       statistic: what the estimate is (``median ratio``, ``Spearman rho``).
       explanation: one sentence.
       hypothesis: a name, for a part of an ``all_of`` verdict.
+      strict: the range is open (its bounds excluded).
 
     Returns:
       The verdict, carrying the interval, ``n`` and the statistic.
     """
     base = verdict_in_range(estimate, low, high, explanation, hypothesis)
+    if strict:
+        expected = base.expected.replace("<=", "<").replace(">=", ">").replace("[", "(").replace("]", ")")
+        base = dataclasses.replace(base, expected=expected)
     lo, hi = (float(interval[0]), float(interval[1])) if interval is not None else (math.nan, math.nan)
     fields = dict(interval=(lo, hi), n=int(n), statistic=statistic)
     if base.status == "inconclusive" or math.isnan(lo) or math.isnan(hi):
         why = explanation or "no interval: too few independent units"
         return dataclasses.replace(base, status="inconclusive", explanation=why, **fields)
-    if low <= lo and hi <= high:
+    inside = (low < lo and hi < high) if strict else (low <= lo and hi <= high)
+    outside = (hi <= low or lo >= high) if strict else (hi < low or lo > high)
+    if inside:
         status: Status = "supported"
-    elif hi < low or lo > high:
+    elif outside:
         status = "refuted"
     else:
         status = "inconclusive"
-        bound = low if lo < low <= hi else high
+        bound = low if lo <= low <= hi else high
         straddle = f"the interval [{lo:.4g}, {hi:.4g}] straddles the bound {bound:g}: more independent units needed"
         explanation = f"{explanation} ({straddle})" if explanation else straddle
     return dataclasses.replace(base, status=status, explanation=explanation, **fields)

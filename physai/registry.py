@@ -45,7 +45,10 @@ def names() -> list[str]:
     return sorted(set(_builtin()) | eps)
 
 
-def _from_module(path: str) -> Experiment:
+def from_module(path: str) -> Experiment:
+    """Args: path: an importable module that defines ``EXPERIMENT``. Returns: that experiment,
+    knowing its module (so a worker that imports it records the same code identity as the driver:
+    a package experiment's fingerprint covers the whole package, not the file its ``run`` is in)."""
     experiment = getattr(importlib.import_module(path), "EXPERIMENT", None)
     if not isinstance(experiment, Experiment):
         raise PhysaiError(f"{path} defines no EXPERIMENT")
@@ -67,7 +70,7 @@ def load(name: str) -> Experiment:
     """
     builtin = _builtin()
     if name in builtin:
-        return _from_module(builtin[name])
+        return from_module(builtin[name])
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="physai.experiments")}
     if name in eps:
         experiment = eps[name].load()
@@ -76,7 +79,7 @@ def load(name: str) -> Experiment:
         return experiment if experiment.module else dataclasses.replace(experiment, module=eps[name].module)
     if "." in name:  # a module path of the user's own: ``physai run mypkg.my_experiment``
         try:
-            return _from_module(name)
+            return from_module(name)
         except ModuleNotFoundError as e:
             raise PhysaiError(f"cannot import experiment module {name!r}: {e}") from None
     raise PhysaiError(f"unknown experiment {name!r}; choose from: {', '.join(names()) or '(none)'}")

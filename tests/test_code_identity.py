@@ -120,3 +120,29 @@ def test_the_fingerprint_ignores_docstrings_and_comments_but_not_code(tmp_path):
     b.write_text('"""Other doc."""\nX = 1\n\ndef f():\n    return X\n')
     c.write_text('"""Doc."""\nX = 2\n\n\ndef f():\n    """Says hi."""\n    return X\n')
     assert identity._source_hash(a) == identity._source_hash(b) != identity._source_hash(c)
+
+
+def test_a_package_experiment_run_by_worker_processes_records_the_whole_package(tmp_path):
+    """A worker imports the experiment's package, not only the file its ``run`` is in: an edit
+    to the package's ``__init__`` (its grid, its checks) makes processes-made results stale."""
+    root = tmp_path / "code"
+    package = root / "identgrp" / "exp"
+    package.mkdir(parents=True)
+    (root / "identgrp" / "__init__.py").write_text("")
+    runner = SOURCE.split("EXPERIMENT =")[0]
+    (package / "runner.py").write_text(runner)
+    init = (
+        "from identgrp.exp.runner import Static, run\nfrom physai import *\nLABEL = 'a'\nEXPERIMENT ="
+        + (SOURCE.split("EXPERIMENT =")[1])
+    )
+    (package / "__init__.py").write_text(init)
+    out = tmp_path / "out"
+    args = ("run", "identgrp.exp", "--out", str(out), "--backend", "processes", "--workers", "1")
+    r = _cli(root, *args)
+    assert r.returncode == 0, r.stderr
+    prov = pd.concat(pd.read_parquet(f) for f in (out / "ident" / "demo" / "shards").glob("*.parquet"))
+    files = prov["code_files"].iloc[0]
+    assert "identgrp/exp/__init__.py" in files and "identgrp/exp/runner.py" in files, files
+    (package / "__init__.py").write_text(init.replace("LABEL = 'a'", "LABEL = 'b'"))
+    r = _cli(root, *args)
+    assert r.returncode == 2 and "changed: identgrp/exp/__init__.py" in r.stderr, (r.stdout, r.stderr)

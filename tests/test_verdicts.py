@@ -19,6 +19,16 @@ def test_an_interval_inside_supports_outside_refutes_and_straddling_is_inconclus
     assert verdict_from_interval(math.nan, (0.9, 1.0), 0.9, 1.0, 0, "rho").status == "inconclusive"
 
 
+def test_a_strict_range_excludes_its_bounds():
+    # an ordering claim ("ratio > 1"): an interval touching 1 neither supports nor refutes it
+    touching = verdict_from_interval(1.2, (1.0, 1.4), 1.0, math.inf, 5, "ratio", strict=True)
+    assert touching.status == "inconclusive" and touching.expected == "> 1" and "bound 1" in touching.explanation
+    assert verdict_from_interval(1.2, (1.0, 1.4), 1.0, math.inf, 5, "ratio").status == "supported"
+    assert verdict_from_interval(1.2, (1.01, 1.4), 1.0, math.inf, 5, "ratio", strict=True).status == "supported"
+    assert verdict_from_interval(0.9, (0.8, 1.0), 1.0, math.inf, 5, "ratio", strict=True).status == "refuted"
+    assert verdict_from_interval(0.5, (0.2, 0.9), 0.0, 1.0, 5, "ratio", strict=True).expected == "(0, 1)"
+
+
 def test_intervals_survive_evaluation_and_compound_verdicts():
     part = verdict_from_interval(2.0, (1.5, 2.5), 1.2, math.inf, 4, "median ratio", hypothesis="a")
     both = all_of([part, Verdict("supported", 0.3, "<= 1", hypothesis="b")])

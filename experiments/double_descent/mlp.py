@@ -55,7 +55,6 @@ Implementation notes
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -273,10 +272,8 @@ def check_mlp_noise_raises_peak(results: Results) -> Verdict:
             f"with noise {noise:g} the median test MSE peaks at {a['peak']:.3g} (width {a['peak_width']}), "
             f"{a['peak'] / a['min']:.3g}x its minimum {a['min']:.3g}; without noise at {b['peak']:.3g} "
             f"(width {b['peak_width']}), {b['peak'] / b['min']:.3g}x its minimum {b['min']:.3g}",
+            strict=True,  # "raises" is strict
         )
-        if v.status == "supported" and v.interval[0] <= 1:  # the range is open: "raises" is strict
-            v = dataclasses.replace(v, status="inconclusive")
-        v = dataclasses.replace(v, expected="> 1")
         return unless_interior(v, a["widths"], a["peak_width"], "width", refutation_stands=True)
 
     flag = table["noisy"].to_numpy(bool)
@@ -298,18 +295,16 @@ def check_mlp_overparam_wins(results: Results) -> Verdict:
         s = _summary(table)
         if math.isnan(s["under_min"]) or math.isnan(s["over_min"]):
             return Verdict("inconclusive", math.nan, "< 1", "needs widths both below and above the threshold")
-        v = bootstrap_verdict(
+        return bootstrap_verdict(
             table,
             _over_over_under,
-            0.0,
+            -math.inf,
             1.0,
             "median best over- / best under-parameterised ratio",
             f"best median test MSE above the threshold width {s['threshold']}: {s['over_min']:.3g} (width "
             f"{s['over_width']}); below it: {s['under_min']:.3g} (width {s['under_width']})",
+            strict=True,  # "below" is strict
         )
-        if v.status == "supported" and v.interval[1] >= 1:  # the range is closed; "below" is strict
-            v = dataclasses.replace(v, status="inconclusive")
-        return dataclasses.replace(v, expected="< 1")
 
     s = _summary(table)
     if math.isnan(s["under_min"]) or math.isnan(s["over_min"]):

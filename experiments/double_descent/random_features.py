@@ -287,18 +287,16 @@ def check_rf_overparam_wins(results: Results) -> Verdict:
     if table is None:
         return Verdict("inconclusive", math.nan, "< 1", "no noisy ridgeless random-features trials")
     _, _, left, right, _ = _tails(table)
-    v = bootstrap_verdict(
+    return bootstrap_verdict(
         table,
         _right_over_left,
-        0.0,
+        -math.inf,
         1.0,
         "median right-tail min / left-tail min ratio",
         f"best over-parameterised median test MSE {right:.3g} vs best "
         f"under-parameterised (p/n < {PEAK_WINDOW[0]}) {left:.3g}",
+        strict=True,  # "below" is strict
     )
-    if v.status == "supported" and v.interval[1] >= 1:  # the range is closed; "below" is strict
-        v = dataclasses.replace(v, status="inconclusive")
-    return dataclasses.replace(v, expected="< 1")
 
 
 def _ridge_ratio(ridge: float):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import importlib
 import multiprocessing
 import os
 import signal
@@ -46,9 +45,9 @@ def _worker(index: int, conn, module: str, env: dict[str, str], core: int | None
             os.sched_setaffinity(0, {core})
         except OSError:
             pass
-    from physai import worker
+    from physai import registry, worker
 
-    experiment = importlib.import_module(module).EXPERIMENT
+    experiment = registry.from_module(module)
 
     def progress(trials: float) -> None:  # training progress inside the shard, for the driver's bar
         conn.send_bytes(PROGRESS + repr(trials).encode())

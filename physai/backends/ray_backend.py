@@ -45,11 +45,9 @@ def _import_ray(address: str | None):
 
 
 def _run_shard(module: str, shard: bytes) -> bytes:
-    import importlib
+    from physai import registry, worker
 
-    from physai import worker
-
-    experiment = importlib.import_module(module).EXPERIMENT
+    experiment = registry.from_module(module)
     return wire.pack(worker.execute_shard(experiment, wire.decode_shard(experiment, shard)))
 
 
