@@ -33,7 +33,7 @@ reproduce: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 # Small reference results (every paper preset + the double-descent demos), from scratch with a cold
-# compilation cache, and the README table and hypotheses page generated from them.
+# compilation cache, and the README table, the hypotheses page and the executed notebooks generated from them.
 reference: $(STAMP)
 	rm -rf results/reference/*/
 	-PHYSAI_CACHE_DIR=$$(mktemp -d) $(PHYSAI) reproduce --preset paper --out results/reference \
@@ -45,6 +45,7 @@ reference: $(STAMP)
 	find results/reference \( -name report.html -o -name index.html -o -name '*.pdf' \) -delete
 	$(PY) -m analysis.readme
 	$(PY) -m analysis.hypotheses
+	$(PY) -m analysis.notebooks
 
 # Engine vs a naive per-model PyTorch loop; needs the optional `bench` extra (CPU torch).
 bench: $(STAMP)

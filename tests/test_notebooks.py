@@ -130,3 +130,27 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_on_demo(path, tmp_path, monkeypatch):
     _execute(path, "demo", tmp_path, monkeypatch)
+
+
+EXECUTED = REPO / "results" / "notebooks"
+
+
+def test_every_notebook_has_a_current_executed_copy():
+    """Teachers preview ``results/notebooks/`` (``python -m analysis.notebooks``, run by ``make reference``):
+    one executed copy per notebook, with the notebook's own cells, outputs of the reference results
+    (figures and verdict tables, no errors) and the exercises left for the reader."""
+    from analysis.notebooks import is_exercise
+
+    assert sorted(p.name for p in EXECUTED.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        stored, executed = nbformat.read(path, as_version=4), nbformat.read(EXECUTED / path.name, as_version=4)
+        assert [c.source for c in executed.cells] == [c.source for c in stored.cells], f"{path.name}: stale copy"
+        outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+        assert any("image/png" in o.get("data", {}) for o in outputs), path.name
+        assert any("status" in o.get("data", {}).get("text/html", "") for o in outputs), path.name
+        for cell in executed.cells:
+            if is_exercise(cell):
+                assert not cell.outputs, f"{path.name}: an exercise is the reader's to run"
+    size = sum(p.stat().st_size for p in EXECUTED.glob("*.ipynb"))
+    assert size < 0.5 * 2**20 * len(NOTEBOOKS), "executed notebooks must stay under 0.5 MB per notebook"
