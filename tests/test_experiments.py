@@ -128,6 +128,34 @@ def _dd_random_features(res, m):
     assert (over.loc[over["ridge"] > 0, "train_mse"] > 1e-6).all()
 
 
+def _memorisation(res, module):
+    lin = res.ok[res.ok["part"] == "linear"]
+    assert len(lin) and (lin["final_residual_max"] < 1).all()  # gradient descent shrinks every mode's residual
+
+
+def _init_criticality(res, m):
+    crit = m.critical(m.layer_table(res), "relu")  # ReLU at C_W = 2 preserves E z^2 = K(1) = 2 exactly
+    assert np.allclose(crit.groupby("layer")["m2"].mean(), 2.0, rtol=0.1)
+    assert set(m.METRICS) <= set(res.curves["metric"])
+
+
+def _data_quality(res, m):
+    t = res.ok
+    noise, prune, net = (t[t["part"] == p] for p in ("noise", "prune", "mlp"))
+    assert np.allclose(noise["theory_error"], m.hebbian_error(noise["n_examples"] / noise["N"], noise["q"]))
+    kept = np.maximum(1, np.round(prune["f"] * np.round(prune["alpha_total"] * prune["N"])))
+    assert (prune["n_examples"] == kept).all()
+    assert (net["stopped_step"] <= net["steps"]).all()
+
+
+def _superposition(res, m):
+    t = res.ok
+    assert (t["n_represented"] <= t["n"]).all() and (t["dims_per_feature"] > 0).all()
+    assert (t[t["part"] == "phase"]["exact_loss"] >= 0).all()
+    # W = (1, 0), b = (0, p/2): the extra feature read as its mean, loss r (p/3 - p^2/4) exactly
+    assert abs(m.exact_loss([1.0, 0.0], [0.0, 0.05], 2.0, 0.1) - 2.0 * (0.1 / 3 - 0.01 / 4)) < 1e-9
+
+
 MECHANICS = {
     "width_minima": _width_minima,
     "grokking": _grokking,
@@ -143,12 +171,20 @@ MECHANICS = {
     "sharp_flat": _sharp_flat,
     "sparse_parity": _sparse_parity,
     "double_descent.random_features": _dd_random_features,
+    "memorisation": _memorisation,
+    "init_criticality": _init_criticality,
+    "data_quality": _data_quality,
+    "superposition": _superposition,
 }
 
 
 # Checks follow the grid: each tiny run puts at least one value that no preset contains
 # into its grid (``--set``), and every hypothesis must still measure something.
 OFF_PRESET = {
+    "superposition": ["density=1.0,0.2,0.005"],
+    "init_criticality": ["width=48,96,192"],
+    "data_quality": ["q=0,0.15", "alpha_total=0.7,20"],
+    "memorisation": ["q=0.1,0.3,0.5"],
     "mode_connectivity": ["width=24"],
     "sharp_flat": ["batch=16,64", "lr=0.1"],
     "width_minima": ["width=4,10,16", "seed=0,1,2,3,4,5"],
