@@ -218,3 +218,20 @@ def test_bottleneck_has_fewer_parameters_and_statics_share_compiled_widths():
         {"arch": "relu2", "width": 23, "d": 4, "steps": 100, "batch": 256, "n_test": 4096, "lr": 1e-2, "seed": 0}
     )
     assert st.bucket == 64 and st.arch == "relu2" and st.d == 4
+
+
+def test_fourier_teacher_has_unit_variance_at_every_d_and_is_evaluated_block_by_block():
+    import jax
+
+    from physai.curricula import manifold
+
+    for d in (2, 8):
+        key = jax.random.key(sd.TEACHER_SEED + d)
+        teacher = manifold.fourier_teacher_params(key, d, sd.AMBIENT, 256, 1.0)
+        # the same embedding as the tanh teacher of the same key: the inputs do not change
+        assert np.allclose(teacher["embed"], manifold.manifold_teacher_params(key, d, sd.AMBIENT, 8)["embed"])
+        x, y = manifold.manifold_samples(jax.random.key(1), teacher, 5000)  # > one block: padded, mapped
+        assert x.shape == (5000, sd.AMBIENT) and float(np.var(y)) == pytest.approx(1.0, rel=0.15)
+        z = np.asarray(x) @ np.asarray(teacher["embed"])
+        direct = np.cos(z @ np.asarray(teacher["omega"]) + np.asarray(teacher["phase"])) @ np.asarray(teacher["a"])
+        assert np.allclose(np.asarray(y), direct * np.sqrt(2 / 256), atol=1e-3)

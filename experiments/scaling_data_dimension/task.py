@@ -1,4 +1,5 @@
-"""The runs: ReLU, deeper and bottleneck students of a manifold teacher, one teacher per d."""
+"""The runs: ReLU, deeper and bottleneck students of a manifold teacher (a random Fourier series in
+the manifold coordinates), one teacher per d."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from physai.curricula import manifold
 AMBIENT = 16
 POOL = 2**16
 TEACHER_SEED = 100  # teacher key = TEACHER_SEED + d (one teacher per d)
+TEACHER_FEATURES = 1024  # Fourier terms: four times the widest student's hidden units
+TEACHER_LENGTH = 2.0  # correlation length in z, see the module docstring of the experiment
 TWO_NN_POINTS = 4096  # inputs the intrinsic-dimension estimate uses (standard error ~ d / 64)
 
 ARCHS = {  # name -> (depth, input bottleneck)
@@ -63,7 +66,17 @@ def make_task(st: Static) -> trainer.Task:
     def data(key, hp):
         # n_test fresh points: the first half validates (selects the learning rate),
         # the second half is the test set the exponents are measured on.
-        return manifold.manifold_teacher_student(key, POOL, st.n_test, st.d, AMBIENT, teacher_key=teacher_key)
+        return manifold.manifold_teacher_student(
+            key,
+            POOL,
+            st.n_test,
+            st.d,
+            AMBIENT,
+            teacher_width=TEACHER_FEATURES,
+            teacher_key=teacher_key,
+            kind="fourier",
+            length=TEACHER_LENGTH,
+        )
 
     def init(key, hp):
         k_mlp, k_proj = jax.random.split(key)
@@ -100,7 +113,9 @@ def two_nn_dimension(x: np.ndarray) -> float:
 def input_dimension(d: int, seed: int) -> float:
     """Two-NN dimension of TWO_NN_POINTS inputs drawn as the training inputs are (the same embedding,
     a sample stream of its own per seed)."""
-    teacher = manifold.manifold_teacher_params(jax.random.key(TEACHER_SEED + d), d, AMBIENT, 512, 2.0)
+    teacher = manifold.fourier_teacher_params(
+        jax.random.key(TEACHER_SEED + d), d, AMBIENT, TEACHER_FEATURES, TEACHER_LENGTH
+    )
     # The inputs of manifold.manifold_samples (z @ embed^T), without the teacher's labels.
     z = jax.random.normal(jax.random.fold_in(jax.random.key(seed), 17), (TWO_NN_POINTS, d))
     return two_nn_dimension(np.asarray(z, dtype=np.float64) @ np.asarray(teacher["embed"], dtype=np.float64).T)
