@@ -156,6 +156,22 @@ def _superposition(res, m):
     assert abs(m.exact_loss([1.0, 0.0], [0.0, 0.05], 2.0, 0.1) - 2.0 * (0.1 / 3 - 0.01 / 4)) < 1e-9
 
 
+def _test_time_compute(res, m):
+    c = res.curves.merge(res.ok[["trial_id", "mean_p", "n_samples"]], on="trial_id")
+    k1 = c[(c["metric"] == "fail_exact") & (c["step"] == 1)]
+    assert np.allclose(k1["value"], 1 - k1["mean_p"])  # pass@1 is the mean success probability
+    kn = c[(c["metric"] == "fail_hat") & (c["step"] == c["n_samples"])]
+    assert len(kn) and (kn["value"] >= 0).all()  # k = n is on the grid
+
+
+def _induction_heads(res, m):
+    c = res.curves
+    base = c[c["metric"] == "context_baseline"]["value"]
+    assert ((base > 0) & (base < np.log(int(res.trials["vocab"].iloc[0])))).all()  # knowing the context beats uniform
+    score = c[c["metric"] == "induction_score"]["value"]
+    assert ((score >= 0) & (score <= 1 + 1e-6)).all()  # a share of attention mass
+
+
 MECHANICS = {
     "width_minima": _width_minima,
     "grokking": _grokking,
@@ -175,12 +191,16 @@ MECHANICS = {
     "init_criticality": _init_criticality,
     "data_quality": _data_quality,
     "superposition": _superposition,
+    "test_time_compute": _test_time_compute,
+    "induction_heads": _induction_heads,
 }
 
 
 # Checks follow the grid: each tiny run puts at least one value that no preset contains
 # into its grid (``--set``), and every hypothesis must still measure something.
 OFF_PRESET = {
+    "induction_heads": ["n_heads=4"],
+    "test_time_compute": ["temperature=0.8"],
     "superposition": ["density=1.0,0.2,0.005"],
     "init_criticality": ["width=48,96,192"],
     "data_quality": ["q=0,0.15", "alpha_total=0.7,20"],
