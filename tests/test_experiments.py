@@ -137,6 +137,8 @@ def _init_criticality(res, m):
     crit = m.critical(m.layer_table(res), "relu")  # ReLU at C_W = 2 preserves E z^2 = K(1) = 2 exactly
     assert np.allclose(crit.groupby("layer")["m2"].mean(), 2.0, rtol=0.1)
     assert set(m.METRICS) <= set(res.curves["metric"])
+    train = res.trials[res.trials["part"] == "train"]
+    assert len(train) and train["train_acc"].between(0, 1).all()
 
 
 def _data_quality(res, m):
@@ -172,6 +174,13 @@ def _induction_heads(res, m):
     assert ((score >= 0) & (score <= 1 + 1e-6)).all()  # a share of attention mass
 
 
+def _rl_verifiable_rewards(res, m):
+    t = res.ok
+    for model in ("base", "rl"):
+        assert (t[f"{model}_passK_heldout"] >= t[f"{model}_pass1_heldout"] - 1e-9).all()  # pass@k rises with k
+        assert t[f"{model}_pass1_heldout"].between(0, 1).all()
+
+
 MECHANICS = {
     "width_minima": _width_minima,
     "grokking": _grokking,
@@ -193,12 +202,14 @@ MECHANICS = {
     "superposition": _superposition,
     "test_time_compute": _test_time_compute,
     "induction_heads": _induction_heads,
+    "rl_verifiable_rewards": _rl_verifiable_rewards,
 }
 
 
 # Checks follow the grid: each tiny run puts at least one value that no preset contains
 # into its grid (``--set``), and every hypothesis must still measure something.
 OFF_PRESET = {
+    "rl_verifiable_rewards": ["p=23"],
     "induction_heads": ["n_heads=4"],
     "test_time_compute": ["temperature=0.8"],
     "superposition": ["density=1.0,0.2,0.005"],

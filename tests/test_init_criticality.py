@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from experiments import init_criticality as ic
+from experiments.init_criticality import trainability
 from physai import Results
 from tests.falsification import falsifies
 
@@ -111,3 +112,48 @@ def test_weight_free_sampler_matches_explicit_weight_matrices():
     np.testing.assert_allclose(np.asarray(jnp.var(jnp.log(q), 0, ddof=1)), np.asarray(fast["logq_var"]), rtol=0.15)
     # and the exact variance law of the sampler: (l - 1) n Var ln X + n Var ln chi^2_n/n, ~ (5.7 (l-1) + 2.1)/16
     assert float(fast["logq_var"][-1]) == pytest.approx((6.71 * 3 + 2.13) / width, rel=0.1)
+
+
+# ----------------------------------------------------------------------------- trainability
+
+TRAIN_CWS = (1.0, 1.25, 1.75, 3.0, 4.0)
+TRAIN_DEPTHS = (8, 16, 32, 64, 128)
+
+
+def _train_results(accuracy) -> Results:
+    """Synthetic training trials on the paper grid: ``accuracy(cw, depth, six_xi)`` per point,
+    with +-0.02 seed noise."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for cw, depth, seed in itertools.product(TRAIN_CWS, TRAIN_DEPTHS, range(4)):
+        acc = accuracy(cw, depth, 6 * ic.correlation_depth(cw, 0.05)) + 0.02 * rng.standard_normal()
+        rows.append(dict(trial_id=f"t{cw}-{depth}-{seed}", part="train", seed=seed, cw=cw, cb=0.05, depth=depth,
+                         width=64, status="ok", train_acc=acc))  # fmt: skip
+    return Results(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame())
+
+
+@falsifies("init_criticality", "trainable_depth")
+def test_trainability_fails_when_depth_alone_or_nothing_decides():
+    follows = _train_results(lambda cw, depth, six_xi: 0.95 if depth < six_xi else 0.5)
+    assert ic.check_trainability(follows).status == "supported"
+    shallow = _train_results(lambda cw, depth, six_xi: 0.95 if depth <= 32 else 0.5)  # depth alone decides
+    assert ic.check_trainability(shallow).status != "supported"
+    everything = _train_results(lambda cw, depth, six_xi: 0.95)  # every net trains: no boundary at all
+    assert ic.check_trainability(everything).status == "refuted"
+    inverted = _train_results(lambda cw, depth, six_xi: 0.5 if depth < six_xi else 0.95)
+    assert ic.check_trainability(inverted).status == "refuted"
+
+
+def test_correlation_depth_matches_the_closed_forms():
+    # ordered phase: chi_c = chi_1 = cw E[sech^4(sqrt(q*) z)] at the fixed point q*
+    x, w = np.polynomial.hermite_e.hermegauss(81)
+    w = w / w.sum()
+    q = trainability.q_star(1.0, 0.05)
+    assert q == pytest.approx(1.0 * np.sum(w * np.tanh(np.sqrt(q) * x) ** 2) + 0.05, rel=1e-10)
+    chi1 = 1.0 * np.sum(w / np.cosh(np.sqrt(q) * x) ** 4)
+    assert ic.correlation_depth(1.0, 0.05) == pytest.approx(-1 / np.log(chi1), rel=1e-6)
+    # criticality (sigma_b = 0, sigma_w^2 = 1: q* = 0, chi_1 = 1) has an infinite depth scale;
+    # xi_c is largest near the order-to-chaos transition (~1.76 at sigma_b^2 = 0.05) on both sides
+    assert ic.correlation_depth(1.0, 0.0) > 1e3
+    xi = [ic.correlation_depth(cw, 0.05) for cw in (1.0, 1.5, 1.75, 2.5, 4.0)]
+    assert xi[0] < xi[1] < xi[2] and xi[2] > xi[3] > xi[4]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from analysis import plots
-from experiments.init_criticality import critical, kurtosis, layer_table, tanh_kernel
+from experiments.init_criticality import trainability
+from experiments.init_criticality.ensemble import critical, kurtosis, layer_table, tanh_kernel
 
 
 def plot(results) -> dict:
     """ln E[z^2] vs depth per C_W (ReLU); l K vs l (tanh); n Var ln|z|^2 vs (l-1) (ReLU);
     excess kurtosis vs depth per width (ReLU and tanh at criticality)."""
+    figures = phase_diagram(results)
     table = layer_table(results)
     if table.empty:
-        return {}
-    figures = {}
+        return figures
     relu = table[(table["activation"] == "relu") & (table["cb"] == 0)]
     if not relu.empty:
         fig, ax = plots.figure()
@@ -66,4 +67,31 @@ def plot(results) -> dict:
             ax.set_yscale("symlog", linthresh=0.1)
             ax.legend(fontsize=8)
         figures["kurtosis"] = fig
+    return figures
+
+
+def phase_diagram(results) -> dict:
+    """Mean final train accuracy over (sigma_w^2, depth) with the predicted boundary 6 xi_c and
+    the margin (factor 2 either side) inside which points are not scored."""
+    t = results.trials
+    if t.empty or "part" not in t or "train_acc" not in t or not (t["part"] == "train").any():
+        return {}
+    t = t[t["part"] == "train"].assign(acc=lambda d: d["train_acc"].where(d["status"] == "ok", 0.5))
+    figures = {}
+    for cb, rows in t.groupby("cb"):
+        means = rows.groupby(["cw", "depth"])["acc"].mean().reset_index()
+        fig, ax = plots.figure()
+        points = ax.scatter(means["cw"], means["depth"], c=means["acc"], cmap="viridis", vmin=0.5, vmax=1, s=120)
+        fig.colorbar(points, ax=ax, label="train accuracy (seed mean)")
+        cws = np.linspace(min(means["cw"].min(), 1.0), max(means["cw"].max(), 4.0), 121)
+        xi = np.array([trainability.correlation_depth(cw, cb) for cw in cws])
+        bound = np.minimum(trainability.BOUNDARY * xi, 1e4)
+        plots.theory_curve(ax, cws, bound, label="6 xi_c (Schoenholz et al. 2017)")
+        for factor in (1 / trainability.MARGIN, trainability.MARGIN):
+            ax.plot(cws, bound * factor, color="k", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_ylim(0.7 * means["depth"].min(), 1.5 * means["depth"].max())
+        ax.set(xlabel="sigma_w^2", ylabel="depth L", title=f"tanh, sigma_b^2 = {cb:g}: trainability")
+        ax.legend(fontsize=8)
+        figures["trainability" if len(figures) == 0 else f"trainability_cb{cb:g}"] = fig
     return figures
