@@ -79,7 +79,7 @@ import pandas as pd
 
 import physai
 from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, all_of, product
-from physai.domains import Domain
+from physai.domains import POSITIVE_INT, Domain
 from physai.evidence import bootstrap_verdict, slim
 
 HELD_OUT = 1 / 3
@@ -374,7 +374,14 @@ def plot(results: Results) -> dict:
     return {"rl_verifiable_rewards": fig}
 
 
-DOMAINS = {"regime": Domain(choices=REGIMES)}
+DOMAINS = {
+    "regime": Domain(choices=REGIMES),
+    "p": Domain(low=5, integer=True),  # a held-out third needs a few inputs
+    "hidden": POSITIVE_INT,
+    "group": Domain(low=2, integer=True),  # the advantage is normalised within a group
+    "pre_steps": POSITIVE_INT,
+    "rl_steps": POSITIVE_INT,
+}
 
 EXPERIMENT = Experiment(
     name="rl_verifiable_rewards",

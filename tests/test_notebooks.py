@@ -20,9 +20,23 @@ from physai import registry, sweep
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 PRESETS = ("tiny", "demo")  # the notebooks' PRESET: CI's and a teacher's
-# Pillar notebooks that run several experiments take ~1.5 min each on ``tiny`` (2 cores), so
-# they execute only under ``-m slow``; the static checks above cover their calls in ``make test``.
-SLOW_ON_TINY = {"emergence", "loss_landscapes", "scaling_laws", "robustness_law"}
+# Pillar notebooks that run several experiments take ~1.5 min each on ``tiny`` (2 cores), and the
+# one-experiment notebooks of the newer experiments repeat what test_experiments' tiny run of the same
+# experiment does (20-60 s each), so these execute only under ``-m slow``; in ``make test`` the static
+# checks above cover their calls, and double_descent's notebook executes as the representative.
+SLOW_ON_TINY = {
+    "emergence",
+    "loss_landscapes",
+    "scaling_laws",
+    "robustness_law",
+    "init_criticality",
+    "data_quality",
+    "memorisation",
+    "superposition",
+    "induction_heads",
+    "test_time_compute",
+    "rl_verifiable_rewards",
+}
 
 
 def _cell_tree(source: str) -> ast.Module:

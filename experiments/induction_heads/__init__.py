@@ -71,6 +71,7 @@ Known limitations
 from __future__ import annotations
 
 from physai import Experiment, Hypothesis, Preset, Source, product
+from physai.domains import POSITIVE_INT, Domain
 
 from .checks import (
     check_abrupt_drop,
@@ -207,6 +208,18 @@ PRESETS = {
 }
 
 
+# Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
+DOMAINS = {
+    "layers": POSITIVE_INT,
+    "vocab": Domain(low=2, integer=True),
+    "seq_len": Domain(low=4, integer=True),
+    "p_min": POSITIVE_INT,
+    "d_model": POSITIVE_INT,
+    "n_heads": POSITIVE_INT,
+    "eval_batch": POSITIVE_INT,
+}
+
+
 def _cost(static, n_trials: int) -> float:
     return n_trials * static.steps * static.layers
 
@@ -222,5 +235,6 @@ EXPERIMENT = Experiment(
     static=Static,
     max_shard_size=64,
     cost=_cost,
+    domains=DOMAINS,
     doc=__doc__,
 )
