@@ -168,3 +168,32 @@ def test_every_notebook_has_a_current_executed_copy():
                 assert not cell.outputs, f"{path.name}: an exercise is the reader's to run"
     size = sum(p.stat().st_size for p in EXECUTED.glob("*.ipynb"))
     assert size < 0.5 * 2**20 * len(NOTEBOOKS), "executed notebooks must stay under 0.5 MB per notebook"
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell defines, names it reads)."""
+    tree = _cell_tree(source)
+    defined = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    defined |= {
+        a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names
+    }
+    return defined, {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_cell_needs_an_exercise_to_have_run(path):
+    """The executed copies leave exercises unexecuted, so no other cell may read a name only an exercise defines."""
+    from analysis.notebooks import is_exercise
+
+    by_exercises: set[str] = set()
+    by_others: set[str] = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        defined, used = _names(cell.source)
+        if is_exercise(cell):
+            by_exercises |= defined
+            continue
+        needs = used & by_exercises - by_others - defined
+        assert not needs, f"{path.name}: a cell reads {sorted(needs)}, defined only by an exercise above it"
+        by_others |= defined
