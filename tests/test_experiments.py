@@ -243,8 +243,16 @@ def test_every_registered_experiment_is_tested_and_has_the_required_presets():
         assert {"tiny", "demo", "paper"} <= set(registry.load(name).presets), name
 
 
-@pytest.mark.parametrize("name", NAMES)
+# Half of the tiny runs are here and half in test_experiments_tiny.py, so that ``pytest -n 2
+# --dist loadfile`` (which keeps a file on one worker) runs the two halves on both cores.
+@pytest.mark.parametrize("name", NAMES[::2])
 def test_tiny_preset_end_to_end(name, tmp_path):
+    run_tiny_end_to_end(name, tmp_path)
+
+
+def run_tiny_end_to_end(name, tmp_path):
+    """The experiment's tiny preset with its off-preset values, end to end: every trial stored,
+    every hypothesis measured, the verdicts saved, figures drawn and the set-up's mechanics."""
     import matplotlib.pyplot as plt
 
     overrides = OFF_PRESET.get(name, [])
