@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 
@@ -57,19 +58,12 @@ def execute(path: Path, reference: Path = REFERENCE, timeout: int = 600):
         shutil.copytree(reference, out)
         before = _stored_tables(out)
         env = {"PHYSAI_NOTEBOOK_PRESET": "paper", "PHYSAI_NOTEBOOK_OUT": str(out), "PYTHONPATH": str(REPO)}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # the kernel inherits this process's environment
-        try:
-            resources = {"metadata": {"path": scratch}}
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources)
+        with mock.patch.dict(os.environ, env):  # the kernel inherits this process's environment
+            client = NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": scratch}}
+            )
             client.record_timing = False
             client.execute()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         trained = sorted(str(p) for p in _stored_tables(out) - before)
     if trained:
         raise RuntimeError(f"{path.name} trained ({trained[:3]}...): its reference results are missing or stale")

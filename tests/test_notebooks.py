@@ -103,21 +103,21 @@ def _execute(path, preset, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    tables = [
-        o
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if "text/html" in o.get("data", {}) and "status" in o["data"]["text/html"]
-    ]
-    assert images, "the notebook should show the experiment's figures"
-    assert tables, "the notebook should show the verdict table"
-    for cell in nb.cells:  # figures show once (from the display cell), not again where they were drawn
+    _assert_shows_results(nb, path.name)
+
+
+def _assert_shows_results(nb, name: str) -> None:
+    """An executed notebook shows figures (once, from the cell that displays them, not again where
+    they were drawn) and verdict tables, with no error and no warning in its output."""
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"], name
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} should show the experiment's figures"
+    assert any("status" in o.get("data", {}).get("text/html", "") for o in outputs), f"{name}: no verdict table"
+    for cell in nb.cells:
         if cell.cell_type == "code" and "run_experiment(" in cell.source:
-            assert not [o for o in cell.outputs if "image/png" in o.get("data", {})], cell.source
-    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "ipywidgets" not in streams and "Warning" not in streams, streams[-2000:]
+            assert not [o for o in cell.outputs if "image/png" in o.get("data", {})], (name, cell.source)
+    streams = "".join(o.get("text", "") for o in outputs)
+    assert "ipywidgets" not in streams and "Warning" not in streams, (name, streams[-2000:])
 
 
 @pytest.mark.slow
@@ -145,17 +145,10 @@ def test_every_notebook_has_a_current_executed_copy():
     for path in NOTEBOOKS:
         stored, executed = nbformat.read(path, as_version=4), nbformat.read(EXECUTED / path.name, as_version=4)
         assert [c.source for c in executed.cells] == [c.source for c in stored.cells], f"{path.name}: stale copy"
-        outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
-        assert not [o for o in outputs if o.output_type == "error"], path.name
-        assert any("image/png" in o.get("data", {}) for o in outputs), path.name
-        assert any("status" in o.get("data", {}).get("text/html", "") for o in outputs), path.name
+        _assert_shows_results(executed, path.name)
         for cell in executed.cells:
             if is_exercise(cell):
                 assert not cell.outputs, f"{path.name}: an exercise is the reader's to run"
-            if cell.cell_type == "code" and "run_experiment(" in cell.source:  # figures show once, where displayed
-                assert not [o for o in cell.outputs if "image/png" in o.get("data", {})], (path.name, cell.source)
-        streams = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-        assert "ipywidgets" not in streams and "Warning" not in streams, (path.name, streams[-2000:])
     size = sum(p.stat().st_size for p in EXECUTED.glob("*.ipynb"))
     assert size < 0.5 * 2**20 * len(NOTEBOOKS), "executed notebooks must stay under 0.5 MB per notebook"
 
