@@ -504,6 +504,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"physai: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (`physai list | head`): as for any Unix filter, stop quietly; stdout
+        # goes to /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("physai: interrupted; completed shards are stored, run again to resume", file=sys.stderr)
         return 130

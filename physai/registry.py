@@ -19,23 +19,38 @@ from physai.errors import PhysaiError
 from physai.experiment import Experiment
 
 
-def _builtin() -> dict[str, str]:
-    """Returns: ``{experiment name: module path}`` of the ``experiments`` package."""
+def _packages() -> tuple[list[str], dict[str, bool]]:
+    """Returns: the ``experiments`` package's search path and ``{module name: is a package}``
+    of its public modules, without importing any of them."""
     try:
         package = importlib.import_module("experiments")
     except ModuleNotFoundError:
-        return {}
+        return [], {}
+    found = {m.name: m.ispkg for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    return list(package.__path__), found
+
+
+def _members(top: str, ispkg: bool) -> dict[str, str]:
+    """Returns: ``{experiment name: module path}`` of one module of ``experiments``: itself, or
+    the members of a group (a package whose ``__init__`` lists ``EXPERIMENTS``)."""
+    if ispkg:
+        members = getattr(importlib.import_module(f"experiments.{top}"), "EXPERIMENTS", None)
+        if members is not None:
+            return {f"{top}.{sub}": f"experiments.{top}.{sub}" for sub in members}
+    return {top: f"experiments.{top}"}
+
+
+def _builtin(name: str | None = None) -> dict[str, str]:
+    """Returns: ``{experiment name: module path}`` of the ``experiments`` package; with ``name``,
+    only of the one module that name could live in (so a command on one experiment imports
+    that experiment alone, not every experiment's dependencies)."""
+    _, modules = _packages()
+    if name is not None:
+        top = name.partition(".")[0]
+        modules = {top: modules[top]} if top in modules else {}
     found = {}
-    for m in pkgutil.iter_modules(package.__path__):
-        if m.name.startswith("_"):
-            continue
-        if m.ispkg:
-            group = importlib.import_module(f"experiments.{m.name}")
-            members = getattr(group, "EXPERIMENTS", None)
-            if members is not None:
-                found.update({f"{m.name}.{sub}": f"experiments.{m.name}.{sub}" for sub in members})
-                continue
-        found[m.name] = f"experiments.{m.name}"
+    for top, ispkg in modules.items():
+        found.update(_members(top, ispkg))
     return found
 
 
@@ -68,7 +83,7 @@ def load(name: str) -> Experiment:
     Returns:
       Its ``EXPERIMENT``. Raises PhysaiError for an unknown name.
     """
-    builtin = _builtin()
+    builtin = _builtin(name)
     if name in builtin:
         return from_module(builtin[name])
     eps = {ep.name: ep for ep in importlib.metadata.entry_points(group="physai.experiments")}

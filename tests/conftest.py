@@ -8,6 +8,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PHYSAI = str(Path(sys.executable).parent / "physai")  # the console script a user runs
+
+
+def booby_trapped(folder: Path) -> Path:
+    """Fills ``folder`` with packages named like standard-library modules that record being
+    imported; returns the marker file they write. Run physai from there: no worker may import them."""
+    marker = folder / "EXECUTED"
+    for name in ("multiprocessing", "json"):
+        pkg = folder / name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text(
+            f"open({str(marker)!r}, 'a').write({name!r})\nraise ImportError('imported from the working directory')\n"
+        )
+    return marker
 
 
 @pytest.fixture(scope="session", autouse=True)

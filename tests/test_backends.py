@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from physai import store
-from tests.conftest import REPO, physai
+from tests.conftest import PHYSAI, REPO, booby_trapped, physai
 
 TOY = "tests.toy_experiment"
 
@@ -180,10 +180,19 @@ def test_a_worker_killed_from_outside_mid_sweep(local_run, tmp_path):
 ray = pytest.importorskip("ray")
 
 
-def test_ray_local_instance_matches_local(local_run, tmp_path):
-    r = physai("run", TOY, "--preset", "paper", "--out", str(tmp_path), "--backend", "ray", "--no-progress")
-    assert r.returncode == 0, r.stderr
-    pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path))
+def test_ray_local_instance_matches_local_and_imports_nothing_from_the_working_directory(local_run, tmp_path):
+    marker = booby_trapped(tmp_path)  # run from a folder of fake standard-library modules
+    r = subprocess.run(
+        [PHYSAI, "run", TOY, "--preset", "paper", "--out", str(tmp_path / "out"), "--backend", "ray", "--no-progress"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert not marker.exists(), marker.read_text()
+    assert r.returncode == 0, r.stderr[-2000:]
+    pd.testing.assert_frame_equal(_trials(local_run), _trials(tmp_path / "out"))
 
 
 def _free_port() -> int:

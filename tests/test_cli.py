@@ -1,11 +1,13 @@
 """The physai command as a user runs it: bad input is one line and exit 2, nothing written."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import physai
+from tests.conftest import REPO, physai
 
 TOY = "tests.toy_experiment"
 
@@ -97,6 +99,27 @@ def test_status_and_list(stored):
     assert "0/12 trials stored" in r.stdout and "12 missing" in r.stdout
     r = physai("list")
     assert r.returncode == 0 and "double_descent" in r.stdout
+
+
+def test_a_command_on_one_experiment_imports_that_experiment_alone():
+    # every command would otherwise pay for importing all experiments' dependencies
+    code = (
+        "import sys; from physai import registry; registry.load('width_minima');"
+        "print(sorted(m for m in sys.modules if m.startswith('experiments.')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "['experiments.width_minima']", r.stderr
+
+
+def test_output_into_a_closed_pipe_stops_quietly():
+    # `physai list | head -1`: the reader leaves before physai writes
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "physai.cli", "list"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == ""
 
 
 def test_persistent_compilation_cache_is_private_and_used(tmp_path):

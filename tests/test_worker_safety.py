@@ -8,33 +8,17 @@ folder or ``/tmp``, that would be arbitrary code execution.
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-
-PHYSAI = str(Path(sys.executable).parent / "physai")  # the console script a user runs
+from tests.conftest import PHYSAI, REPO, booby_trapped
 
 
-def _booby_trapped(folder: Path) -> Path:
-    marker = folder / "EXECUTED"
-    for name in ("multiprocessing", "json"):
-        pkg = folder / name
-        pkg.mkdir()
-        (pkg / "__init__.py").write_text(
-            f"open({str(marker)!r}, 'a').write({name!r})\nraise ImportError('imported from the working directory')\n"
-        )
-    return marker
-
-
-@pytest.mark.parametrize("backend", ["local", "processes", "ray"])
+# Ray's workers: tests/test_backends.py runs its local-instance sweep from such a folder
+@pytest.mark.parametrize("backend", ["local", "processes"])
 def test_no_backend_imports_from_the_working_directory(backend, tmp_path):
-    if backend == "ray":
-        pytest.importorskip("ray")
-    marker = _booby_trapped(tmp_path)
+    marker = booby_trapped(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     extra = ["--workers", "1"] if backend == "processes" else []
     r = subprocess.run(
