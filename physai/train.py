@@ -28,7 +28,7 @@ which other trials share its shard.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +38,16 @@ import numpy as np
 import optax
 
 from physai import timing
+
+# the run-health criteria, which experiments read as ``trainer.CONVERGED_CHANGE`` and the like
+from physai.convergence import (  # noqa: F401
+    CONVERGED_CHANGE,
+    DIVERGENCE_GROWTH,
+    FIT_FLOOR,
+    converged_runs,
+    diverged_runs,
+    objective_change,
+)
 
 Params = Any
 Data = Mapping[str, jax.Array]
@@ -440,196 +450,6 @@ def train(
     return TrainResult(np.arange(steps // log_every + 1) * log_every, curves, final, diverged, params)
 
 
-DIVERGENCE_GROWTH = 1e4
-CONVERGED_CHANGE = 0.01  # relative change of the objective over the last tenth of training
-FIT_FLOOR = 1e-3  # or the objective fell below this fraction of its initial value: at its zero floor
-
-
-def objective_change(objective: np.ndarray) -> np.ndarray:
-    """The declared convergence statistic, per trial.
-
-    The relative change of the logged training objective over the last tenth of
-    training: ``|L(end) - L(0.9 T)| / |L(0.9 T)|``, read at the log point nearest
-    below 90% of the steps. A run with ``change < CONVERGED_CHANGE`` (1%) is
-    ``converged`` (see :func:`converged_runs` for the other way to converge); an
-    analysis that rests on unconverged runs says so.
-
-    Args:
-      objective: ``(T, L)`` the logged objective, log point 0 at initialisation.
-
-    Returns:
-      ``(T,)`` relative changes (NaN for a run with fewer than two log points).
-    """
-    objective = np.asarray(objective, np.float64)
-    n_logs = objective.shape[1] - 1
-    if n_logs < 1:
-        return np.full(objective.shape[0], np.nan)
-    ref = min(int(np.floor(0.9 * n_logs)), n_logs - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.abs(objective[:, -1] - objective[:, ref]) / np.abs(objective[:, ref])
-
-
-def converged_runs(objective: np.ndarray) -> np.ndarray:
-    """The declared convergence criterion, per trial.
-
-    A run has converged when its objective changed by less than ``CONVERGED_CHANGE``
-    (1%) over the last tenth of training (:func:`objective_change`), or when it fell
-    below ``FIT_FLOOR`` (1e-3) of its initial value. The second clause is for
-    objectives whose minimum is zero and that approach it at a steady relative rate
-    (cross-entropy on separable data falls like 1/t, an interpolating MSE
-    geometrically): such a run never slows to a 1% change, yet it is at its
-    minimum to within 0.1% of where it started.
-
-    Args:
-      objective: ``(T, L)`` the logged objective, log point 0 at initialisation.
-
-    Returns:
-      ``(T,)`` booleans.
-    """
-    objective = np.asarray(objective, np.float64)
-    change = objective_change(objective)
-    with np.errstate(invalid="ignore"):
-        fitted = np.abs(objective[:, -1]) <= FIT_FLOOR * np.abs(objective[:, 0])
-    return (change < CONVERGED_CHANGE) | fitted
-
-
-def diverged_runs(objective: np.ndarray) -> np.ndarray:
-    """The declared divergence criterion, per trial.
-
-    A run diverged when its logged training objective became NaN or inf, or
-    grew above ``DIVERGENCE_GROWTH`` (four orders of magnitude) times its value
-    at initialisation: a finite loss of 1e29 is no trained model. Ordinary
-    training never comes near it (loss spikes and catapults stay within a
-    factor of ten or so of the initial loss).
-
-    Args:
-      objective: ``(T, L)`` the logged objective, log point 0 at initialisation.
-
-    Returns:
-      ``(T,)`` booleans.
-    """
-    objective = np.asarray(objective, np.float64)
-    start = np.abs(objective[:, :1])
-    with np.errstate(invalid="ignore"):
-        grew = (start > 0) & (np.abs(objective) > DIVERGENCE_GROWTH * start)
-    return ~np.isfinite(objective).all(axis=1) | grew.any(axis=1)
-
-
-def run_shard(
-    task: Task,
-    shard,
-    hparams: Sequence[str],
-    steps: int,
-    log_every: int,
-    batch_size: int | None = None,
-    columns: Sequence[str] | None = None,
-    extra: Callable[[int, Any, TrainResult], Mapping[str, Any]] | None = None,
-    return_params: bool = False,
-    split_of: Callable[[str], tuple[str, str]] | None = None,
-):
-    """Trains every trial of a shard and returns what the store keeps: the shard runner.
-
-    The hyperparameters named in ``hparams`` are read from the trials (traced,
-    one compiled program for the shard); each trial's row holds its final
-    metrics, any ``extra`` values, ``objective_change`` and ``converged`` (the
-    declared criterion of :func:`converged_runs`) and its status (``diverged`` when the
-    objective became NaN or inf or grew by orders of magnitude, see
-    :func:`diverged_runs`); the curves table holds every logged metric.
-
-    Args:
-      task: what to train.
-      shard: a ``physai.Shard`` (its ``strategy`` is used).
-      hparams: parameter names passed to the task as traced arrays (``seed`` included).
-      steps, log_every, batch_size: as for :func:`train`.
-      columns: final metrics (and probe values) kept as trial columns; default:
-        all but ``objective``.
-      extra: ``(i, trial, result) -> {column: value}`` per-trial values computed
-        outside the compiled program (parameter counts, derived quantities).
-      return_params: keep the final parameters in ``result.params`` for ``extra``
-        (always kept, and saved per trial, when ``shard.params_dir`` is set: ``--save-params``).
-      split_of: metric name -> ``(split, metric)`` for the curves table.
-
-    Returns:
-      The ``ShardResult`` (append further curve rows to its ``curves`` if needed).
-    """
-    from physai.experiment import ShardResult
-
-    if "seed" not in hparams:
-        raise ValueError("hparams must include 'seed'")
-    save = bool(getattr(shard, "params_dir", ""))  # --save-params
-    result = train(
-        task,
-        {k: shard.column(k) for k in hparams},
-        steps=steps,
-        log_every=log_every,
-        batch_size=batch_size,
-        strategy=shard.strategy,
-        return_params=return_params or save,
-    )
-    if save:
-        from physai.store.params import save_params
-
-        for i, t in enumerate(shard.trials):
-            save_params(shard.params_dir, t.trial_id, trial_params(result, i))
-    if columns is None:  # per-trial scalars; array-valued probes are for ``extra``
-        columns = [k for k, v in result.final.items() if k != "objective" and np.ndim(v) == 1]
-    keep = list(columns)
-    change = objective_change(result.curves["objective"])
-    converged = converged_runs(result.curves["objective"])
-    rows = []
-    for i, t in enumerate(shard.trials):
-        row = {k: float(result.final[k][i]) for k in keep}
-        if extra is not None:
-            row.update(extra(i, t, result))
-        row["objective_change"] = float(change[i])
-        row["converged"] = bool(converged[i])
-        row["status"] = "diverged" if result.diverged[i] else "ok"
-        rows.append(row)
-    ids = [t.trial_id for t in shard.trials]
-    return ShardResult(rows, curves_table(ids, result, split_of))
-
-
-def trial_params(result: TrainResult, i: int):
-    """Args: result: trained with ``return_params``; i: a trial index.
-    Returns: that trial's final parameters (the leading trial axis removed)."""
-    return jax.tree.map(lambda x: x[i], result.params)
-
-
-def curves_table(trial_ids, result: TrainResult, split_of: Callable[[str], tuple[str, str]] | None = None):
-    """Turns a ``TrainResult`` into the long curves table of the store.
-
-    Args:
-      trial_ids: one id per trial, in order.
-      result: the training result.
-      split_of: maps a metric name to ``(split, metric)``; by default a
-        ``train_``/``test_`` prefix gives the split and anything else is ``train``.
-
-    Returns:
-      A pandas DataFrame ``trial_id, step, split, metric, value``.
-    """
-    import pandas as pd
-
-    def default_split(name: str) -> tuple[str, str]:
-        for split in ("train", "test"):
-            if name.startswith(split + "_"):
-                return split, name[len(split) + 1 :]
-        return "train", name
-
-    split_of = split_of or default_split
-    frames = []
-    ids = np.asarray(list(trial_ids))
-    n_logs = len(result.steps)
-    for name, values in result.curves.items():
-        split, metric = split_of(name)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "trial_id": np.repeat(ids, n_logs),
-                    "step": np.tile(result.steps, len(ids)),
-                    "split": split,
-                    "metric": metric,
-                    "value": np.asarray(values, np.float64).ravel(),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+# The shard runner lives in its own module; experiments reach it, and the run-health criteria,
+# through the trainer (``trainer.run_shard``, ``trainer.objective_change``).
+from physai.shard_runner import curves_table, run_shard, trial_params  # noqa: E402, F401

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from physai import curricula, models
+from physai import convergence, curricula, models
 from physai import train as trainer
 
 D, MAX_W = 6, 16
@@ -246,24 +246,24 @@ def test_divergence_is_nan_inf_or_orders_of_magnitude_of_growth():
             [0.0, 1.0, 2.0],
         ]
     )  # no scale to grow from: only non-finite counts
-    assert trainer.diverged_runs(objective).tolist() == [False, False, True, True, False]
-    assert trainer.DIVERGENCE_GROWTH == 1e4
+    assert convergence.diverged_runs(objective).tolist() == [False, False, True, True, False]
+    assert convergence.DIVERGENCE_GROWTH == 1e4
 
 
 def test_convergence_is_the_relative_change_over_the_last_tenth_of_training():
     flat = np.array([[4.0, 2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.005, 1.001, 1.0005]])
     falling = np.array([[4.0, 3.6, 3.2, 2.8, 2.4, 2.0, 1.6, 1.2, 0.8, 0.4, 0.2]])
-    change = trainer.objective_change(np.concatenate([flat, falling]))
+    change = convergence.objective_change(np.concatenate([flat, falling]))
     assert change[0] == pytest.approx(abs(1.0005 - 1.001) / 1.001)  # log 9 of 10 vs the last
     assert change[1] == pytest.approx(0.5)
-    assert (change < trainer.CONVERGED_CHANGE).tolist() == [True, False]
+    assert (change < convergence.CONVERGED_CHANGE).tolist() == [True, False]
     # An objective falling geometrically to its zero floor never slows to a 1% change,
     # but below 1e-3 of its start it has reached its minimum; above that it has not.
     fitted = 4.0 * 0.25 ** np.arange(0, 11)[None, :]  # 4 -> 4e-6 (1e-6 of the start)
     halfway = 4.0 * 0.7 ** np.arange(0, 11)[None, :]  # 4 -> 0.11 (3% of the start)
     runs = np.concatenate([flat, falling, fitted, halfway])
-    assert trainer.objective_change(runs)[2] > trainer.CONVERGED_CHANGE
-    assert trainer.converged_runs(runs).tolist() == [True, False, True, False]
+    assert convergence.objective_change(runs)[2] > convergence.CONVERGED_CHANGE
+    assert convergence.converged_runs(runs).tolist() == [True, False, True, False]
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "vmap"])
