@@ -184,7 +184,7 @@ def _mlp_rows(worth, converged=True, qs=(0.0, 0.1, 0.2, 0.3)):
 
 @falsifies("data_quality", "mlp_noise_costs_data")
 def test_mlp_check_needs_a_cost_that_grows_with_q():
-    check = dq.EXPERIMENT.hypotheses[-1].check
+    check = dq.mlp.check_mlp_multiplier
     assert check(_results(_mlp_rows(lambda q: (1 - 2 * q) ** 2))).status == "supported"
     # negative control: noisy labels cost nothing
     assert check(_results(_mlp_rows(lambda q: 1.0))).status != "supported"
@@ -198,3 +198,86 @@ def test_mlp_check_needs_a_cost_that_grows_with_q():
     # two noisy q: the growth part is the log ratio of their multipliers
     two = check(_results(_mlp_rows(lambda q: (1 - 2 * q) ** 2, qs=(0.0, 0.1, 0.3))))
     assert two.status == "supported" and "log(multiplier ratio" in two.measured
+
+
+# ----------------------------------------------------------------------------- the parameter multiplier
+
+WIDTHS = (2, 4, 8, 16, 32, 64, 128)
+
+
+def _capacity_rows(worth, floor=lambda q: 0.0, converged=True, qs=(0.0, 0.1, 0.2, 0.3)):
+    """Capacity rows: the early-stopped test error of a width-w student on labels flipped at rate q
+    is ``floor(q)`` plus the clean power law ``0.4 P^-1/4`` at ``P worth(q)`` parameters (so the
+    noisy curve needs ``1 / worth(q)`` times the parameters), with seeded noise of 1% per seed."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for q in qs:
+        for w in WIDTHS:
+            params = 12 * w + 1  # d = 10: 10 w + w + w + 1
+            z = rng.standard_normal(6)
+            for seed in range(6):
+                err = floor(q) + 0.4 * (params * worth(q)) ** -0.25 * (1 + 0.01 * (z[seed] - z.mean()))
+                rows.append(
+                    {
+                        "part": "capacity",
+                        "q": q,
+                        "width": w,
+                        "n_params": params,
+                        "n_pool": 1280,
+                        "seed": seed,
+                        "capacity_steps": 2000,
+                        "stopped_step": 1000 if converged else 2000,
+                        "stopped_test_error": err,
+                    }
+                )
+    return rows
+
+
+def test_parameter_multiplier_reads_the_shift_and_bounds_what_it_cannot_reach():
+    table = pd.DataFrame(_capacity_rows(lambda q: (1 - 2 * q) ** 2)).assign(
+        test_error=lambda t: t["stopped_test_error"]
+    )
+    for q in (0.1, 0.2, 0.3):  # a power law shifted in log P: the shift is read off exactly
+        assert dq.capacity.parameter_multiplier(table, q) == pytest.approx(1 / (1 - 2 * q) ** 2, rel=0.02)
+    # a noisy floor above the clean curve's worst error: only the sweep's bound, 1537 / 25
+    high = pd.DataFrame(_capacity_rows(lambda q: 1.0, floor=lambda q: 0.2 * (q > 0))).assign(
+        test_error=lambda t: t["stopped_test_error"]
+    )
+    assert dq.capacity.parameter_multiplier(high, 0.2) == pytest.approx(1537 / 25)
+    assert math.isnan(dq.capacity.parameter_multiplier(table[table["q"] > 0], 0.2))  # no clean curve
+
+
+def test_teacher_labels_are_signs_of_the_two_layer_teacher():
+    import jax.numpy as jnp
+
+    weights = jnp.array([[1.0, 0.0], [0.0, 1.0]])  # + relu(x1) - relu(x2)
+    x = jnp.array([[1.0, 0.5], [0.5, 1.0], [-1.0, -1.0], [-1.0, 2.0]])
+    assert np.asarray(dq.capacity.teacher_labels(weights, x)).tolist() == [1.0, -1.0, 1.0, -1.0]
+
+
+@falsifies("data_quality", "mlp_noise_costs_parameters")
+def test_parameter_check_needs_a_parameter_cost_that_grows_with_q():
+    check = dq.capacity.check_parameter_multiplier
+    assert check(_results(_capacity_rows(lambda q: (1 - 2 * q) ** 2))).status == "supported"
+    # negative control: a noisy model of the clean model's size does as well (multiplier 1)
+    assert check(_results(_capacity_rows(lambda q: 1.0))).status != "supported"
+    # noisy labels save parameters (multiplier below 1): refuted
+    assert check(_results(_capacity_rows(lambda q: 1 + q))).status == "refuted"
+    # a cost that shrinks with q: the growth part fails
+    assert check(_results(_capacity_rows(lambda q: {0.0: 1.0, 0.1: 0.2, 0.2: 0.3, 0.3: 0.5}[q]))).status != "supported"
+    # runs that had not converged: the verdict cannot rest on them
+    assert check(_results(_capacity_rows(lambda q: (1 - 2 * q) ** 2, converged=False))).status == "inconclusive"
+
+
+def test_parameter_check_counts_a_multiplier_beyond_the_sweep_as_its_lower_bound():
+    check = dq.capacity.check_parameter_multiplier
+    # q = 0.1 costs 4x; at q = 0.2 and 0.3 a floor keeps every noisy width above the clean curve
+    rows = _capacity_rows(lambda q: 0.25 if q == 0.1 else 1.0, floor=lambda q: 0.2 * (q >= 0.2))
+    v = check(_results(rows))
+    assert v.status == "supported" and "bounded below" in v.explanation
+    # every noisy curve beyond the sweep: each exceeds 1, but growth with q cannot be ranked
+    flat = check(_results(_capacity_rows(lambda q: 1.0, floor=lambda q: 0.2 * (q > 0))))
+    assert flat.status == "inconclusive"
+    # the check follows the grid: a flip rate no preset contains, two q (log ratio)
+    two = check(_results(_capacity_rows(lambda q: (1 - 2 * q) ** 2, qs=(0.0, 0.15, 0.3))))
+    assert two.status == "supported" and "q = 0.15" in two.measured and "log(multiplier ratio" in two.measured

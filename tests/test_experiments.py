@@ -148,6 +148,9 @@ def _data_quality(res, m):
     kept = np.maximum(1, np.round(prune["f"] * np.round(prune["alpha_total"] * prune["N"])))
     assert (prune["n_examples"] == kept).all()
     assert (net["stopped_step"] <= net["steps"]).all()
+    cap = t[t["part"] == "capacity"]
+    assert len(cap) and (cap["n_params"] == (cap["capacity_d"] + 2) * cap["width"] + 1).all()
+    assert (cap["stopped_step"] <= cap["capacity_steps"]).all()
 
 
 def _superposition(res, m):
@@ -159,11 +162,15 @@ def _superposition(res, m):
 
 
 def _test_time_compute(res, m):
-    c = res.curves.merge(res.ok[["trial_id", "mean_p", "n_samples"]], on="trial_id")
+    c = res.curves.merge(res.ok[["trial_id", "mean_p", "n_samples", "pass1_large"]], on="trial_id")
     k1 = c[(c["metric"] == "fail_exact") & (c["step"] == 1)]
     assert np.allclose(k1["value"], 1 - k1["mean_p"])  # pass@1 is the mean success probability
     kn = c[(c["metric"] == "fail_hat") & (c["step"] == c["n_samples"])]
     assert len(kn) and (kn["value"] >= 0).all()  # k = n is on the grid
+    t = res.ok
+    assert (t["sample_ratio"] * t["flops_small"] <= t["flops_large"]).all()  # never more FLOPs than the large model's
+    b1 = c[(c["metric"] == "trade_cov_exact_large") & (c["step"] == 1)]
+    assert len(b1) and np.allclose(b1["value"], b1["pass1_large"])  # one large sample covers its pass@1
 
 
 def _induction_heads(res, m):
@@ -211,7 +218,7 @@ MECHANICS = {
 OFF_PRESET = {
     "rl_verifiable_rewards": ["p=23"],
     "induction_heads": ["n_heads=4"],
-    "test_time_compute": ["temperature=0.8"],
+    "test_time_compute": ["temperature=0.8", "width_large=24"],
     "superposition": ["density=1.0,0.2,0.005"],
     "init_criticality": ["width=48,96,192"],
     "data_quality": ["q=0,0.15", "alpha_total=0.7,20"],

@@ -137,3 +137,84 @@ def test_checks_without_data_are_inconclusive():
     empty = _results([{"trial_id": "a", "seed": 0, "temperature": 1.0, "hard_fraction": 0.5, "n_samples": 10}], [])
     for h in ttc.EXPERIMENT.hypotheses:
         assert h.evaluate(empty).status == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- compute trade
+
+
+def _trade(metric_fns: dict, budgets=ttc.BUDGETS) -> Results:
+    """One trial per seed of the compute-trade part (widths 3 vs 32) with curves metric -> fn(B, rng)."""
+    trials, curves = [], []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        tid = f"t{seed}"
+        trials.append({"trial_id": tid, "seed": seed, "temperature": 1.0, "width_small": 3, "width_large": 32})
+        for b in budgets:
+            for metric, fn in metric_fns.items():
+                curves.append({"trial_id": tid, "step": b, "split": "test", "metric": metric, "value": fn(b, rng)})
+    return _results(trials, curves)
+
+
+def _noisy(fn, sd=0.005):
+    return lambda b, r: fn(b) + sd * r.standard_normal()
+
+
+def test_flops_are_twice_the_parameters():
+    assert ttc.mlp_flops(8, 3, 20) == 2 * (8 * 3 + 3 + 3 * 20 + 20)
+
+
+def test_trade_measure_is_deterministic_and_votes_never_beat_coverage():
+    from experiments.test_time_compute import compute_trade
+
+    prm = dict(
+        seed=0, temperature=1.0, width_small=2, width_large=8, trade_classes=6, trade_clusters=2, trade_dim=4,
+        trade_separation=3.0, trade_batch=64, trade_steps=30, trade_problems=300,
+    )  # fmt: skip
+    runs = []
+    for _ in range(2):
+        curves = []
+        row = compute_trade.measure(prm, lambda s, m, v: curves.append((s, m, v)))
+        runs.append((row, curves))
+    assert runs[0] == runs[1]
+    row, curves = runs[0]
+    assert row["sample_ratio"] == ttc.mlp_flops(4, 8, 6) // ttc.mlp_flops(4, 2, 6)
+    c = {(m, s): v for s, m, v in curves}
+    for size in ("small", "large"):
+        exact = [c[(f"trade_cov_exact_{size}", b)] for b in ttc.BUDGETS]
+        assert np.all(np.diff(exact) >= 0)  # coverage rises with budget
+        for b in ttc.BUDGETS:  # a vote is right only if some sample is: below coverage (up to sampling noise)
+            assert c[(f"trade_vote_{size}", b)] <= c[(f"trade_cov_exact_{size}", b)] + 0.05
+    assert c[("trade_cov_exact_large", 1)] == pytest.approx(row["pass1_large"])
+
+
+@falsifies("test_time_compute", "verifier_trade")
+def test_verifier_trade_fails_when_the_large_model_covers_more():
+    small = {"trade_cov_small": _noisy(lambda b: 0.8 + 0.01 * b)}
+    good = _trade({**small, "trade_cov_large": _noisy(lambda b: 0.6 + 0.01 * b)})
+    assert ttc.check_verifier_trade(good).status == "supported"
+    # the small model's failures are confident errors (p_i ~ 0): more samples do not catch up
+    bad = _trade({**small, "trade_cov_large": _noisy(lambda b: 0.9 + 0.005 * b)})
+    assert ttc.check_verifier_trade(bad).status == "refuted"
+    # a crossover at large budgets: one budget against is enough to withhold support
+    cross = _trade({**small, "trade_cov_large": _noisy(lambda b: 0.55 + 0.028 * b)})
+    assert ttc.check_verifier_trade(cross).status != "supported"
+
+
+@falsifies("test_time_compute", "vote_plateau")
+def test_vote_plateau_fails_when_the_vote_keeps_growing():
+    cov = {"trade_cov_small": _noisy(lambda b: 1 - 0.3 / b**0.5)}
+    good = _trade({**cov, "trade_vote_small": _noisy(lambda b: 0.45 + 0.002 * np.log(b))})
+    assert ttc.check_vote_plateau(good).status == "supported"
+    # easy problems only: the vote climbs towards 1 faster than the near-saturated coverage
+    bad = _trade({**cov, "trade_vote_small": _noisy(lambda b: 1 - 0.6 / b)})
+    assert ttc.check_vote_plateau(bad).status == "refuted"
+
+
+@falsifies("test_time_compute", "vote_trade")
+def test_vote_trade_fails_when_the_small_vote_wins():
+    large = {"trade_vote_large": _noisy(lambda b: 0.7 + 0.01 * np.log(b))}
+    good = _trade({**large, "trade_vote_small": _noisy(lambda b: 0.45)})
+    assert ttc.check_vote_trade(good).status == "supported"
+    # a small model whose mode is right as often as the large one's: its many votes win
+    bad = _trade({**large, "trade_vote_small": _noisy(lambda b: 0.8)})
+    assert ttc.check_vote_trade(bad).status == "refuted"

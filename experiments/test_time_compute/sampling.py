@@ -1,73 +1,6 @@
-"""Test-time compute: how do repeated sampling (pass@k) and majority voting scale with samples?
-
-Question
-  A model that answers a problem correctly with probability ``p_i`` per sample can be sampled
-  many times. With a verifier the problem counts as solved if any of ``k`` samples is right
-  (pass@k, coverage); without one the answers are put to a vote. How do coverage and voting
-  accuracy grow with the number of samples, and what sets their shape?
-
-Hypotheses, in words
-  1. ``failure_exponential`` (control): per problem, pass@k failure is ``(1 - p_i)^k``,
-     exponential in ``k``, and the unbiased estimator ``1 - C(n - c, k)/C(n, k)`` of Chen et al.
-     2021 (``c`` right out of ``n`` samples) recovers it: summed over problems, estimated
-     failure / ``sum_i (1 - p_i)^k`` has a 95% seed interval within [0.95, 1.05] at every k
-     where the estimator's exact Monte-Carlo error (its variance given the p_i) can resolve that band.
-     A control: the ``p_i`` are the sampler's own probabilities, so this checks the estimator,
-     the sampler and the code, not the model.
-  2. ``power_law_exponent`` (Schaeffer et al. 2025): averaged over problems, ``-log pass@k``
-     falls as ``k^-b`` where ``b`` is the exponent of the distribution of ``p_i`` near zero
-     (``P(p_i < x) ~ x^b``). Measured: ``b_fit``, the log-log slope of ``-log pass@k`` (from the
-     unbiased estimator) over ``k`` in [``K_LO``, n/4], and ``b_tail``, the log-log slope of
-     the empirical ``P(p_i < 1/k)`` over the same ``k``; ``b_fit / b_tail`` has a 95% seed
-     interval within [0.8, 1.25].
-  3. ``voting_closed_form`` (Chen et al. 2024): majority-vote accuracy with ``m`` votes is the
-     problem-average of the exact probability that the right answer is the plurality of ``m``
-     multinomial draws from the problem's answer distribution (ties split uniformly), with no
-     fitted constant; measured / closed form has a 95% seed interval within [0.97, 1.03] at
-     every ``m``. A control of the same kind as 1 (same distributions on both sides).
-  4. ``voting_non_monotone`` (Chen et al. 2024, Thm 2 and Fig. 1): on a mixture of easy
-     problems (right answer is the mode) and hard ones (it is not), voting accuracy rises and
-     then falls with ``m``: ``min(max_m acc - acc(1), max_m acc - acc(m_max))`` has a 95% seed
-     interval above 0.
-
-Set-up
-  A toy "language model": a linear softmax classifier (``classes`` answers) trained by full-
-  batch gradient descent on a Gaussian mixture to moderate accuracy. Each test point is a
-  problem; its answer distribution is ``softmax(logits / temperature)``; ``p_i`` is the mass on
-  the right answer. ``n_samples`` answers per problem give ``c_i``; votes are fresh multinomial
-  draws (``VOTE_REPEATS`` repeats per ``m``). Trials: temperature x seed.
-
-Run
-  physai demo test_time_compute
-  physai verify test_time_compute --preset paper
-  Expected runtime on 2 CPU cores: tiny ~15 s, demo ~0.5 min, paper ~1 min (most of it the
-  exact voting closed form, a dynamic programme of ~m^2 steps per vote count m).
-
-Presets
-  tiny:  T = 1, hard fraction 0.5, 3 seeds, 3000 problems, 256 samples each.
-  demo:  T = 1, hard fraction 0.5, 5 seeds, 2000 problems, 1000 samples each.
-  paper: T = 1, hard fraction 0.5, 12 seeds, 2000 problems, 1000 samples each; votes
-         m in ``VOTES`` on ``VOTE_PROBLEMS`` problems per seed.
-
-Figure
-  Coverage pass@k against k (log x; Brown et al. 2024, Fig. 2) with the exact average of
-  1 - (1 - p_i)^k; -log pass@k against k on log-log axes with the line of slope -b_tail
-  predicted from the p_i (Schaeffer et al. 2025, Fig. 3); majority-vote accuracy against m
-  with the exact plurality probability (Chen et al. 2024, Fig. 1).
-
-Known limitations
-  The ``p_i`` of a softmax classifier are not an exact power law near 0 (their log is roughly
-  Gaussian over problems), so hypothesis 2 is tested as a local match of two slopes over the
-  same window, not as one global exponent.
-  Hypothesis 1 tests only the k at which the estimator's exact Monte-Carlo error resolves its
-  band (``resolvable``): at the largest k a handful of problems per seed carry all the failure
-  and no band of a few percent could be decided.
-  Hypothesis 4 is Chen et al.'s "can": the hump needs hard problems whose right answer is a close
-  runner-up. At lower temperatures the hard problems' right answers are far from the mode and the
-  closed form itself predicts a monotone curve on the same mixture, so a grid with such a
-  temperature makes that part refuted or inconclusive, as it should.
-  No compute trade (small model with k samples vs a large model with one) is tested.
-"""
+"""Repeated sampling and voting from one model: the pass@k estimator, the power law of coverage
+from the tail of the per-problem success probabilities, and majority voting against its exact
+closed form (hypotheses 1-4 of the package docstring)."""
 
 from __future__ import annotations
 
@@ -78,8 +11,7 @@ import pandas as pd
 import scipy.stats
 from scipy.special import gammaln
 
-from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, all_of, product
-from physai.domains import POSITIVE, POSITIVE_INT, Domain
+from physai import Hypothesis, Results, Source, Verdict, all_of
 from physai.evidence import bootstrap_verdict, slim
 
 K_LO = 16  # lower end of the power-law window: well past k ~ 1/p for the typical solvable problem
@@ -165,54 +97,46 @@ def k_grid(n: int) -> list[int]:
 # ----------------------------------------------------------------------------- run
 
 
-def run(shard) -> ShardResult:
-    rows, curves = [], []
-    for trial in shard.trials:
-        prm = trial.params
-        n, classes = int(prm["n_samples"]), int(prm["classes"])
-        rng = np.random.default_rng([int(prm["seed"]), 20240731])
-        means, w, b = train_softmax(rng, classes, int(prm["dim"]), int(prm["n_train"]), float(prm["separation"]))
-        y = rng.integers(classes, size=int(prm["problems"]))
-        x = means[y] + rng.standard_normal((len(y), means.shape[1]))
-        q = answer_distribution(x @ w + b, float(prm["temperature"]))
-        p = q[np.arange(len(y)), y]
-        c = rng.binomial(n, p)
-        easy = q.argmax(1) == y
-        rows.append(
-            {
-                "accuracy_greedy": float(easy.mean()),
-                "mean_p": float(p.mean()),
-                "fraction_c0": float(np.mean(c == 0)),
-            }
-        )
-
-        def curve(step, metric, value, tid=trial.trial_id):
-            curves.append({"trial_id": tid, "step": int(step), "split": "test", "metric": metric, "value": value})
-
-        ks = k_grid(n)
-        # the estimator's exact Monte-Carlo variance given p: sum over c of Binomial(n, p_i) pmf
-        second = scipy.stats.binom.pmf(np.arange(n + 1)[None, :], n, p[:, None]) @ np.stack(
-            [failure_estimate(n, np.arange(n + 1), k) ** 2 for k in ks], axis=1
-        )
-        for j, k in enumerate(ks):
-            var = np.maximum(second[:, j] - (1 - p) ** (2 * k), 0.0)
-            curve(k, "fail_hat", float(failure_estimate(n, c, k).mean()))
-            curve(k, "fail_var", float(var.sum() / len(p) ** 2))
-            curve(k, "fail_exact", float(np.mean((1 - p) ** k)))
-            curve(k, "tail_cdf", float(np.mean(p < 1 / k)))
-        # the voting set: VOTE_PROBLEMS problems drawn (with replacement) from the hard ones (right
-        # answer not the mode) and the easy ones in the proportion hard_fraction : 1 - hard_fraction
-        n_hard = int(round(float(prm["hard_fraction"]) * VOTE_PROBLEMS))
-        hard, easy_idx = np.flatnonzero(~easy), np.flatnonzero(easy)
-        if (n_hard and not len(hard)) or (n_hard < VOTE_PROBLEMS and not len(easy_idx)):
-            continue
-        pick = np.concatenate(
-            [rng.choice(hard, n_hard) if n_hard else [], rng.choice(easy_idx, VOTE_PROBLEMS - n_hard)]
-        ).astype(int)
-        for m in VOTES:
-            curve(m, "vote_measured", vote_measured(rng, q[pick], y[pick], m, VOTE_REPEATS))
-            curve(m, "vote_exact", float(vote_exact(q[pick], y[pick], m).mean()))
-    return ShardResult(rows, pd.DataFrame(curves))
+def measure(prm, curve) -> dict:
+    """The sampling part of one trial: its row entries; curves go through ``curve(step, metric, value)``."""
+    n, classes = int(prm["n_samples"]), int(prm["classes"])
+    rng = np.random.default_rng([int(prm["seed"]), 20240731])
+    means, w, b = train_softmax(rng, classes, int(prm["dim"]), int(prm["n_train"]), float(prm["separation"]))
+    y = rng.integers(classes, size=int(prm["problems"]))
+    x = means[y] + rng.standard_normal((len(y), means.shape[1]))
+    q = answer_distribution(x @ w + b, float(prm["temperature"]))
+    p = q[np.arange(len(y)), y]
+    c = rng.binomial(n, p)
+    easy = q.argmax(1) == y
+    row = {
+        "accuracy_greedy": float(easy.mean()),
+        "mean_p": float(p.mean()),
+        "fraction_c0": float(np.mean(c == 0)),
+    }
+    ks = k_grid(n)
+    # the estimator's exact Monte-Carlo variance given p: sum over c of Binomial(n, p_i) pmf
+    second = scipy.stats.binom.pmf(np.arange(n + 1)[None, :], n, p[:, None]) @ np.stack(
+        [failure_estimate(n, np.arange(n + 1), k) ** 2 for k in ks], axis=1
+    )
+    for j, k in enumerate(ks):
+        var = np.maximum(second[:, j] - (1 - p) ** (2 * k), 0.0)
+        curve(k, "fail_hat", float(failure_estimate(n, c, k).mean()))
+        curve(k, "fail_var", float(var.sum() / len(p) ** 2))
+        curve(k, "fail_exact", float(np.mean((1 - p) ** k)))
+        curve(k, "tail_cdf", float(np.mean(p < 1 / k)))
+    # the voting set: VOTE_PROBLEMS problems drawn (with replacement) from the hard ones (right
+    # answer not the mode) and the easy ones in the proportion hard_fraction : 1 - hard_fraction
+    n_hard = int(round(float(prm["hard_fraction"]) * VOTE_PROBLEMS))
+    hard, easy_idx = np.flatnonzero(~easy), np.flatnonzero(easy)
+    if (n_hard and not len(hard)) or (n_hard < VOTE_PROBLEMS and not len(easy_idx)):
+        return row
+    pick = np.concatenate(
+        [rng.choice(hard, n_hard) if n_hard else [], rng.choice(easy_idx, VOTE_PROBLEMS - n_hard)]
+    ).astype(int)
+    for m in VOTES:
+        curve(m, "vote_measured", vote_measured(rng, q[pick], y[pick], m, VOTE_REPEATS))
+        curve(m, "vote_exact", float(vote_exact(q[pick], y[pick], m).mean()))
+    return row
 
 
 # ----------------------------------------------------------------------------- checks
@@ -339,7 +263,7 @@ FAIL_BAND = (0.95, 1.05)
 EXPONENT_BAND = (0.8, 1.25)
 VOTE_BAND = (0.97, 1.03)
 
-HYPOTHESES = (
+SAMPLING_HYPOTHESES = (
     Hypothesis(
         "failure_exponential",
         "Control: per problem pass@k failure is (1 - p_i)^k and the unbiased estimator recovers it: summed "
@@ -406,58 +330,4 @@ HYPOTHESES = (
             tolerance="qualitative: only the sign of the hump is claimed, decided by its 95% seed interval",
         ),
     ),
-)
-
-# ----------------------------------------------------------------------------- presets
-
-
-def _grid(temperatures, seeds, n=1000, problems=2000):
-    return product(
-        temperature=temperatures,
-        hard_fraction=[0.5],
-        seed=list(seeds),
-        n_samples=[n],
-        problems=[problems],
-        classes=[5],
-        dim=[20],
-        n_train=[100],
-        separation=[2.5],
-    )
-
-
-PRESETS = {
-    "tiny": Preset(_grid([1.0], range(3), n=256, problems=3000), {}, "seconds-long smoke test (no verdict expected)"),
-    "demo": Preset(_grid([1.0], range(5)), {}, "T = 1 x 5 seeds, 2000 problems, 1000 samples"),
-    "paper": Preset(_grid([1.0], range(12)), {}, "T = 1 x 12 seeds, 2000 problems, 1000 samples"),
-}
-
-
-def plot(results: Results) -> dict:
-    from experiments._test_time_compute_plots import plot as _plot
-
-    return _plot(results)
-
-
-DOMAINS = {
-    "temperature": POSITIVE,
-    "separation": POSITIVE,
-    "hard_fraction": Domain(low=0, high=1),
-    "n_samples": POSITIVE_INT,
-    "problems": POSITIVE_INT,
-    "dim": POSITIVE_INT,
-}
-
-EXPERIMENT = Experiment(
-    name="test_time_compute",
-    question="How do coverage (pass@k) and majority voting scale with the number of samples, and does "
-    "the per-problem difficulty distribution predict it (Brown et al. 2024; Schaeffer et al. 2025; "
-    "Chen et al. 2024)?",
-    hypotheses=HYPOTHESES,
-    presets=PRESETS,
-    run=run,
-    plot=plot,
-    static=None,
-    max_shard_size=4,
-    domains=DOMAINS,
-    doc=__doc__,
 )
