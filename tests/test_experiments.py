@@ -188,6 +188,13 @@ def _rl_verifiable_rewards(res, m):
         assert t[f"{model}_pass1_heldout"].between(0, 1).all()
 
 
+def _loss_predicts_capability(res, m):
+    pts = m.points(res)
+    start = pts[pts["step"] == 0]
+    assert (start["capability"] - m.CHANCE).abs().max() < 0.15  # an untrained net is at chance on the benchmark
+    assert set(pts["bench_rank"]) == set(res.ok["bench_rank"])  # every mixture logged its curves
+
+
 MECHANICS = {
     "width_minima": _width_minima,
     "grokking": _grokking,
@@ -210,12 +217,14 @@ MECHANICS = {
     "test_time_compute": _test_time_compute,
     "induction_heads": _induction_heads,
     "rl_verifiable_rewards": _rl_verifiable_rewards,
+    "loss_predicts_capability": _loss_predicts_capability,
 }
 
 
 # Checks follow the grid: each tiny run puts at least one value that no preset contains
 # into its grid (``--set``), and every hypothesis must still measure something.
 OFF_PRESET = {
+    "loss_predicts_capability": ["width=48,128"],
     "rl_verifiable_rewards": ["p=23"],
     "induction_heads": ["n_heads=4"],
     "test_time_compute": ["temperature=0.8", "width_large=24"],
