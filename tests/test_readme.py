@@ -37,8 +37,9 @@ def test_committed_reference_results_stay_small():
 
 
 def test_committed_reference_results_come_from_the_current_code():
-    """Every stored shard was made by the experiment's current code (``make reference`` after a code change)."""
-    from physai import identity, registry, sweep
+    """Every trial of each stored preset is there, made by the experiment's current code (``make
+    reference`` after a code change; a change of settings gives new trial ids, not stale ones)."""
+    from physai import identity, registry, store, sweep
 
     reference = REPO / "results" / "reference"
     checked = 0
@@ -48,6 +49,9 @@ def test_committed_reference_results_come_from_the_current_code():
             plan = sweep.plan(experiment, preset)
             stale = identity.stale_shards(plan, str(reference))
             assert not stale, identity.stale_message(plan, stale, "results/reference") + " (make reference)"
+            stored = store.stored_status(reference, experiment.name, preset)
+            missing = [t.trial_id for t in plan.trials if stored.get(t.trial_id) not in ("ok", "diverged")]
+            assert not missing, f"{experiment.name}/{preset}: {len(missing)} planned trials not stored (make reference)"
             checked += 1
     assert checked >= len(registry.names())
 
