@@ -50,6 +50,7 @@ def plot(results: Results) -> dict:
     for ax in axes:
         ax.legend(fontsize=7)
     axes[3].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))  # outside: the curves fill the panel
+    fig.tight_layout()  # room for each panel's y label
     return {"test_time_compute": fig}
 
 
