@@ -38,11 +38,21 @@ _Z1, _Z2 = np.meshgrid(_X, _X, indexing="ij")
 _W2 = np.outer(_W, _W)
 
 
+FIXED_POINT_TOL = 1e-13  # relative change at which a fixed-point iteration has converged
+
+
+def _converged(new: float, old: float) -> bool:
+    return abs(new - old) <= FIXED_POINT_TOL * max(abs(old), 1e-300)
+
+
 def q_star(cw: float, cb: float, iterations: int = 2000) -> float:
-    """Fixed point of the length map ``q' = cw E[tanh(sqrt(q) z)^2] + cb`` (iterated from q = 1)."""
+    """Fixed point of the length map ``q' = cw E[tanh(sqrt(q) z)^2] + cb`` (iterated from q = 1
+    until it stops moving, at most ``iterations`` times: slow only next to criticality)."""
     q = 1.0
     for _ in range(iterations):
-        q = cw * float(np.sum(_W * np.tanh(math.sqrt(q) * _X) ** 2)) + cb
+        q, old = cw * float(np.sum(_W * np.tanh(math.sqrt(q) * _X) ** 2)) + cb, q
+        if _converged(q, old):
+            break
     return q
 
 
@@ -66,7 +76,9 @@ def correlation_depth(cw: float, cb: float) -> float:
         c = 0.0
         for _ in range(5000):
             u1, u2 = _pair(c, q)
-            c = (cw * float(np.sum(_W2 * np.tanh(u1) * np.tanh(u2))) + cb) / q
+            c, old = (cw * float(np.sum(_W2 * np.tanh(u1) * np.tanh(u2))) + cb) / q, c
+            if _converged(c, old):
+                break
     chi = slope(c)
     return math.inf if chi >= 1 else -1.0 / math.log(chi)
 
