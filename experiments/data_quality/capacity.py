@@ -11,15 +11,13 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pandas as pd
 
-from analysis.stats import spearman
 from experiments.data_quality import mlp, perceptron
 from physai import Results, Verdict, all_of
 from physai import train as trainer
-from physai.evidence import bootstrap_verdict, slim, unless_converged
+from physai.evidence import slim, unless_converged
 from physai.models.mlp import count_mlp_params
 from physai.tasks.regression import masked_mlp
 
@@ -137,15 +135,6 @@ def parameter_multiplier(table: pd.DataFrame, q: float) -> float:
     return float(min(ratio, bound)) if math.isfinite(ratio) else math.nan
 
 
-def _growth(table: pd.DataFrame, qs) -> float:
-    """Spearman rho of q and the multiplier over the noisy q (three or more), or the log ratio of
-    the largest q's multiplier to the smallest's (two)."""
-    m = np.array([parameter_multiplier(table, q) for q in qs])
-    if len(qs) >= 3:
-        return spearman(np.asarray(qs, float), m)
-    return float(np.log(m[-1] / m[0]))
-
-
 def check_parameter_multiplier(results: Results) -> Verdict:
     """Per q > 0: the parameter multiplier's 95% seed-bootstrap interval above 1; and its growth
     with q (Spearman rho over the noisy q, or the log ratio of the extremes for two) above 0. A
@@ -162,25 +151,9 @@ def check_parameter_multiplier(results: Results) -> Verdict:
     def verdict(rows: pd.DataFrame) -> Verdict:
         table = slim(rows, "q", "n_params", "test_error")
         bound = table["n_params"].max() / table["n_params"].min()
-        parts = [
-            bootstrap_verdict(
-                table[table["q"].isin([0.0, q])],
-                lambda t, q=q: parameter_multiplier(t, q),
-                1.0,
-                math.inf,
-                "noisy params / clean params",
-                hypothesis=f"q = {q:g} (perceptron data law 1/(1-2q)^2 = {float(perceptron.multiplier_theory(q)):.3g})",
-                strict=True,
-            )
-            for q in qs
-        ]
-        if len(qs) >= 2:
-            name = "Spearman rho(q, multiplier)" if len(qs) >= 3 else "log(multiplier ratio, largest/smallest q)"
-            parts.append(
-                bootstrap_verdict(
-                    table, lambda t: _growth(t, qs), 0.0, math.inf, name, hypothesis="grows with q", strict=True
-                )
-            )
+        parts = mlp.multiplier_parts(
+            table, qs, parameter_multiplier, "noisy params / clean params", "perceptron data law 1/(1-2q)^2"
+        )
         censored = [f"{q:g}" for q in qs if parameter_multiplier(table, q) >= bound]
         return all_of(
             parts,

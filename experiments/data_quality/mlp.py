@@ -108,17 +108,52 @@ def run(shard):
 # ----------------------------------------------------------------------------- check
 
 
-def _multipliers(table: pd.DataFrame, qs) -> np.ndarray:
-    return np.array([perceptron.multiplier(table, q) for q in qs])
-
-
-def _growth(table: pd.DataFrame, qs) -> float:
-    """How the multiplier grows with q: Spearman rho over the noisy q (three or more), or the
-    log ratio of the largest q's multiplier to the smallest's (two)."""
-    m = _multipliers(table, qs)
+def growth(table: pd.DataFrame, qs, multiplier) -> float:
+    """How a multiplier grows with q: Spearman rho over the noisy q (three or more), or the log
+    ratio of the largest q's multiplier to the smallest's (two)."""
+    m = np.array([multiplier(table, q) for q in qs])
     if len(qs) >= 3:
-        return spearman(qs, m)
+        return spearman(np.asarray(qs, float), m)
     return float(np.log(m[-1] / m[0]))
+
+
+def multiplier_parts(table: pd.DataFrame, qs, multiplier, what: str, beside: str) -> list[Verdict]:
+    """The verdicts of a noisy/clean multiplier (data or parameters): per q > 0 its 95%
+    seed-bootstrap interval above 1, and, with two or more q, its growth with q above 0.
+
+    Args:
+      table: the runs at q = 0 and at every q of ``qs``.
+      qs: the noisy flip rates.
+      multiplier: ``(table, q) -> float``.
+      what: what the multiplier is, for the verdict text.
+      beside: the name of the perceptron's law reported beside each q (not required).
+    """
+    parts = [
+        bootstrap_verdict(
+            table[table["q"].isin([0.0, q])],
+            lambda t, q=q: multiplier(t, q),
+            1.0,
+            math.inf,
+            what,
+            hypothesis=f"q = {q:g} ({beside} = {float(perceptron.multiplier_theory(q)):.3g})",
+            strict=True,
+        )
+        for q in qs
+    ]
+    if len(qs) >= 2:
+        name = "Spearman rho(q, multiplier)" if len(qs) >= 3 else "log(multiplier ratio, largest/smallest q)"
+        parts.append(
+            bootstrap_verdict(
+                table,
+                lambda t: growth(t, qs, multiplier),
+                0.0,
+                math.inf,
+                name,
+                hypothesis="grows with q",
+                strict=True,
+            )
+        )
+    return parts
 
 
 def check_mlp_multiplier(results: Results) -> Verdict:
@@ -142,25 +177,7 @@ def check_mlp_multiplier(results: Results) -> Verdict:
 
     def verdict(rows: pd.DataFrame) -> Verdict:
         table = slim(rows, "q", "alpha", "test_error")
-        parts = [
-            bootstrap_verdict(
-                table[table["q"].isin([0.0, q])],
-                lambda t, q=q: perceptron.multiplier(t, q),
-                1.0,
-                math.inf,
-                "noisy n / clean n",
-                hypothesis=f"q = {q:g} (perceptron 1/(1-2q)^2 = {float(perceptron.multiplier_theory(q)):.3g})",
-                strict=True,
-            )
-            for q in qs
-        ]
-        if len(qs) >= 2:
-            name = "Spearman rho(q, multiplier)" if len(qs) >= 3 else "log(multiplier ratio, largest/smallest q)"
-            parts.append(
-                bootstrap_verdict(
-                    table, lambda t: _growth(t, qs), 0.0, math.inf, name, hypothesis="grows with q", strict=True
-                )
-            )
+        parts = multiplier_parts(table, qs, perceptron.multiplier, "noisy n / clean n", "perceptron 1/(1-2q)^2")
         return all_of(
             parts,
             f"Trained MLP, early-stopped on noisy validation labels: training examples with labels flipped at "
