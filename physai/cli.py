@@ -22,6 +22,7 @@ import argparse
 import os
 import sys
 
+from physai import console
 from physai.errors import PhysaiError
 
 EXIT_OK, EXIT_REFUTED, EXIT_ERROR = 0, 1, 2
@@ -253,7 +254,7 @@ def cmd_status(args) -> int:
         f"{counts['missing']} missing; {len(plan_.shards)} shards"
     )
     try:
-        _print_efficiency(store.load(args.out, plan_.experiment.name, plan_.preset, plan_.trial_ids)["shards"])
+        console.print_efficiency(store.load(args.out, plan_.experiment.name, plan_.preset, plan_.trial_ids)["shards"])
     except PhysaiError as e:  # a damaged file: status still counts what is stored
         print(f"time: not read ({e})")
     stale = identity.stale_shards(plan_, args.out)
@@ -262,24 +263,6 @@ def cmd_status(args) -> int:
         for stem, why in stale.items():
             print(f"  {stem}: {why}")
     return EXIT_OK
-
-
-def _print_efficiency(shards) -> None:
-    """One line: compile and run seconds of the stored shards, GFLOP/s and fraction of peak."""
-    from physai import timing
-
-    if not len(shards):
-        return
-    e = timing.efficiency(shards)
-    line = f"time: compile {e['compile_seconds']:.1f} s, run {e['run_seconds']:.1f} s"
-    if e["gflops"] == e["gflops"]:
-        line += (
-            f"; {e['gflops']:.3g} GFLOP at {e['gflops_per_second']:.3g} GFLOP/s "
-            f"({e['fraction_of_peak']:.1%} of this machine's float32 matmul peak)"
-        )
-    else:
-        line += "; FLOPs not counted (not trained with physai.train)"
-    print(line)
 
 
 def _results(args, plan_):
@@ -305,61 +288,10 @@ def cmd_plot(args) -> int:
     return EXIT_OK
 
 
-def print_verdicts(plan_, verdicts) -> None:
-    """Prints the verdict table (hypothesis, measured, expected, status) to stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    colour = {"supported": "green", "refuted": "red", "inconclusive": "yellow"}
-    table = Table(title=f"{plan_.experiment.name} / {plan_.preset}")
-    table.add_column("hypothesis", no_wrap=True)
-    for col in ("measured", "expected", "status"):
-        table.add_column(col, overflow="fold")
-    for v in verdicts:
-        table.add_row(v.hypothesis, v.measured_text(), v.expected, f"[{colour[v.status]}]{v.status}[/]")
-    console = Console(width=max(100, Console().width))
-    console.print(table)
-    for v in verdicts:
-        if v.explanation:
-            console.print(f"  {v.hypothesis}: {v.explanation}", highlight=False)
-
-
-def scale_notes(plan_, verdicts) -> list[str]:
-    """For each verdict that is not supported, what the stored reference runs say of the
-    same hypothesis at this preset and at paper scale: expected at this scale, or not."""
-    import json
-
-    from physai import timing
-
-    def reference(preset: str) -> dict[str, str]:
-        path = timing.REFERENCE_ROOT / plan_.experiment.name / preset / "verdicts.json"
-        try:
-            return {r["hypothesis"]: r["status"] for r in json.loads(path.read_text())}
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}
-
-    here, paper = reference(plan_.preset), reference("paper")
-    notes = []
-    for v in verdicts:
-        if v.status == "supported":
-            continue
-        said = []
-        if plan_.preset != "paper" and v.hypothesis in here:
-            said.append(f"the reference {plan_.preset} run gave {here[v.hypothesis]}")
-        if plan_.preset != "paper" and v.hypothesis in paper:
-            said.append(f"at paper scale the reference gives {paper[v.hypothesis]}")
-        if said:
-            expected = "expected at this scale" if here.get(v.hypothesis) == v.status else "not what the reference got"
-            notes.append(f"  {v.hypothesis}: {v.status} here ({expected}); {'; '.join(said)}")
-    if notes and plan_.preset != "paper":
-        notes.append(f"  the paper preset decides: physai verify {plan_.experiment.name} --preset paper")
-    return notes
-
-
 def cmd_verify(args) -> int:
     outcome = _pipeline(args, args.name, args.preset, args.overrides, figures=args.command == "demo")
-    print_verdicts(outcome.plan, outcome.verdicts)
-    for line in scale_notes(outcome.plan, outcome.verdicts):
+    console.print_verdicts(outcome.plan, outcome.verdicts)
+    for line in console.scale_notes(outcome.plan, outcome.verdicts):
         print(line)
     for path in outcome.figure_paths:
         print(f"figure: {path}")
@@ -398,7 +330,7 @@ def cmd_reproduce(args) -> int:
     for experiment in plans:
         outcome = _pipeline(args, experiment, args.preset, (), figures=True)
         plan_, res, verdicts = outcome.plan, outcome.results, outcome.verdicts
-        print_verdicts(plan_, verdicts)
+        console.print_verdicts(plan_, verdicts)
         reports[f"{plan_.experiment.name}/{plan_.preset}"] = report.write_report(plan_, res, verdicts, args.out)
         entries.append((plan_.experiment.name, plan_.preset, verdicts, report.runtime_seconds(res)))
     rows = report.summary_rows(entries)

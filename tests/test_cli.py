@@ -258,7 +258,7 @@ def test_export_writes_an_mlflow_file_store_of_every_trial(stored, tmp_path):
 
 def test_a_verdict_not_supported_at_demo_scale_says_what_the_reference_runs_got():
     from physai import registry, sweep
-    from physai.cli import scale_notes
+    from physai.console import scale_notes
     from physai.experiment import Verdict
 
     plan_ = sweep.plan(registry.load("double_descent.linear"), "demo")
