@@ -436,52 +436,12 @@ PRESETS = {
     "paper": Preset(product(lr=[3e-3], seed=list(range(12))), SETTINGS, "12 pairs"),
 }
 
-# ----------------------------------------------------------------------------- plots
-
 
 def plot(results: Results) -> dict:
-    """Train loss and test error along the straight line and the Bezier curve for every
-    pair (as Garipov et al.'s Fig. 2); train-loss barriers per pair."""
-    from analysis import plots
+    """Loss and error along both paths per pair, and the barriers (``experiments._mode_connectivity_plots``)."""
+    from experiments._mode_connectivity_plots import plot as draw
 
-    ok = results.ok
-    if ok.empty or results.curves.empty:
-        return {}
-    fig, axes = plots.figure(ncols=3, width=5.0, height=4.0)
-    c = results.curves[results.curves["trial_id"].isin(ok["trial_id"])]
-    t_grid = np.linspace(0, 1, PATH_POINTS)
-    for ax, measure, split in ((axes[0], "loss", "train"), (axes[1], "error", "test")):
-        for path, label, color in (("linear", "straight line", "C3"), ("bezier", "trained Bezier curve", "C0")):
-            part = c[(c["metric"] == f"{path}_path_{measure}") & (c["split"] == split)]
-            for k, (_, g) in enumerate(part.groupby("trial_id")):
-                g = g.sort_values("step")
-                ax.plot(
-                    t_grid[g["step"].to_numpy()],
-                    g["value"],
-                    color=color,
-                    lw=1,
-                    alpha=0.6,
-                    label=label if k == 0 else None,
-                )
-    if "classes" in ok.columns:
-        chance = 1.0 - 1.0 / float(ok["classes"].iloc[0])
-        axes[1].axhline(chance, color="grey", ls=":", lw=1, label="chance (uniform guess)")
-    axes[0].set_yscale("log")
-    axes[0].set(
-        xlabel="t (position along the path)",
-        ylabel="train cross-entropy",
-        title=f"Train loss: {len(ok)} pairs of independent solutions",
-    )
-    axes[1].set(xlabel="t (position along the path)", ylabel="test error (0-1)", title="Test error along the paths")
-    for ax in axes[:2]:
-        ax.legend(fontsize=8)
-    axes[2].scatter(ok["linear_barrier"], ok["bezier_barrier"], color="C0")
-    lim = np.array([0.0, float(ok["linear_barrier"].max()) * 1.1])
-    axes[2].plot(lim, MAX_RATIO * lim, color="black", ls="--", lw=1, label=f"Bezier = {MAX_RATIO:g} x linear")
-    axes[2].set(xlabel="linear barrier (train loss)", ylabel="Bezier barrier (train loss)", title="Barriers per pair")
-    axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    return {"paths": fig}
+    return draw(results, PATH_POINTS, MAX_RATIO)
 
 
 # Allowed values of this experiment's own parameters (physai.domains.COMMON has the shared ones).
