@@ -55,16 +55,29 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, stored):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, stored, capsys):
+    # In this process (the console script's main, without a Python start-up per case); the
+    # console script itself is exercised by the subprocess tests around this one.
+    from physai import cli
+
     args, message = BAD[case]
     before = _snapshot(stored)
-    r = physai(*args, "--out", str(stored)) if args[0] != "frobnicate" else physai(*args)
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("physai: error:"), r.stderr
+    try:
+        code = cli.main([*args, "--out", str(stored)] if args[0] != "frobnicate" else list(args))
+    except SystemExit as e:  # argparse's own exit, as the console script would see it
+        code = e.code
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("physai: error:"), err
     assert message in lines[0]
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in err
     assert _snapshot(stored) == before  # nothing written or overwritten
+
+
+def test_bad_input_through_the_console_script_is_one_line_exit_2(stored):
+    r = physai("run", TOY, "--set", "width=0", "--out", str(stored))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "width must be an integer >= 1" in r.stderr
 
 
 def test_unwritable_out_is_refused(tmp_path):
@@ -163,17 +176,17 @@ def test_bare_physai_lists_the_commands_and_version_prints_the_version():
 
 
 def test_progress_in_a_log_is_a_plain_line_at_a_steady_interval(tmp_path):
-    r = physai("run", TOY, "--out", str(tmp_path), env={"PHYSAI_TOY_SLEEP": "1", "PHYSAI_PROGRESS_EVERY": "0.5"})
+    r = physai("run", TOY, "--out", str(tmp_path), env={"PHYSAI_TOY_SLEEP": "0.5", "PHYSAI_PROGRESS_EVERY": "0.25"})
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stderr.splitlines() if line.startswith("toy: ")]
-    assert len(lines) >= 4, r.stderr  # ~4 s of shards, a line every 0.5 s: not one bar at the end
+    assert len(lines) >= 4, r.stderr  # ~2 s of shards, a line every 0.25 s: not one bar at the end
     assert lines[-1].startswith("toy: 6/6 trials") and "elapsed, ETA" in lines[-1]
     assert "\x1b[" not in r.stderr  # no terminal escape codes in a log
     assert lines[0].endswith("ETA -:--:--")  # nothing to go by before the first shard ends
     # A second sweep of new seeds knows its ETA from the start: the stored shards' timings.
     r = physai(
         "run", TOY, "--out", str(tmp_path), "--set", "seed=[7,8]",
-        env={"PHYSAI_TOY_SLEEP": "1", "PHYSAI_PROGRESS_EVERY": "0.2"},
+        env={"PHYSAI_TOY_SLEEP": "0.5", "PHYSAI_PROGRESS_EVERY": "0.1"},
     )  # fmt: skip
     first = [line for line in r.stderr.splitlines() if line.startswith("toy: ")][0]
     assert first.startswith("toy: 0/") and not first.endswith("-:--:--"), first

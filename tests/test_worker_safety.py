@@ -47,7 +47,9 @@ def test_no_backend_imports_from_the_working_directory(backend, tmp_path):
 
 
 def test_ctrl_c_on_processes_is_one_line_without_worker_tracebacks(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "30"}
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PHYSAI_TOY_SLEEP": "30", "PHYSAI_TOY_STARTED": str(started)}
     proc = subprocess.Popen(
         [
             PHYSAI,
@@ -69,7 +71,10 @@ def test_ctrl_c_on_processes_is_one_line_without_worker_tracebacks(tmp_path):
         start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(8)  # workers started and sleeping inside their first shards
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(started.iterdir())) < 2:  # both workers inside a shard
+        time.sleep(0.05)
+    time.sleep(0.5)  # and into the shard's sleep
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -3,6 +3,8 @@
 ``lr`` large with plain SGD diverges (NaN), which the diverged-trial test uses;
 ``PHYSAI_TOY_SLEEP`` (seconds per shard) slows shards so a test can kill a sweep mid-way;
 ``PHYSAI_TOY_SLEEP_AFTER`` (seconds) holds a shard after its training, before it is stored;
+``PHYSAI_TOY_STARTED`` (a folder) gets one file per shard as it starts, so a test knows when
+workers are inside their shards;
 ``PHYSAI_TOY_DIE_ONCE`` / ``PHYSAI_TOY_DIE_WIDTH`` make a worker kill itself (backend tests).
 """
 
@@ -33,6 +35,8 @@ def _maybe_die(shard):
 
 def run(shard):
     _maybe_die(shard)
+    if os.environ.get("PHYSAI_TOY_STARTED"):
+        open(os.path.join(os.environ["PHYSAI_TOY_STARTED"], f"{os.getpid()}-{shard.shard_id}"), "w").close()
     time.sleep(float(os.environ.get("PHYSAI_TOY_SLEEP", "0")))
     model = models.MLP(width=shard.static.width)
 
