@@ -19,15 +19,14 @@ from physai.errors import PhysaiError
 from physai.experiment import Experiment
 
 
-def _packages() -> tuple[list[str], dict[str, bool]]:
-    """Returns: the ``experiments`` package's search path and ``{module name: is a package}``
-    of its public modules, without importing any of them."""
+def _modules() -> dict[str, bool]:
+    """Returns: ``{module name: is a package}`` of the public modules of the ``experiments``
+    package, without importing any of them."""
     try:
         package = importlib.import_module("experiments")
     except ModuleNotFoundError:
-        return [], {}
-    found = {m.name: m.ispkg for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
-    return list(package.__path__), found
+        return {}
+    return {m.name: m.ispkg for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
 
 
 def _members(top: str, ispkg: bool) -> dict[str, str]:
@@ -44,7 +43,7 @@ def _builtin(name: str | None = None) -> dict[str, str]:
     """Returns: ``{experiment name: module path}`` of the ``experiments`` package; with ``name``,
     only of the one module that name could live in (so a command on one experiment imports
     that experiment alone, not every experiment's dependencies)."""
-    _, modules = _packages()
+    modules = _modules()
     if name is not None:
         top = name.partition(".")[0]
         modules = {top: modules[top]} if top in modules else {}
