@@ -22,6 +22,7 @@ import importlib.metadata
 import importlib.util
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def source_files(module: str) -> list[Path]:
 
 def _package_version(module: str) -> str:
     top = module.partition(".")[0]
+    if top == "__main__":  # a script: no installed package to name (and the lookup costs ~0.3 s)
+        return ""
     dists = importlib.metadata.packages_distributions().get(top, [])
     for dist in dists:
         try:
@@ -84,10 +87,23 @@ def _package_version(module: str) -> str:
     return ""
 
 
-@functools.cache
+_identity_lock = threading.Lock()
+
+
 def code_identity(module: str) -> dict[str, str]:
     """Args: module: the experiment's module. Returns: the provenance fields ``FIELDS``
-    (empty fingerprint for code with no source file, e.g. typed into an interpreter)."""
+    (empty fingerprint for code with no source file, e.g. typed into an interpreter).
+
+    Computed once per module and process, under a lock: shards finishing together on
+    the local backend's threads would otherwise parse the sources at the same time,
+    which CPython 3.11's ``ast`` does not survive ("AST constructor recursion depth
+    mismatch")."""
+    with _identity_lock:
+        return _code_identity(module)
+
+
+@functools.cache
+def _code_identity(module: str) -> dict[str, str]:
     from physai import __version__
 
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 _configured = False
@@ -61,15 +62,33 @@ def configure(compilation_cache: bool | None = None) -> None:
     _configured = True
 
 
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limits = None
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Holds numpy/scipy's BLAS (OpenBLAS) to one thread inside the block.
 
     Our linear algebra is many small calls (L-BFGS steps, 200 x 3200 SVDs).
     OpenBLAS's worker threads spin between calls, and on 2 cores shared with
-    other processes that was measured 15-100x slower than one thread.
+    other processes that was measured 15-100x slower than one thread. The limit
+    is process-wide, so it is counted: shards running at once (the local backend)
+    keep it until the last of them leaves its block.
     """
+    global _blas_users, _blas_limits
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None

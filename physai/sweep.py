@@ -322,8 +322,9 @@ def run_sweep(
         reference = timing.REFERENCE_ROOT / plan_.experiment.name / plan_.preset
         prior = timing.seconds_per_trial([folder, reference])
     bar = _progress(progress, plan_.experiment.name, total, done, prior)
-    with bar, _ctrl_c_recorded(), timing.progress_to(bar.trained):
-        for shard, tables in runner(plan_.experiment, todo):
+    shards = runner(plan_.experiment, todo)
+    with bar, _ctrl_c_recorded(), timing.progress_to(bar.trained), contextlib.closing(_closable(shards)):
+        for shard, tables in shards:
             backends.stop_if_interrupted()
             store.write_shard(folder, shard.shard_id, tables["trials"], tables["curves"], tables["shards"])
             statuses = tables["trials"].column("status").to_pylist()
@@ -334,6 +335,18 @@ def run_sweep(
             bar.advance(len(shard.trials), summary.failed)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+class _closable:
+    """``close()`` for a runner's iterator (a generator's stops the shards it still runs)."""
+
+    def __init__(self, it):
+        self.it = it
+
+    def close(self):
+        close = getattr(self.it, "close", None)
+        if close is not None:
+            close()
 
 
 @contextlib.contextmanager

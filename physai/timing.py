@@ -3,57 +3,149 @@
 The trainer reports XLA compile seconds and the FLOPs it executed here, so the
 sweep can store compile time, run time and efficiency in each shard's provenance; ``seconds_per_trial`` reads those
 stored timings back so a sweep's ETA is known before its first shard ends.
+
+The counters and the progress sink are context variables: the local backend runs
+two shards at once, each in its own copy of the context (one compiling while the
+other trains), and the trainer's trial threads run in copies of their shard's, so
+every shard counts only its own seconds and FLOPs.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-_compile_seconds = 0.0
-_flops = 0.0
+
+class _Counters:
+    """One shard's compile seconds, FLOPs and seconds spent waiting for an execution
+    slot while none of its trials held one (``waiting_for``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.compile_seconds = 0.0
+        self.flops = 0.0
+        self.idle_seconds = 0.0
+        self.waiting = 0  # the shard's threads waiting for a slot
+        self.holding = 0  # ... and holding one
+        self.idle_since: float | None = None
+
+    def changed(self) -> None:
+        """Call under ``lock`` after ``waiting``/``holding`` changed: the shard is idle
+        while some of its threads wait and none executes."""
+        now = time.perf_counter()
+        if self.idle_since is not None:
+            self.idle_seconds += now - self.idle_since
+        self.idle_since = now if self.waiting and not self.holding else None
+
+
+_counters: contextvars.ContextVar[_Counters | None] = contextvars.ContextVar("physai_counters", default=None)
+_process_counters = _Counters()  # where work outside any shard (no ``reset`` yet) is counted
+
+
+def _current() -> _Counters:
+    return _counters.get() or _process_counters
+
+
+_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("physai_stop", default=None)
 
 
 def reset() -> None:
-    """Zeroes the compile-time and FLOP counters (called at the start of each shard)."""
-    global _compile_seconds, _flops
-    _compile_seconds = 0.0
-    _flops = 0.0
+    """Starts fresh counters for compile time, FLOPs and idle time (called at the start
+    of each shard, in the context the shard runs in)."""
+    _counters.set(_Counters())
 
 
 def add_flops(n: float) -> None:
     """Args: n: floating-point operations a shard executed (XLA's cost analysis, see
     ``physai.train.flops_per_trial``)."""
-    global _flops
-    _flops += n
+    c = _current()
+    with c.lock:
+        c.flops += n
 
 
 def flops() -> float:
     """Returns: FLOPs counted since the last ``reset``; NaN when nothing was counted
     (a shard solved in numpy, or trained outside ``physai.train``)."""
-    return _flops if _flops > 0 else float("nan")
+    n = _current().flops
+    return n if n > 0 else float("nan")
 
 
 def compile_seconds() -> float:
     """Returns: seconds spent compiling since the last ``reset``."""
-    return _compile_seconds
+    return _current().compile_seconds
+
+
+def idle_seconds() -> float:
+    """Returns: seconds since the last ``reset`` in which the shard waited for an
+    execution slot (``waiting_for``) that another shard held: neither compile nor run time."""
+    return _current().idle_seconds
 
 
 @contextmanager
 def compiling():
     """Context manager that adds its wall time to the compile counter."""
-    global _compile_seconds
     t0 = time.perf_counter()
     try:
         yield
     finally:
-        _compile_seconds += time.perf_counter() - t0
+        c = _current()
+        with c.lock:
+            c.compile_seconds += time.perf_counter() - t0
 
 
-_progress_sink: Callable[[float], None] | None = None
+@contextmanager
+def waiting_for(slots: threading.Semaphore):
+    """Holds one of ``slots`` (the process's execution slots, one per core) inside the
+    block; the time the shard waits while none of its trials executes counts as idle."""
+    c = _current()
+    with c.lock:
+        c.waiting += 1
+        c.changed()
+    try:
+        while not slots.acquire(timeout=0.2):
+            stop_if_requested()
+    finally:
+        with c.lock:
+            c.waiting -= 1
+            c.changed()
+    with c.lock:
+        c.holding += 1
+        c.changed()
+    try:
+        yield
+    finally:
+        slots.release()
+        with c.lock:
+            c.holding -= 1
+            c.changed()
+
+
+@contextmanager
+def stoppable(event: threading.Event):
+    """Lets the trainer stop this context's work (at its next compiled chunk) once
+    ``event`` is set: how the local backend stops the shards still running when the
+    sweep ends early (Ctrl-C, an error)."""
+    token = _stop.set(event)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
+def stop_if_requested() -> None:
+    """Raises KeyboardInterrupt when this context's work was asked to stop (``stoppable``)."""
+    event = _stop.get()
+    if event is not None and event.is_set():
+        raise KeyboardInterrupt
+
+
+_progress_sink: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
+    "physai_progress_sink", default=None
+)
 _progress_lock = threading.Lock()
 
 
@@ -66,12 +158,11 @@ def progress_to(sink: Callable[[float], None]):
         fraction of a trial per call: ``physai.train`` reports after each compiled
         chunk of logging blocks), one call at a time.
     """
-    global _progress_sink
-    before, _progress_sink = _progress_sink, sink
+    token = _progress_sink.set(sink)
     try:
         yield
     finally:
-        _progress_sink = before
+        _progress_sink.reset(token)
 
 
 @contextmanager
@@ -79,9 +170,8 @@ def progress_of_shard(trials: int):
     """Passes progress on to the enclosing sink, at most ``trials`` in all: a shard
     whose ``run`` trains more than once (several step counts, a second model) cannot
     report more than its own trials."""
-    global _progress_sink
     reported = 0.0
-    outer = _progress_sink
+    outer = _progress_sink.get()
 
     def clipped(n: float) -> None:
         nonlocal reported
@@ -90,16 +180,16 @@ def progress_of_shard(trials: int):
             reported += n
             outer(n)
 
-    _progress_sink = clipped
+    token = _progress_sink.set(clipped)
     try:
         yield
     finally:
-        _progress_sink = outer
+        _progress_sink.reset(token)
 
 
 def report_progress(trials: float) -> None:
     """Args: trials: trials' worth of training just done (e.g. 8 trials x 1/16 of their steps = 0.5)."""
-    sink = _progress_sink
+    sink = _progress_sink.get()
     if sink is not None:
         with _progress_lock:  # trial threads report concurrently
             sink(trials)

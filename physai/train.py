@@ -14,7 +14,9 @@ in ``benchmarks/progress_cost.py``.
 
 Batching strategies (``strategy``):
   * ``sequential``: the compiled single-trial program is called once per trial,
-    ``trial_threads()`` trials at a time (one per CPU core). Measured fastest
+    ``trial_threads()`` trials at a time (one per CPU core; every trial executes in
+    one of the process's ``execution_slot``s, which the local backend's overlapping
+    shards share). Measured fastest
     on CPU (``benchmarks/sweep_throughput.py``): a ``vmap`` over trials turns
     matmuls into batched matmuls that XLA:CPU runs slower.
   * ``vmap``: one program for all trials of the shard; best on GPU, where a
@@ -27,7 +29,9 @@ which other trials share its shard.
 
 from __future__ import annotations
 
+import contextvars
 import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ import jax
 import numpy as np
 import optax
 
+from physai import flops as flop_count
 from physai import timing
 
 # the run-health criteria, which experiments read as ``trainer.CONVERGED_CHANGE`` and the like
@@ -48,6 +53,7 @@ from physai.convergence import (  # noqa: F401
     diverged_runs,
     objective_change,
 )
+from physai.flops import flops_per_trial  # noqa: F401  (``trainer.flops_per_trial``)
 
 Params = Any
 Data = Mapping[str, jax.Array]
@@ -244,6 +250,7 @@ def _run_chunks(advance, carry, data, hp, n_logs: int, chunk: int, trials: int):
     progress (``trials`` trials advanced by a share of their run) to the sweep."""
     logged = []
     for first in range(0, n_logs, chunk):
+        timing.stop_if_requested()
         carry, metrics = advance(carry, data, hp, np.int32(first))
         logged.append(metrics)
         timing.report_progress(trials * chunk / n_logs)
@@ -266,55 +273,6 @@ def _step(task: Task, opt, carry, batch, hp):
     loss, grads = jax.value_and_grad(task.loss)(params, batch, hp)
     updates, opt_state = opt.update(grads, opt_state, params)
     return (optax.apply_updates(params, updates), opt_state), loss
-
-
-def _flops(lowered) -> float:
-    cost = lowered.cost_analysis()
-    if isinstance(cost, (list, tuple)):  # older jax: one dict per computation
-        cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", 0.0))
-
-
-def flops_per_trial(
-    task: Task, data_info, hp: Mapping[str, Any], steps: int, log_every: int, batch_size: int | None
-) -> float:
-    """Floating-point operations one trial of ``train`` executes, from XLA's cost analysis.
-
-    XLA counts a loop's body once, not once per iteration, so the compiled scan
-    cannot be asked directly: one optimiser step and one metrics evaluation are
-    lowered on their own and multiplied by how often they run (``steps`` steps;
-    ``steps / log_every + 1`` evaluations; the initial objective and the probe once).
-
-    Args:
-      task: what is trained.
-      data_info: shapes of one trial's data (``jax.ShapeDtypeStruct`` pytree).
-      hp: one trial's hyperparameters.
-      steps, log_every, batch_size: as for ``train``.
-
-    Returns:
-      FLOPs per trial (0 when XLA reports none).
-    """
-    keys = trial_keys(hp["seed"])
-
-    def state(hp):
-        params = task.init(trial_keys(hp["seed"])["init"], hp)
-        return params, task.optimizer(hp).init(params)
-
-    state_info = jax.eval_shape(state, hp)
-    key_info = jax.eval_shape(lambda: keys["steps"])
-
-    def one_step(carry, data, hp, k):
-        return _step(task, task.optimizer(hp), carry, _batch(task, batch_size, k, data, hp), hp)
-
-    def evaluate(params, data, hp):
-        return task.metrics(params, data, hp)
-
-    per_step = _flops(jax.jit(one_step).lower(state_info, data_info, hp, key_info))
-    per_eval = _flops(jax.jit(evaluate).lower(state_info[0], data_info, hp))
-    total = steps * per_step + (steps // log_every + 1) * per_eval
-    if task.probe is not None:
-        total += _flops(jax.jit(task.probe).lower(key_info, state_info[0], data_info, hp))
-    return total
 
 
 def resolve_strategy(strategy: str) -> str:
@@ -344,6 +302,24 @@ def trial_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+_slots: dict[int, threading.Semaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def execution_slot():
+    """Holds one of the process's ``trial_threads()`` execution slots inside the block.
+
+    Every trial (``sequential``) and every batched run (``vmap``) executes in a slot,
+    so the shards that the local backend runs at once (one compiling while the other
+    trains) never run more programs together than there are cores: a program
+    executing beside two others was measured 2x slower per step.
+    """
+    n = trial_threads()
+    with _slots_lock:
+        slots = _slots.setdefault(n, threading.Semaphore(n))
+    return timing.waiting_for(slots)
 
 
 def _compile(fn, *args):
@@ -386,33 +362,44 @@ def train(
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
             data_l = jax.jit(data).lower(first)
-            flops = flops_per_trial(task, data_l.out_info, first, steps, log_every, batch_size)
-            timing.add_flops(n_trials * flops)
-            chunk = chunk_blocks(n_logs, progress_calls(flops))  # one call advances one trial
-            start, advance, finish = _programs(task, steps, log_every, batch_size, return_params, chunk)
+            start, _, finish = _programs(task, steps, log_every, batch_size, return_params, 1)
             start_l = jax.jit(start).lower(data_l.out_info, first)
             carry_info = start_l.out_info[0]
-            programs = (
-                data_l.compile(),
-                start_l.compile(),
-                jax.jit(advance).lower(carry_info, data_l.out_info, first, np.int32(0)).compile(),
-                jax.jit(finish).lower(carry_info, data_l.out_info, first).compile(),
+            # the split needs only the run's size: steps x the start program (initialisation,
+            # one evaluation and one loss: about a step's worth), so the exact count below can
+            # come from the cache, keyed by the programs the split defines
+            chunk = chunk_blocks(n_logs, progress_calls(steps * flop_count.cost(start_l)))
+            _, advance, _ = _programs(task, steps, log_every, batch_size, return_params, chunk)
+            lowered = (
+                data_l,
+                start_l,
+                jax.jit(advance).lower(carry_info, data_l.out_info, first, np.int32(0)),
+                jax.jit(finish).lower(carry_info, data_l.out_info, first),
             )
+            flops = flop_count.cached(
+                lowered[1:],
+                lambda: flops_per_trial(task, data_l.out_info, first, steps, log_every, batch_size, carry_info),
+            )
+            timing.add_flops(n_trials * flops)
+            programs = tuple(p.compile() for p in lowered)
 
         def run_one(i):
             data_c, start_c, advance_c, finish_c = programs
             h = {k: v[i] for k, v in hp.items()}
-            d = data_c(h)
-            carry, initial = start_c(d, h)
-            carry, logged = _run_chunks(advance_c, carry, d, h, n_logs, chunk, 1)
-            probes, params = finish_c(carry, d, h)
+            with execution_slot():
+                d = data_c(h)
+                carry, initial = start_c(d, h)
+                carry, logged = _run_chunks(advance_c, carry, d, h, n_logs, chunk, 1)
+                probes, params = jax.device_get(finish_c(carry, d, h))
             curves = {k: np.concatenate([np.asarray(initial[k])[None], v]) for k, v in logged.items()}
-            return curves, jax.device_get(probes), jax.device_get(params)
+            return curves, probes, params
 
         threads = min(n_trials, trial_threads())
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="physai-trial") as pool:
-                outs = list(pool.map(run_one, range(n_trials)))
+                # each trial runs in a copy of this context: its shard's counters and progress sink
+                futures = [pool.submit(contextvars.copy_context().run, run_one, i) for i in range(n_trials)]
+                outs = [f.result() for f in futures]
         else:
             outs = [run_one(i) for i in range(n_trials)]
         curves = {k: np.stack([o[0][k] for o in outs]) for k in outs[0][0]}
@@ -434,11 +421,19 @@ def train(
             timing.add_flops(flops)
         chunk = chunk_blocks(n_logs, progress_calls(flops))  # one call advances every trial
         start, advance, finish = _programs(task, steps, log_every, batch_size, return_params, chunk)
-        data_v = _compile(jax.vmap(data), args)(args)
-        carry, initial = _compile(jax.vmap(start), data_v, args)(data_v, args)
-        advance_v = _compile(jax.vmap(advance, in_axes=(0, 0, 0, None)), carry, data_v, args, np.int32(0))
-        carry, logged = _run_chunks(advance_v, carry, data_v, args, n_logs, chunk, n_trials)
-        probes, params = jax.device_get(_compile(jax.vmap(finish), carry, data_v, args)(carry, data_v, args))
+        # compiled before any runs (outside the execution slot); each program's output
+        # shapes and shardings come from the previous one's compiled form
+        data_c = _compile(jax.vmap(data), args)
+        data_info = data_c.out_info
+        start_c = _compile(jax.vmap(start), data_info, args)
+        carry_info = start_c.out_info[0]
+        advance_v = _compile(jax.vmap(advance, in_axes=(0, 0, 0, None)), carry_info, data_info, args, np.int32(0))
+        finish_c = _compile(jax.vmap(finish), carry_info, data_info, args)
+        with execution_slot():
+            data_v = data_c(args)
+            carry, initial = start_c(data_v, args)
+            carry, logged = _run_chunks(advance_v, carry, data_v, args, n_logs, chunk, n_trials)
+            probes, params = jax.device_get(finish_c(carry, data_v, args))
         curves = {k: np.concatenate([np.asarray(initial[k])[:, None], v], axis=1)[:n_trials] for k, v in logged.items()}
         probes = {k: np.asarray(v)[:n_trials] for k, v in probes.items()}
         if return_params:

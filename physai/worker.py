@@ -70,7 +70,8 @@ def execute_shard(experiment: Experiment, shard: Shard, debug: bool = False) -> 
         error = f"{type(exc).__name__}: {exc}"
         print(f"physai: shard {shard.shard_id} failed: {error}", file=sys.stderr)
         result = None
-    wall = time.perf_counter() - t0
+    # seconds spent waiting for an execution slot that another shard held are not this shard's
+    wall = time.perf_counter() - t0 - timing.idle_seconds()
     return shard_tables(
         experiment.name,
         shard,

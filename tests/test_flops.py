@@ -52,3 +52,40 @@ def test_counted_flops_match_the_hand_count_of_the_matmuls(strategy):
 def test_nothing_counted_is_nan_not_zero():
     timing.reset()
     assert timing.flops() != timing.flops()
+
+
+def test_a_warm_run_reads_the_count_from_the_cache_and_never_trusts_a_damaged_entry(tmp_path, monkeypatch):
+    import jax
+
+    from physai import flops as flop_count
+
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    try:
+        _cached_counts(tmp_path, monkeypatch)
+        jax.config.update("jax_compilation_cache_dir", None)
+        assert flop_count._folder() is None  # no compilation cache in use (refused or off): no count cache
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+
+
+def _cached_counts(tmp_path, monkeypatch):
+    from physai import flops as flop_count
+
+    assert flop_count._folder() == tmp_path / "flops"
+    calls = []
+    real = trainer.flops_per_trial
+    monkeypatch.setattr(trainer, "flops_per_trial", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def counted():
+        timing.reset()
+        trainer.train(_task(), {"lr": [0.01], "seed": [0]}, 20, 10, strategy="sequential")
+        return timing.flops()
+
+    cold = counted()
+    assert calls == [1] and len(list((tmp_path / "flops").iterdir())) == 1
+    assert counted() == cold and calls == [1]  # warm: from the cache, not counted again
+    (entry,) = (tmp_path / "flops").iterdir()
+    entry.write_text("not a number")
+    assert counted() == cold and calls == [1, 1]  # damaged: counted again and rewritten
+    assert float(entry.read_text()) == cold

@@ -2,7 +2,7 @@
 yields ``(shard, tables)`` as each shard finishes; the driver (``physai.sweep``)
 writes the tables, so workers need no shared filesystem.
 
-* ``local``: in this process (default).
+* ``local``: in this process (default), two shards at a time.
 * ``processes``: a pool of ``spawn``-started worker processes, one core each.
 * ``ray``: Ray tasks, one per shard, on a local instance or an existing cluster.
 """
@@ -57,9 +57,9 @@ def get(
       ``runner(experiment, shards) -> iterable of (shard, tables)``.
     """
     if name == "local":
-        from physai.worker import execute_shard
+        from physai.backends.local import LocalRunner
 
-        return lambda exp, shards: ((s, execute_shard(exp, s, debug)) for s in shards)
+        return LocalRunner(debug=debug)
     if name == "processes":
         from physai.backends.processes import ProcessRunner
 
