@@ -90,11 +90,12 @@ def test_overlapping_shards_keep_their_own_counters_and_wait_is_not_run_time(tmp
 
 
 def test_shards_still_running_stop_when_the_sweep_ends_early():
-    stopped = threading.Event()
+    started, stopped = threading.Event(), threading.Event()
 
     def run(shard):
         if shard.static.x == 1:
             return ShardResult([{"y": 1.0} for _ in shard.trials])
+        started.set()
         try:
             for _ in range(200):  # as the trainer does between compiled chunks
                 timing.stop_if_requested()
@@ -108,7 +109,7 @@ def test_shards_still_running_stop_when_the_sweep_ends_early():
     shards = sweep.plan(exp, "demo").shards
     runner = LocalRunner(threads=2)(exp, shards)
     first, _ = next(runner)
-    assert first.static.x == 1
+    assert first.static.x == 1 and started.wait(5)  # the second shard is running (not only queued)
     runner.close()  # what the sweep does on Ctrl-C or an error
     assert stopped.wait(5)  # the other shard stopped at its next chunk, not after 10 s
 
