@@ -32,6 +32,10 @@ def private_cache(tmp_path_factory):
     # resamples decide them as 1000 would, at a tenth of the time. The slow reference
     # test restores the full count.
     os.environ.setdefault("PHYSAI_BOOTSTRAP_RESAMPLES", "100")
+    # ``pytest -n 2`` already keeps every core busy: shards overlapping inside a test process
+    # only contend (the tiny end-to-end runs took 114 s against 99 s one shard at a time).
+    # ``test_local_backend.py`` runs the overlapping default explicitly.
+    os.environ.setdefault("PHYSAI_SHARD_THREADS", "1")
     yield
 
 

@@ -174,3 +174,18 @@ def test_cosine_schedule_decays_to_a_tenth_then_freezes():
         params = optax.apply_updates(params, updates)
     assert rates[0] == pytest.approx(1.0, rel=1e-3)
     assert rates[99] == pytest.approx(co.FINAL_LR_FRACTION, rel=0.05) and rates[100] == 0.0 and rates[101] == 0.0
+
+
+def test_the_figure_draws_when_too_few_sizes_leave_no_interior_minimum():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from experiments.scaling_compute_optimal import plots
+
+    for widths in (WIDTHS, [8, 64, 256]):  # three sizes: no budget has a minimum inside them
+        figs = plots.plot(_results(widths=widths, seeds=1))
+        for fig in figs.values():
+            fig.savefig(io.BytesIO(), format="png")  # the drawing is where it failed
+            plt.close(fig)
+        assert figs

@@ -38,7 +38,8 @@ def plot(results: Results) -> dict:
         if budgets.size:
             best = [np.nanmin(np.exp(grid[list(p.budgets).index(c)])) for c in budgets]
             ax.plot(n_opt, best, "k*", ms=9, label="interior minima")
-        ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="test MSE")
+        _log_axes(ax)
+        ax.set(xlabel="parameters N", ylabel="test MSE")
         ax.set_title(f"{name} lr" + (" (one run per N, C; dashed: fitted law)" if name == "cosine" else " checkpoints"))
     axes[0].legend(fontsize=7)
     ax = axes[2]
@@ -50,6 +51,19 @@ def plot(results: Results) -> dict:
             ax.plot(budgets, np.exp(icept) * budgets**slope, "-", lw=1)
     if theta is not None:
         ax.plot([], [], " ", label=f"law b/(a+b) = {p.law_exponent(theta):.2f}")
-    ax.set(xscale="log", yscale="log", xlabel="compute C = 6ND", ylabel="N_opt", title="compute-optimal size")
+    if not _log_axes(ax):
+        ax.text(0.5, 0.5, "fewer than two budgets\nwith an interior minimum", ha="center", transform=ax.transAxes)
+    ax.set(xlabel="compute C = 6ND", ylabel="N_opt", title="compute-optimal size")
     ax.legend(fontsize=8)
     return {"isoflop": fig}
+
+
+def _log_axes(ax) -> bool:
+    """Log scales where the panel has data; an empty panel (too few sizes for a minimum, as
+    with ``--set width=6,16,48``) keeps linear ones, which matplotlib can draw. Returns: data?"""
+    ax.relim()
+    lim = ax.dataLim
+    if not (np.all(np.isfinite(lim.bounds)) and lim.x0 > 0 and lim.y0 > 0):
+        return False
+    ax.set(xscale="log", yscale="log")
+    return True
