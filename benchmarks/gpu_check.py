@@ -51,7 +51,9 @@ def main() -> int:
             sys.executable, str(REPO / "benchmarks" / "sweep_throughput.py"), "--engine-only",
             "--cache-dir", cache, "--strategy", "vmap", "--set", seeds,
         ]  # fmt: skip
-        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ})
+        # one shard at a time: summed run seconds are then the run phase the FLOP rate needs
+        env = {**os.environ, "PHYSAI_SHARD_THREADS": "1"}
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
         if out.returncode:
             sys.stderr.write(out.stderr[-3000:])
             return 1
