@@ -16,8 +16,7 @@ Batching strategies (``strategy``):
   * ``sequential``: the compiled single-trial program is called once per trial,
     ``trial_threads()`` trials at a time (one per CPU core; every trial executes in
     one of the process's ``execution_slot``s, which the local backend's overlapping
-    shards share). Measured fastest
-    on CPU (``benchmarks/sweep_throughput.py``): a ``vmap`` over trials turns
+    shards share). Measured fastest on CPU (``benchmarks/sweep_throughput.py``): a ``vmap`` over trials turns
     matmuls into batched matmuls that XLA:CPU runs slower.
   * ``vmap``: one program for all trials of the shard; best on GPU, where a
     single small model leaves the device idle.
@@ -313,8 +312,8 @@ def execution_slot():
 
     Every trial (``sequential``) and every batched run (``vmap``) executes in a slot,
     so the shards that the local backend runs at once (one compiling while the other
-    trains) never run more programs together than there are cores: a program
-    executing beside two others was measured 2x slower per step.
+    trains) never run more programs together than there are cores: on 2 cores a
+    width-1024 trial executing beside another took twice its time alone.
     """
     n = trial_threads()
     with _slots_lock:
