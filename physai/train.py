@@ -16,8 +16,8 @@ Batching strategies (``strategy``):
   * ``sequential``: the compiled single-trial program is called once per trial,
     ``trial_threads()`` trials at a time (one per CPU core; every trial executes in
     one of the process's ``execution_slot``s, which the local backend's overlapping
-    shards share). Measured fastest on CPU (``benchmarks/sweep_throughput.py``): a ``vmap`` over trials turns
-    matmuls into batched matmuls that XLA:CPU runs slower.
+    shards share). Measured fastest on CPU (``benchmarks/sweep_throughput.py``):
+    a ``vmap`` over trials turns matmuls into batched matmuls that XLA:CPU runs slower.
   * ``vmap``: one program for all trials of the shard; best on GPU, where a
     single small model leaves the device idle.
   * ``shard``: ``vmap`` with the trial axis split across all local devices.
