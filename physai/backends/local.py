@@ -1,10 +1,13 @@
 """The ``local`` backend: shards run in this process, two at a time.
 
-XLA compiles a program on one core; while one shard compiles, the other trains
-on the execution slots (``physai.train.execution_slot``: one per core, shared by
-every shard, so two shards never run more programs at once than there are
-cores). On the reference sweep this hides most of the compile time
-(``benchmarks/sweep_throughput.py``). Each shard runs in its own copy of the
+While one shard traces and compiles, the other trains on the execution slots
+(``physai.train.execution_slot``: one per core, shared by every shard, so two
+shards never run more programs at once than there are cores). This pays where a
+shard's Python tracing would leave cores idle (a robustness_law demo: 33 s -> 28 s
+on 2 cores); XLA's compiler itself already uses every core, so on the reference
+sweep of ``benchmarks/sweep_throughput.py`` it is neutral, and where other
+processes fill the cores (``pytest -n 2``) one shard at a time is faster
+(``PHYSAI_SHARD_THREADS=1``). Each shard runs in its own copy of the
 context, so its compile time, FLOPs and progress are its own
 (``physai.timing``); results do not depend on which shards overlapped.
 """
