@@ -86,11 +86,12 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from experiments.scaling_quanta import DOMAINS as QUANTA_DOMAINS
 from experiments.scaling_quanta import task as quanta
 from physai import Experiment, Hypothesis, Preset, Results, ShardResult, Source, Verdict, all_of, models, product
 from physai import train as trainer
 from physai.curricula.parity import multitask_sparse_parity_with_subsets, packed_subsets
-from physai.domains import NON_NEGATIVE, POSITIVE_INT, Domain
+from physai.domains import POSITIVE_INT, Domain
 from physai.evidence import bootstrap_verdict, slim
 
 CHANCE = 0.5  # a binary label
@@ -449,12 +450,7 @@ PRESETS = {
 }
 
 DOMAINS = {
-    "n_tasks": POSITIVE_INT,
-    "n_bits": POSITIVE_INT,
-    "k": Domain(low=1, integer=True, at_most="n_bits"),
-    "alpha": NON_NEGATIVE,
-    "n_test_per_task": POSITIVE_INT,
-    "max_overlap": Domain(low=0, integer=True),
+    **QUANTA_DOMAINS,  # the task is scaling_quanta's: its settings obey the same rules
     "bench_first": Domain(low=0, integer=True),
     "bench_size": POSITIVE_INT,
     "bench_rank": Domain(low=0, integer=True),
