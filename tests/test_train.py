@@ -296,3 +296,40 @@ def test_chunks_divide_the_logging_blocks():
     assert trainer.progress_calls(0.0) == 1 and trainer.progress_calls(0.5 * trainer.MIN_FLOPS_PER_CALL) == 1
     assert trainer.progress_calls(3 * trainer.MIN_FLOPS_PER_CALL) == 3
     assert trainer.progress_calls(1e6 * trainer.MIN_FLOPS_PER_CALL) == trainer.PROGRESS_CHUNKS
+
+
+def test_trials_that_agree_on_what_the_data_reads_share_one_generation_and_keep_their_numbers():
+    calls = []
+
+    def data(key, hp):
+        jax.debug.callback(lambda: calls.append(1))  # counts executions of the data program
+        return curricula.teacher_student(key, 48, 32, D, 4, hp["noise"])
+
+    task = dataclasses.replace(_task(models.MLP(width=8)), data=data)
+    first = {"lr": np.float32(0.1), "noise": np.float32(0.0), "seed": np.int32(0)}
+    assert trainer._data_inputs(trainer._data_program(task), first) == ("noise", "seed")
+    ignores_hp = dataclasses.replace(task, data=lambda key, hp: {"x": jax.random.normal(key, (3,))})
+    assert trainer._data_inputs(trainer._data_program(ignores_hp), first) == ("seed",)
+
+    # trials 0, 1 and 3 differ only in lr (which the data does not read); trial 2 in noise
+    hp = {"lr": [1e-2, 3e-2, 1e-2, 2e-2], "noise": [0.1, 0.1, 0.5, 0.1], "seed": [0, 0, 0, 0]}
+    together = trainer.train(task, hp, steps=40, log_every=20, strategy="sequential")
+    assert len(calls) == 2
+    for i in range(4):
+        calls.clear()
+        alone = trainer.train(task, {k: v[i : i + 1] for k, v in hp.items()}, steps=40, log_every=20)
+        assert len(calls) == 1
+        for k in together.curves:
+            np.testing.assert_array_equal(together.curves[k][i], alone.curves[k][0])
+
+
+def test_shared_data_is_freed_when_the_last_trial_of_its_group_is_done():
+    made = []
+    hp = {"seed": np.array([0, 1, 0], np.int32), "lr": np.array([1.0, 1.0, 2.0], np.float32)}
+    shared = trainer._SharedData(lambda h: made.append(int(h["seed"])) or object(), hp, ("seed",))
+    a, b = shared.acquire(0), shared.acquire(1)
+    assert shared.acquire(2) is a and a is not b and made == [0, 1]
+    shared.release(0)
+    assert shared.acquire(2) is a  # trial 2 still uses it
+    shared.release(1), shared.release(2)
+    assert not shared._data
