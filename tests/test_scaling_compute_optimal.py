@@ -1,6 +1,8 @@
 """Compute-optimal frontier: the analysis on synthetic runs from a known Chinchilla law
 (must pass) and from laws where each claim is false (must fail), and the typed statics."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,16 +14,20 @@ from tests.falsification import falsifies
 WIDTHS = [8, 16, 32, 64, 128, 256]
 BATCH = 128
 BUDGETS = co._budgets(256, 1024, 6)
+RATES = (3e-3, 1e-2, 3e-2)
 
 
 def chinchilla(n, d, E=0.002, A=9.0, alpha=0.8, B=300.0, beta=0.8):
     return E + A / n**alpha + B / d**beta
 
 
-def _results(law=chinchilla, constant=None, seeds=3, widths=WIDTHS, budgets=BUDGETS, noise=0.01):
+def _results(
+    law=chinchilla, constant=None, seeds=3, widths=WIDTHS, budgets=BUDGETS, noise=0.01, rates=RATES, best_rate=1e-2
+):
     """Trials and curves as the experiment stores them: each cosine run's final loss is
     ``law(N, D)``, each constant-lr run's logged curve ``constant(N, D)`` (default: ``law``),
-    with seeded multiplicative noise (``noise``: standard deviation of the log loss)."""
+    with seeded multiplicative noise (``noise``: standard deviation of the log loss), at each
+    peak rate of ``rates`` raised by a factor that grows with its distance from ``best_rate``."""
     constant = constant or law
     rng = np.random.default_rng(0)
     top = max(budgets)
@@ -30,18 +36,20 @@ def _results(law=chinchilla, constant=None, seeds=3, widths=WIDTHS, budgets=BUDG
         n = models.count_mlp_params(co.AMBIENT, width)
         steps_max = co.steps_for(width, top, BATCH)
         logged = np.arange(1, co.N_LOGS + 1) * (steps_max // co.N_LOGS)
-        for seed in range(seeds):
-            base = {"width": width, "n_params": n, "batch": BATCH, "seed": seed, "status": "ok", "max_compute": top}
+        for seed, lr in itertools.product(range(seeds), rates):
+            untuned = 1 + abs(np.log10(lr / best_rate))
+            base = {"width": width, "n_params": n, "batch": BATCH, "seed": seed, "lr": lr, "status": "ok"}
+            base["max_compute"] = top
             for budget in budgets:
                 steps = int(co.decay_steps(width, budget, BATCH))
-                loss = law(n, steps * BATCH) * np.exp(noise * rng.standard_normal())
+                loss = untuned * law(n, steps * BATCH) * np.exp(noise * rng.standard_normal())
                 trials.append(
                     base
-                    | {"trial_id": f"c{width}s{seed}b{budget:.3g}", "cosine": True, "budget": budget}
+                    | {"trial_id": f"c{width}s{seed}b{budget:.3g}r{lr:g}", "cosine": True, "budget": budget}
                     | {"steps": steps, "examples": steps * BATCH, "test_mse": loss}
                 )
-            tid = f"k{width}s{seed}"
-            values = constant(n, logged * BATCH) * np.exp(noise * rng.standard_normal(logged.size))
+            tid = f"k{width}s{seed}r{lr:g}"
+            values = untuned * constant(n, logged * BATCH) * np.exp(noise * rng.standard_normal(logged.size))
             trials.append(
                 base
                 | {"trial_id": tid, "cosine": False, "budget": top, "steps": steps_max}
@@ -118,6 +126,24 @@ def test_constant_checkpoints_without_bias_fail_the_contrast():
     assert v.status == "supported" and v.measured > 0.1, v
     # ... and with slower-falling checkpoints (beta 0.4) the contrast is refuted.
     assert co.check_schedule_bias(_results(constant=lambda n, d: chinchilla(n, d, beta=0.4, B=3.0))).status == "refuted"
+
+
+def test_each_cell_takes_its_best_rate_and_a_best_rate_at_an_edge_leaves_every_verdict_inconclusive():
+    res = _results(seeds=2)
+    p = co.Pipeline(res)
+    cos = res.trials[res.trials["cosine"]]
+    med = cos.assign(v=np.log(cos["test_mse"])).groupby(["budget", "n_params", "lr"])["v"].median()
+    best = med.groupby(level=["budget", "n_params"]).min().unstack()
+    np.testing.assert_allclose(p.grid(p.table, 0), best.to_numpy())
+    assert set(p.best_rates(0)) == set(p.best_rates(1)) == {1e-2}
+    checks = (co.check_u_shape, co.check_agreement, co.check_extrapolation, co.check_schedule_bias)
+    assert all("learning rates" not in check(res).explanation for check in checks)
+    # the best rate at the top of the swept rates: the tuned loss may lie beyond them
+    for untuned in (_results(best_rate=3e-2), _results(rates=(1e-2,))):
+        for check in checks:
+            v = check(untuned)
+            assert v.status == "inconclusive" and "edge of the swept learning rates" in v.explanation, v
+            assert np.isfinite(v.measured), v  # still measured
 
 
 def test_widths_and_budgets_in_no_preset_get_computed_verdicts():

@@ -39,24 +39,28 @@ Sources
 
 Setup
   Teacher: random tanh network (width 512) of z ~ N(0, I_4) embedded in R^16. Students:
-  one hidden ReLU layer, widths a factor 2 apart (4..256 in ``paper``), Adam (lr 3e-3),
-  minibatch 128, MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
+  one hidden ReLU layer, widths a factor 2 apart (4..256 in ``paper``), Adam at peak
+  learning rates a factor ~3 apart (1e-3..3e-1 in ``demo`` and ``paper``), minibatch 128,
+  MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
   the widest model trained 768 steps (``paper``). ``cosine`` runs: one per (width,
-  budget, seed); its learning rate follows a cosine from 3e-3 to 3e-4 over exactly its
+  budget, rate, seed); its learning rate follows a cosine from its peak to a tenth of it over exactly its
   own D = C / 6N examples (round(C / (6 N x 128)) steps) and is 0 afterwards, so its
   final test MSE (1024 held-out points) is its loss at C. All runs of a width share one
   compiled program of that width's largest-budget length: the frozen steps after D are
   wasted compute, bought for one compile per width. ``constant`` runs: one per (width,
-  seed) to ``max_compute`` at constant lr, test MSE logged 128 times; its loss at a
+  rate, seed) to ``max_compute`` at constant lr, test MSE logged 128 times; its loss at a
   budget is the mean log loss over the logged steps within a factor 1.15 of C / 6N.
-  Medians over seeds. Examples are drawn from a pool of min(steps x 128, 2^20) fresh
-  examples.
+  Each (N, C) cell's loss is that of its best peak rate: the lowest over rates of its
+  median over seeds, as a larger study tunes the rate per size (a constant-lr run's
+  checkpoints likewise, per budget). Every verdict is inconclusive while some cell's best
+  rate lies at an edge of the swept rates. Examples are drawn from a pool of
+  min(steps x 128, 2^20) fresh examples; runs of one seed share it.
 
 Known limitations
-  * One peak learning rate (3e-3) for every run, not tuned per size or budget as a
-    larger study would; the shortest cosine runs can end worse than a constant-lr
-    checkpoint at the same D (their decay slows progress they still need), which
-    moves their IsoFLOP minima toward small models.
+  * The rate is tuned on a grid a factor ~3 apart, and the minimum over rates of
+    noisy medians is biased low by about the same amount in every cell. A single rate
+    (``--set lr=0.003``) leaves the cells untuned, and its verdicts say so: the best
+    rate differs between sizes and budgets, most of all at the small budgets.
   * The narrowest students (<= 300 parameters) plateau at a capacity floor, and the
     widest keep improving faster at large D than early runs show: an additive
     L(N, D) with one exponent per axis may not describe these runs, which is what
@@ -66,7 +70,7 @@ Known limitations
 
 Run
   physai demo scaling_compute_optimal                     # ~1 min on 2 CPU cores
-  physai verify scaling_compute_optimal --preset paper    # ~3-4 min on 2 CPU cores
+  physai verify scaling_compute_optimal --preset paper    # ~5 min on 2 CPU cores
   (several times longer when the cores are shared with other jobs)
 """
 
@@ -198,8 +202,12 @@ def _budgets(width: int, top_steps: int, n: int) -> list[float]:
     return [float(f"{_compute(width, top_steps / 2**k):.12g}") for k in reversed(range(n))]
 
 
-def _grid(widths, seeds, budgets):
-    common = {"d": [4], "batch": [128], "n_test": [1024], "lr": [3e-3], "max_compute": [max(budgets)]}
+# Peak learning rates a factor ~3 apart (a cell whose best is at an edge makes the verdicts inconclusive).
+LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+
+
+def _grid(widths, seeds, budgets, rates=LEARNING_RATES):
+    common = {"d": [4], "batch": [128], "n_test": [1024], "lr": list(rates), "max_compute": [max(budgets)]}
     common |= {"seed": list(seeds), "width": widths}
     return chain(
         product(cosine=[True], budget=budgets, **common),
@@ -210,20 +218,21 @@ def _grid(widths, seeds, budgets):
 
 PRESETS = {
     "tiny": Preset(
-        _grid([4, 8, 16, 32, 64], range(1), _budgets(64, 64, 5)),
+        _grid([4, 8, 16, 32, 64], range(1), _budgets(64, 64, 5), rates=[1e-2]),
         {},
-        "seconds: 5 widths, 5 budgets, the widest trained 64 steps at the largest",
+        "seconds: 5 widths, 5 budgets, the widest trained 64 steps at the largest, one rate",
     ),
     "demo": Preset(
         _grid([8, 16, 32, 64, 128, 256], range(1), _budgets(256, 512, 5)),
         {},
-        "6 widths (8-256), 5 budgets a factor 2 apart (the widest trained 512 steps at the largest), 1 seed",
+        "6 widths (8-256), 5 budgets a factor 2 apart (the widest trained 512 steps at the largest), "
+        "6 peak rates, 1 seed",
     ),
     "paper": Preset(
         _grid([4, 8, 16, 32, 64, 128, 256], range(3), _budgets(256, 768, 6)),
         {},
         "7 widths (4-256), 6 budgets a factor 2 apart (the widest trained 768 steps at the largest), "
-        "3 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
+        "6 peak rates, 3 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
     ),
 }
 

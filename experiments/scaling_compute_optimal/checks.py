@@ -4,7 +4,10 @@ and the bias of reading IsoFLOPs off constant-learning-rate checkpoints.
 Every verdict is decided by the 95% seed-bootstrap interval of its statistic: whole
 seeds are resampled and the whole pipeline (medians over seeds, IsoFLOP minima,
 their exponent, the fit of L(N, D)) is redone on each resample (``isoflop.Pipeline``).
-No convergence caveat: the hypotheses are about the loss reached at fixed compute.
+Each (N, C) cell's loss is that of its best learning rate, so every verdict is
+inconclusive when some cell's best rate lies at an edge of the swept rates (its tuned
+loss may lie beyond the grid). No convergence caveat: the hypotheses are about the
+loss reached at fixed compute.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import numpy as np
 
 from physai import Results, Verdict
-from physai.evidence import bootstrap_verdict
+from physai.evidence import bootstrap_verdict, unless_interior
 
 from .isoflop import FIT_FRACTION, MIN_MINIMA, MIN_WIDTHS_PER_BUDGET, U_MARGIN, Pipeline
 
@@ -25,6 +28,18 @@ COSINE, CONSTANT = 0, 1
 
 def _cosine(p: Pipeline):
     return lambda table: p.grid(table, COSINE)
+
+
+def _unless_tuned(verdict: Verdict, p: Pipeline, kinds=(COSINE,)) -> Verdict:
+    """The verdict, made inconclusive when some cell's best learning rate (over every seed)
+    lies at an edge of the swept rates: that cell's loss is then not its tuned loss."""
+    for kind in kinds:
+        best = p.best_rates(kind)
+        edge = best[(best == p.lrs[0]) | (best == p.lrs[-1])]
+        if edge.size:
+            what = f"learning rates in {edge.size} of {best.size} {('cosine', 'constant-lr')[kind]} cells"
+            return unless_interior(verdict, p.lrs, float(edge[0]), what)
+    return verdict
 
 
 def check_u_shape(results: Results) -> Verdict:
@@ -39,7 +54,7 @@ def check_u_shape(results: Results) -> Verdict:
         return Verdict("inconclusive", math.nan, "[1, 1]", f"no budget has >= {MIN_WIDTHS_PER_BUDGET} widths")
     middle = p.middle_budgets(grid)
     frac = p.u_fraction(grid)
-    return bootstrap_verdict(
+    verdict = bootstrap_verdict(
         p.table,
         p.statistic(lambda t: p.u_fraction(p.grid(t, COSINE))),
         1.0,
@@ -48,6 +63,7 @@ def check_u_shape(results: Results) -> Verdict:
         f"{round(frac * middle.size)}/{middle.size} middle budgets (one cosine run per size, decayed to its "
         f"own end) have an interior minimum with both ends >= {U_MARGIN:g}x it",
     )
+    return _unless_tuned(verdict, p, (COSINE,))
 
 
 def check_agreement(results: Results) -> Verdict:
@@ -70,7 +86,7 @@ def check_agreement(results: Results) -> Verdict:
             f"{budgets.size} interior IsoFLOP minima (need >= {MIN_MINIMA}) or no law fitted",
         )
     full = p.full_budgets(grid).size
-    return bootstrap_verdict(
+    verdict = bootstrap_verdict(
         p.table,
         p.statistic(lambda t: p.agreement(p.grid(t, COSINE))),
         -AGREEMENT_TOL,
@@ -81,6 +97,7 @@ def check_agreement(results: Results) -> Verdict:
         f"L = {np.exp(theta[0]):.3g} + {np.exp(theta[1]):.3g}/N^{theta[3]:.3f} + {np.exp(theta[2]):.3g}/D^"
         f"{theta[4]:.3f}, b/(a+b) = {p.law_exponent(theta):.3f}",
     )
+    return _unless_tuned(verdict, p, (COSINE,))
 
 
 def check_extrapolation(results: Results) -> Verdict:
@@ -93,7 +110,7 @@ def check_extrapolation(results: Results) -> Verdict:
     if theta is None:
         return Verdict("inconclusive", math.nan, f"<= {EXTRAPOLATION_TOL}", "the law could not be fitted")
     held = int((~p.fit_budgets).sum())
-    return bootstrap_verdict(
+    verdict = bootstrap_verdict(
         p.table,
         p.statistic(lambda t: p.extrapolation(p.grid(t, COSINE))),
         0.0,
@@ -103,6 +120,7 @@ def check_extrapolation(results: Results) -> Verdict:
         f"{theta[4]:.3f} fitted on the {int(p.fit_budgets.sum())} budgets in the lower "
         f"{FIT_FRACTION:.2g} of log C; worst relative error over every run of the {held} largest budgets",
     )
+    return _unless_tuned(verdict, p, (COSINE,))
 
 
 def check_schedule_bias(results: Results) -> Verdict:
@@ -120,7 +138,7 @@ def check_schedule_bias(results: Results) -> Verdict:
             "> 0",
             f"interior IsoFLOP minima: {n_const} (constant lr), {n_cos} (cosine); need >= {MIN_MINIMA} each",
         )
-    return bootstrap_verdict(
+    verdict = bootstrap_verdict(
         p.table,
         p.statistic(lambda t: p.exponent(p.grid(t, CONSTANT)) - p.exponent(p.grid(t, COSINE))),
         0.0,
@@ -129,3 +147,4 @@ def check_schedule_bias(results: Results) -> Verdict:
         f"N_opt ∝ C^{b_const:.3f} read off constant-lr checkpoints ({n_const} interior minima) vs "
         f"C^{b_cos:.3f} from one cosine run per (N, C) ({n_cos} interior minima)",
     )
+    return _unless_tuned(verdict, p, (COSINE, CONSTANT))

@@ -2,7 +2,8 @@
 
 ``Pipeline`` turns the tables into per-trial log losses once; a resample of whole
 seeds (``physai.evidence.bootstrap_verdict``) then redoes everything downstream on
-its trials: medians over its seeds per (budget, model size), IsoFLOP minima, their
+its trials: medians over its seeds per (budget, model size, learning rate), the lowest
+of them over learning rates (the tuned run of each cell), IsoFLOP minima, their
 exponent, and the fit of L(N, D) = E + A/N^a + B/D^b. Correlated minima (one seed's
 runs feed every budget) are thus never treated as independent points.
 """
@@ -10,6 +11,7 @@ runs feed every budget) are thus never treated as independent points.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -41,7 +43,7 @@ class Pipeline:
         self.table = pd.DataFrame(columns=["seed", "kind", "i"], dtype=float)
         self._starts: dict[str, np.ndarray] = {}
         trials = results.ok
-        need = {"cosine", "budget", "n_params", "seed", "test_mse", "examples"}
+        need = {"cosine", "budget", "n_params", "seed", "lr", "test_mse", "examples"}
         if trials.empty or not need <= set(trials.columns):
             return
         is_cosine = trials["cosine"].astype(bool)
@@ -56,6 +58,11 @@ class Pipeline:
         self.cos_b = cos["budget"].map(b_of).to_numpy(int)
         self.cos_w = cos["n_params"].astype(float).map(w_of).to_numpy(int)
         self.cos_log = np.log(cos["test_mse"].to_numpy(float))
+        # a cell's loss is that of its best learning rate (medians over seeds first)
+        self.lrs = np.sort(pd.concat([cos["lr"], const["lr"]]).unique().astype(float))
+        lr_of = {lr: j for j, lr in enumerate(self.lrs)}
+        self.cos_lr = cos["lr"].astype(float).map(lr_of).to_numpy(int)
+        self.const_lr = const["lr"].astype(float).map(lr_of).to_numpy(int)
         # Examples actually seen by each (budget, size) cell (steps are rounded by <= 3%).
         self.examples = np.full((self.budgets.size, self.sizes.size), np.nan)
         self.examples[self.cos_b, self.cos_w] = cos["examples"].to_numpy(float)
@@ -88,22 +95,38 @@ class Pipeline:
         return const["n_params"].astype(float).map(w_of).to_numpy(int), out
 
     # ---------------------------------------------------------------- grids
-    def grid(self, table: pd.DataFrame, kind: int) -> np.ndarray:
-        """Returns: ``[budget, size]`` median log loss over ``table``'s trials of ``kind`` (NaN: no run)."""
-        out = np.full((self.budgets.size, self.sizes.size), np.nan)
+    def per_rate(self, table: pd.DataFrame, kind: int) -> np.ndarray:
+        """Returns: ``[learning rate, budget, size]`` median log loss over the seeds of ``table``'s
+        trials of ``kind`` (NaN: no run)."""
+        out = np.full((self.lrs.size, self.budgets.size, self.sizes.size), np.nan)
         idx = table.loc[table["kind"] == kind, "i"].to_numpy(int)
-        if not idx.size:
-            return out
-        if kind == 0:
-            frame = pd.DataFrame({"b": self.cos_b[idx], "w": self.cos_w[idx], "v": self.cos_log[idx]})
-            med = frame.groupby(["b", "w"])["v"].median()
-            out[med.index.get_level_values(0), med.index.get_level_values(1)] = med.to_numpy()
-            return out
-        for w in np.unique(self.const_w[idx]):
-            mine = idx[self.const_w[idx] == w]
-            with np.errstate(all="ignore"):
-                out[:, w] = np.nanmedian(self.const_log[mine], axis=0) if mine.size else np.nan
+        if kind == 0 and idx.size:
+            frame = pd.DataFrame(
+                {"lr": self.cos_lr[idx], "b": self.cos_b[idx], "w": self.cos_w[idx], "v": self.cos_log[idx]}
+            )
+            med = frame.groupby(["lr", "b", "w"])["v"].median()
+            out[tuple(np.array(med.index.to_list()).T)] = med.to_numpy()
+        elif kind == 1:
+            for lr, w in {(self.const_lr[i], self.const_w[i]) for i in idx}:
+                mine = idx[(self.const_lr[idx] == lr) & (self.const_w[idx] == w)]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a budget no run reaches: NaN
+                    out[lr, :, w] = np.nanmedian(self.const_log[mine], axis=0)
         return out
+
+    def grid(self, table: pd.DataFrame, kind: int) -> np.ndarray:
+        """Returns: ``[budget, size]`` log loss of each cell's best learning rate: the lowest over
+        rates of the median over ``table``'s seeds (NaN: no run)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a cell without runs: NaN
+            return np.nanmin(self.per_rate(table, kind), axis=0)
+
+    def best_rates(self, kind: int) -> np.ndarray:
+        """Returns: the learning rate of each cell's lowest median loss over every seed, for the
+        cells that have one (to check that the tuned optimum lies inside the swept rates)."""
+        losses = self.per_rate(self.table, kind)
+        have = np.isfinite(losses).any(axis=0)
+        return self.lrs[np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)[have]]
 
     def full_budgets(self, grid: np.ndarray) -> np.ndarray:
         """Returns: indices of the budgets whose curve has >= MIN_WIDTHS_PER_BUDGET sizes."""
@@ -231,7 +254,7 @@ class Pipeline:
 
 def smoothed_curves(results: Results) -> pd.DataFrame:
     """Median-over-seeds test-MSE curve of every width's longest run (its constant-lr run when
-    there is one), for figures and sanity checks.
+    there is one) at its best peak rate, for figures and sanity checks.
 
     Returns:
       Columns ``width, n_params, schedule, step, examples, compute, loss``.
@@ -245,6 +268,8 @@ def smoothed_curves(results: Results) -> pd.DataFrame:
     for width, g in trials.groupby("width"):
         longest = g[g["steps"] == g["steps"].max()]
         longest = longest[longest["cosine"].astype(bool) != (~longest["cosine"].astype(bool)).any()]
+        if "lr" in longest.columns:  # the rate whose runs end lowest (median over seeds)
+            longest = longest[longest["lr"] == longest.groupby("lr")["test_mse"].median().idxmin()]
         mine = c[c["trial_id"].isin(longest["trial_id"])]
         first = longest.iloc[0]
         per_example = FLOPS_PER_PARAM_EXAMPLE * float(first["n_params"])
