@@ -40,7 +40,7 @@ Sources
 Setup
   Teacher: random tanh network (width 512) of z ~ N(0, I_4) embedded in R^16. Students:
   one hidden ReLU layer, widths a factor 2 apart (4..256 in ``paper``), Adam at peak
-  learning rates a factor ~3 apart (1e-3..3e-1 in ``demo`` and ``paper``), minibatch 128,
+  learning rates a factor ~3 apart (3e-4..3e-1 in ``demo`` and ``paper``), minibatch 128,
   MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
   the widest model trained 768 steps (``paper``). ``cosine`` runs: one per (width,
   budget, rate, seed); its learning rate follows a cosine from its peak to a tenth of it over exactly its
@@ -70,7 +70,7 @@ Known limitations
 
 Run
   physai demo scaling_compute_optimal                     # ~1 min on 2 CPU cores
-  physai verify scaling_compute_optimal --preset paper    # ~5 min on 2 CPU cores
+  physai verify scaling_compute_optimal --preset paper    # ~7 min on 2 CPU cores
   (several times longer when the cores are shared with other jobs)
 """
 
@@ -203,7 +203,7 @@ def _budgets(width: int, top_steps: int, n: int) -> list[float]:
 
 
 # Peak learning rates a factor ~3 apart (a cell whose best is at an edge makes the verdicts inconclusive).
-LEARNING_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+LEARNING_RATES = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 
 
 def _grid(widths, seeds, budgets, rates=LEARNING_RATES):
@@ -226,13 +226,13 @@ PRESETS = {
         _grid([8, 16, 32, 64, 128, 256], range(1), _budgets(256, 512, 5)),
         {},
         "6 widths (8-256), 5 budgets a factor 2 apart (the widest trained 512 steps at the largest), "
-        "6 peak rates, 1 seed",
+        "7 peak rates, 1 seed",
     ),
     "paper": Preset(
         _grid([4, 8, 16, 32, 64, 128, 256], range(3), _budgets(256, 768, 6)),
         {},
         "7 widths (4-256), 6 budgets a factor 2 apart (the widest trained 768 steps at the largest), "
-        "6 peak rates, 3 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
+        "7 peak rates, 3 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
     ),
 }
 
