@@ -45,7 +45,7 @@ Setup
   the widest model trained 768 steps (``paper``). ``cosine`` runs: one per (width,
   budget, rate, seed); its learning rate follows a cosine from its peak to a tenth of it over exactly its
   own D = C / 6N examples (round(C / (6 N x 128)) steps) and is 0 afterwards, so its
-  final test MSE (1024 held-out points) is its loss at C. All runs of a width share one
+  final test MSE (1024 held-out points) is its loss at C (it stores no curve). All runs of a width share one
   compiled program of that width's largest-budget length: the frozen steps after D are
   wasted compute, bought for one compile per width. ``constant`` runs: one per (width,
   rate, seed) to ``max_compute`` at constant lr, test MSE logged 128 times; its loss at a
@@ -250,7 +250,8 @@ EXPERIMENT = Experiment(
     plot=plot,
     static=Static,
     cost=cost,
-    max_shard_size=16,
+    # big shards: fewer files to store, and the runs of a seed in a shard share one data pool
+    max_shard_size=64,
     domains=DOMAINS,
     doc=__doc__,
 )

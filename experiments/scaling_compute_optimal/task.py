@@ -120,10 +120,14 @@ def run(shard) -> ShardResult:
     """Trains the shard's runs (masked to one compiled width) online; logs test MSE."""
     st = shard.static
 
+    def steps_of(trial) -> int:
+        """A cosine run stops at its own D; a constant-lr run trains every step."""
+        own = int(decay_steps(int(trial.params["width"]), float(trial.params["budget"]), st.batch))
+        return min(own, st.steps) if trial.params["cosine"] else st.steps
+
     def counts(i, trial, result):
         n_params = models.count_mlp_params(AMBIENT, int(trial.params["width"]))
-        own = int(decay_steps(int(trial.params["width"]), float(trial.params["budget"]), st.batch))
-        steps = min(own, st.steps) if trial.params["cosine"] else st.steps  # a cosine run stops at its own D
+        steps = steps_of(trial)
         return {
             "n_params": n_params,
             "steps": steps,
@@ -131,7 +135,7 @@ def run(shard) -> ShardResult:
             "compute": FLOPS_PER_PARAM_EXAMPLE * n_params * steps * st.batch,
         }
 
-    return trainer.run_shard(
+    res = trainer.run_shard(
         make_task(st),
         shard,
         ("seed", "width", "lr", "budget", "cosine"),
@@ -140,6 +144,12 @@ def run(shard) -> ShardResult:
         batch_size=st.batch,
         extra=counts,
     )
+    # A cosine run's measurement is its final test loss (the trials table), and it is frozen
+    # after its own D: only the constant-lr runs, read at every budget, keep their curves
+    # (every run's would make the stored results several times larger).
+    constant = {t.trial_id for t in shard.trials if not t.params["cosine"]}
+    res.curves = res.curves[res.curves["trial_id"].isin(constant)].reset_index(drop=True)
+    return res
 
 
 def cost(st: Static, n_trials: int) -> float:
