@@ -269,6 +269,9 @@ class _SharedData:
         index = {row: g for g, row in enumerate(dict.fromkeys(rows))}
         self._group = [index[row] for row in rows]
         self._users = [self._group.count(g) for g in range(len(index))]
+        # the trials in the order to run them: a group's trials one after another, so that only
+        # about as many data as there are trial threads are held at once
+        self.order = sorted(range(len(rows)), key=self._group.__getitem__)
         self._data: dict[int, Any] = {}
         self._locks = [threading.Lock() for _ in index]
         self._lock = threading.Lock()
@@ -445,13 +448,16 @@ def train(
             return curves, probes, params
 
         threads = min(n_trials, trial_threads())
+        outs = [None] * n_trials
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="physai-trial") as pool:
                 # each trial runs in a copy of this context: its shard's counters and progress sink
-                futures = [pool.submit(contextvars.copy_context().run, run_one, i) for i in range(n_trials)]
-                outs = [f.result() for f in futures]
+                futures = {i: pool.submit(contextvars.copy_context().run, run_one, i) for i in shared.order}
+                for i, future in futures.items():
+                    outs[i] = future.result()
         else:
-            outs = [run_one(i) for i in range(n_trials)]
+            for i in shared.order:
+                outs[i] = run_one(i)
         curves = {k: np.stack([o[0][k] for o in outs]) for k in outs[0][0]}
         probes = {k: np.stack([o[1][k] for o in outs]) for k in outs[0][1]}
         params = jax.tree.map(lambda *xs: np.stack(xs), *[o[2] for o in outs]) if return_params else None

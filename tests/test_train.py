@@ -333,3 +333,8 @@ def test_shared_data_is_freed_when_the_last_trial_of_its_group_is_done():
     assert shared.acquire(2) is a  # trial 2 still uses it
     shared.release(1), shared.release(2)
     assert not shared._data
+
+
+def test_the_trials_of_one_data_run_one_after_another():
+    hp = {"seed": np.array([0, 1, 0, 2, 1], np.int32), "lr": np.ones(5, np.float32)}
+    assert trainer._SharedData(None, hp, ("seed",)).order == [0, 2, 1, 4, 3]
