@@ -70,7 +70,7 @@ Known limitations
 
 Run
   physai demo scaling_compute_optimal                     # ~1 min on 2 CPU cores
-  physai verify scaling_compute_optimal --preset paper    # ~7 min on 2 CPU cores
+  physai verify scaling_compute_optimal --preset paper    # ~6 min on 2 CPU cores
   (several times longer when the cores are shared with other jobs)
 """
 
@@ -229,10 +229,10 @@ PRESETS = {
         "7 peak rates, 1 seed",
     ),
     "paper": Preset(
-        _grid([4, 8, 16, 32, 64, 128, 256], range(3), _budgets(256, 768, 6)),
+        _grid([4, 8, 16, 32, 64, 128, 256], range(5), _budgets(256, 768, 6)),
         {},
         "7 widths (4-256), 6 budgets a factor 2 apart (the widest trained 768 steps at the largest), "
-        "7 peak rates, 3 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
+        "7 peak rates, 5 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
     ),
 }
 

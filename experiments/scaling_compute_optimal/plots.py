@@ -40,7 +40,9 @@ def plot(results: Results) -> dict:
             ax.plot(n_opt, best, "k*", ms=9, label="interior minima")
         _log_axes(ax)
         ax.set(xlabel="parameters N", ylabel="test MSE")
-        ax.set_title(f"{name} lr" + (" (one run per N, C; dashed: fitted law)" if name == "cosine" else " checkpoints"))
+        ax.set_title(
+            f"{name} lr, best rate per cell" + ("; dashed: fitted law" if name == "cosine" else " (checkpoints)")
+        )
     axes[0].legend(fontsize=7)
     ax = axes[2]
     for (name, grid), marker in zip(grids.items(), ("o", "s")):
