@@ -22,12 +22,21 @@ def chinchilla(n, d, E=0.002, A=9.0, alpha=0.8, B=300.0, beta=0.8):
 
 
 def _results(
-    law=chinchilla, constant=None, seeds=3, widths=WIDTHS, budgets=BUDGETS, noise=0.01, rates=RATES, best_rate=1e-2
+    law=chinchilla,
+    constant=None,
+    seeds=3,
+    widths=WIDTHS,
+    budgets=BUDGETS,
+    noise=0.01,
+    rates=RATES,
+    best_rate=1e-2,
+    constant_rates=None,
 ):
     """Trials and curves as the experiment stores them: each cosine run's final loss is
     ``law(N, D)``, each constant-lr run's logged curve ``constant(N, D)`` (default: ``law``),
     with seeded multiplicative noise (``noise``: standard deviation of the log loss), at each
-    peak rate of ``rates`` raised by a factor that grows with its distance from ``best_rate``."""
+    peak rate of ``rates`` (constant-lr runs: ``constant_rates``, default the same) raised by a
+    factor that grows with its distance from ``best_rate``."""
     constant = constant or law
     rng = np.random.default_rng(0)
     top = max(budgets)
@@ -36,11 +45,11 @@ def _results(
         n = models.count_mlp_params(co.AMBIENT, width)
         steps_max = co.steps_for(width, top, BATCH)
         logged = np.arange(1, co.N_LOGS + 1) * (steps_max // co.N_LOGS)
-        for seed, lr in itertools.product(range(seeds), rates):
+        for seed, lr in itertools.product(range(seeds), sorted({*rates, *(constant_rates or rates)})):
             untuned = 1 + abs(np.log10(lr / best_rate))
             base = {"width": width, "n_params": n, "batch": BATCH, "seed": seed, "lr": lr, "status": "ok"}
             base["max_compute"] = top
-            for budget in budgets:
+            for budget in budgets if lr in rates else []:
                 steps = int(co.decay_steps(width, budget, BATCH))
                 loss = untuned * law(n, steps * BATCH) * np.exp(noise * rng.standard_normal())
                 trials.append(
@@ -48,6 +57,8 @@ def _results(
                     | {"trial_id": f"c{width}s{seed}b{budget:.3g}r{lr:g}", "cosine": True, "budget": budget}
                     | {"steps": steps, "examples": steps * BATCH, "test_mse": loss}
                 )
+            if lr not in (constant_rates or rates):
+                continue
             tid = f"k{width}s{seed}r{lr:g}"
             values = untuned * constant(n, logged * BATCH) * np.exp(noise * rng.standard_normal(logged.size))
             trials.append(
@@ -144,6 +155,11 @@ def test_each_cell_takes_its_best_rate_and_a_best_rate_at_an_edge_leaves_every_v
             v = check(untuned)
             assert v.status == "inconclusive" and "edge of the swept learning rates" in v.explanation, v
             assert np.isfinite(v.measured), v  # still measured
+    # each schedule's cells are judged against its own rates: constant-lr runs swept at lower
+    # rates, whose best is their top one, leave only the contrast that reads them inconclusive
+    res = _results(constant_rates=(1e-3, 3e-3, 1e-2))
+    assert "constant-lr cells" in co.check_schedule_bias(res).explanation
+    assert all("learning rates" not in check(res).explanation for check in checks[:3])
 
 
 def test_widths_and_budgets_in_no_preset_get_computed_verdicts():

@@ -34,11 +34,11 @@ def _unless_tuned(verdict: Verdict, p: Pipeline, kinds=(COSINE,)) -> Verdict:
     """The verdict, made inconclusive when some cell's best learning rate (over every seed)
     lies at an edge of the swept rates: that cell's loss is then not its tuned loss."""
     for kind in kinds:
-        best = p.best_rates(kind)
-        edge = best[(best == p.lrs[0]) | (best == p.lrs[-1])]
+        best, swept = p.best_rates(kind), p.rates(kind)
+        edge = best[(best == swept[0]) | (best == swept[-1])] if swept.size else best
         if edge.size:
             what = f"learning rates in {edge.size} of {best.size} {('cosine', 'constant-lr')[kind]} cells"
-            return unless_interior(verdict, p.lrs, float(edge[0]), what)
+            return unless_interior(verdict, swept, float(edge[0]), what)
     return verdict
 
 

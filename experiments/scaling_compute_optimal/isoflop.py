@@ -121,6 +121,10 @@ class Pipeline:
             warnings.simplefilter("ignore", RuntimeWarning)  # a cell without runs: NaN
             return np.nanmin(self.per_rate(table, kind), axis=0)
 
+    def rates(self, kind: int) -> np.ndarray:
+        """Returns: the learning rates swept for the runs of ``kind`` (sorted)."""
+        return self.lrs[np.unique(self.cos_lr if kind == 0 else self.const_lr)]
+
     def best_rates(self, kind: int) -> np.ndarray:
         """Returns: the learning rate of each cell's lowest median loss over every seed, for the
         cells that have one (to check that the tuned optimum lies inside the swept rates)."""
