@@ -41,8 +41,8 @@ Setup
   Teacher: random tanh network (width 512) of z ~ N(0, I_4) embedded in R^16. Students:
   one hidden ReLU layer, widths a factor 2 apart (4..256 in ``paper``), Adam at peak
   learning rates a factor ~3 apart (in ``demo`` and ``paper``: 1e-3..3e-1 for cosine runs,
-  1e-4..1e-1 for constant-lr runs, which, never decayed, are best at lower rates),
-  minibatch 128, MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
+  1e-4..3e-1 for constant-lr runs, whose checkpoints span early reads, best at high rates,
+  and late ones, best at rates lower than any decayed run needs), minibatch 128, MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
   the widest model trained 768 steps (``paper``). ``cosine`` runs: one per (width,
   budget, rate, seed); its learning rate follows a cosine from its peak to a tenth of it over exactly its
   own D = C / 6N examples (round(C / (6 N x 128)) steps) and is 0 afterwards, so its
@@ -203,10 +203,10 @@ def _budgets(width: int, top_steps: int, n: int) -> list[float]:
     return [float(f"{_compute(width, top_steps / 2**k):.12g}") for k in reversed(range(n))]
 
 
-# Peak learning rates a factor ~3 apart, per schedule: a constant rate, never decayed, is best
-# lower. A cell whose best rate is at an edge of its schedule's rates makes the verdicts inconclusive.
+# Peak learning rates a factor ~3 apart, per schedule: a constant rate, never decayed, is best lower
+# late in a run. A cell whose best rate is at an edge of its schedule's rates makes verdicts inconclusive.
 COSINE_RATES = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
-CONSTANT_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+CONSTANT_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
 
 
 def _grid(widths, seeds, budgets, rates=(COSINE_RATES, CONSTANT_RATES)):
@@ -229,13 +229,13 @@ PRESETS = {
         _grid([8, 16, 32, 64, 128, 256], range(1), _budgets(256, 512, 5)),
         {},
         "6 widths (8-256), 5 budgets a factor 2 apart (the widest trained 512 steps at the largest), "
-        "6 cosine and 7 constant peak rates, 1 seed",
+        "6 cosine and 8 constant peak rates, 1 seed",
     ),
     "paper": Preset(
         _grid([4, 8, 16, 32, 64, 128, 256], range(5), _budgets(256, 768, 6)),
         {},
         "7 widths (4-256), 6 budgets a factor 2 apart (the widest trained 768 steps at the largest), "
-        "6 cosine and 7 constant peak rates, 5 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
+        "6 cosine and 8 constant peak rates, 5 seeds (paper: 70M-16B parameters, 9 budgets 6e18-3e21 FLOPs)",
     ),
 }
 
