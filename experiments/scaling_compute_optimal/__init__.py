@@ -42,12 +42,13 @@ Setup
   one hidden ReLU layer, widths a factor 2 apart (4..256 in ``paper``), Adam at peak
   learning rates a factor ~3 apart (in ``demo`` and ``paper``: 1e-3..3e-1 for cosine runs,
   1e-4..3e-1 for constant-lr runs, whose checkpoints span early reads, best at high rates,
-  and late ones, best at rates lower than any decayed run needs), minibatch 128, MSE. Budgets a factor 2 apart, the largest (``max_compute``) that of
-  the widest model trained 768 steps (``paper``). ``cosine`` runs: one per (width,
-  budget, rate, seed); its learning rate follows a cosine from its peak to a tenth of it over exactly its
-  own D = C / 6N examples (round(C / (6 N x 128)) steps) and is 0 afterwards, so its
-  final test MSE (1024 held-out points) is its loss at C (it stores no curve). All runs of a width share one
-  compiled program of that width's largest-budget length: the frozen steps after D are
+  and late ones, best at rates lower than any decayed run needs), minibatch 128, MSE.
+  Budgets a factor 2 apart, the largest (``max_compute``) that of the widest model trained
+  768 steps (``paper``). ``cosine`` runs: one per (width, budget, rate, seed); its
+  learning rate follows a cosine from its peak to a tenth of it over exactly its own
+  D = C / 6N examples (round(C / (6 N x 128)) steps) and is 0 afterwards, so its final test MSE
+  (1024 held-out points) is its loss at C (it stores no curve). All runs of a width share
+  one compiled program of that width's largest-budget length: the frozen steps after D are
   wasted compute, bought for one compile per width. ``constant`` runs: one per (width,
   rate, seed) to ``max_compute`` at constant lr, test MSE logged 128 times; its loss at a
   budget is the mean log loss over the logged steps within a factor 1.15 of C / 6N.
