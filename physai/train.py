@@ -246,11 +246,11 @@ def _data_program(task: Task) -> Callable:
     return data
 
 
-def _data_inputs(data: Callable, hp: Mapping[str, Any]) -> tuple[str, ...]:
+def _data_inputs(jaxpr, hp: Mapping[str, Any]) -> tuple[str, ...]:
     """The hyperparameters the data program reads (``seed`` for its key, and any that
-    shape the data, such as a noise level), found in its traced program: trials that
-    agree on them get identical data, so the trainer generates it once for them all."""
-    jaxpr = jax.make_jaxpr(data)(hp).jaxpr
+    shape the data, such as a noise level), found in its traced program (``jaxpr``, traced
+    at ``hp``): trials that agree on them get identical data, so the trainer generates it
+    once for them all."""
     used = {id(v) for eqn in jaxpr.eqns for v in eqn.invars} | {id(v) for v in jaxpr.outvars}
     names = sorted(hp)  # a dict's leaves, in the order jax flattens them
     return tuple(name for name, var in zip(names, jaxpr.invars, strict=True) if id(var) in used)
@@ -410,7 +410,8 @@ def train(
     if strategy == "sequential":
         first = {k: v[0] for k, v in hp.items()}
         with timing.compiling():
-            data_l = jax.jit(data).lower(first)
+            data_t = jax.jit(data).trace(first)  # its jaxpr says what it reads (_data_inputs)
+            data_l = data_t.lower()
             start, _, finish = _programs(task, steps, log_every, batch_size, return_params, 1)
             start_l = jax.jit(start).lower(data_l.out_info, first)
             carry_info = start_l.out_info[0]
@@ -431,7 +432,7 @@ def train(
             )
             timing.add_flops(n_trials * flops)
             programs = tuple(p.compile() for p in lowered)
-            data_inputs = _data_inputs(data, first)
+            data_inputs = _data_inputs(data_t.jaxpr.jaxpr, first)
 
         shared = _SharedData(programs[0], hp, data_inputs)
 
