@@ -45,7 +45,7 @@ def part_jax_scan(args) -> dict:
     import optax
 
     from physai import curricula, runtime
-    from physai.train import trial_threads
+    from physai.execution import trial_threads
 
     runtime.configure(compilation_cache=False)  # a fresh loop compiles: its compile is counted apart
     jax.devices()

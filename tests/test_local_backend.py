@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from physai import Experiment, Hypothesis, Preset, ShardResult, Static, Verdict, product, runtime, sweep, timing
-from physai import train as trainer
 from physai.backends.local import LocalRunner
+from physai.execution import execution_slot
 from tests.toy_experiment import EXPERIMENT as TOY
 
 
@@ -63,7 +63,7 @@ def test_overlapping_shards_keep_their_own_counters_and_wait_is_not_run_time(tmp
         timing.add_flops(1e6 * x)
         with timing.compiling():
             time.sleep(0.1 * x)
-        with trainer.execution_slot():
+        with execution_slot():
             with lock:
                 holding[0] += 1
                 most[0] = max(most[0], holding[0])

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from physai import convergence, curricula, models
+from physai import convergence, curricula, execution, models
 from physai import train as trainer
 
 D, MAX_W = 6, 16
@@ -309,7 +309,7 @@ def test_trials_that_agree_on_what_the_data_reads_share_one_generation_and_keep_
     first = {"lr": np.float32(0.1), "noise": np.float32(0.0), "seed": np.int32(0)}
 
     def inputs(task):
-        return trainer._data_inputs(jax.make_jaxpr(trainer._data_program(task))(first).jaxpr, first)
+        return execution.data_inputs(jax.make_jaxpr(trainer._data_program(task))(first).jaxpr, first)
 
     assert inputs(task) == ("noise", "seed")
     assert inputs(dataclasses.replace(task, data=lambda key, hp: {"x": jax.random.normal(key, (3,))})) == ("seed",)
@@ -328,7 +328,7 @@ def test_trials_that_agree_on_what_the_data_reads_share_one_generation_and_keep_
 def test_shared_data_is_freed_when_the_last_trial_of_its_group_is_done():
     made = []
     hp = {"seed": np.array([0, 1, 0], np.int32), "lr": np.array([1.0, 1.0, 2.0], np.float32)}
-    shared = trainer._SharedData(lambda h: made.append(int(h["seed"])) or object(), hp, ("seed",))
+    shared = execution.SharedData(lambda h: made.append(int(h["seed"])) or object(), hp, ("seed",))
     a, b = shared.acquire(0), shared.acquire(1)
     assert shared.acquire(2) is a and a is not b and made == [0, 1]
     shared.release(0)
@@ -339,4 +339,4 @@ def test_shared_data_is_freed_when_the_last_trial_of_its_group_is_done():
 
 def test_the_trials_of_one_data_run_one_after_another():
     hp = {"seed": np.array([0, 1, 0, 2, 1], np.int32), "lr": np.ones(5, np.float32)}
-    assert trainer._SharedData(None, hp, ("seed",)).order == [0, 2, 1, 4, 3]
+    assert execution.SharedData(None, hp, ("seed",)).order == [0, 2, 1, 4, 3]

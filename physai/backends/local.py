@@ -1,7 +1,7 @@
 """The ``local`` backend: shards run in this process, two at a time.
 
 While one shard traces and compiles, the other trains on the execution slots
-(``physai.train.execution_slot``: one per core, shared by every shard, so two
+(``physai.execution.execution_slot``: one per core, shared by every shard, so two
 shards never run more programs at once than there are cores). This pays where a
 shard's Python tracing would leave cores idle (a robustness_law demo: 33 s -> 28 s
 on 2 cores); XLA's compiler itself already uses every core, so on the reference
