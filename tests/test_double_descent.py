@@ -11,6 +11,8 @@ import scipy.linalg
 
 from experiments.double_descent import linear, mlp, theory
 from experiments.double_descent import random_features as rf
+from experiments.double_descent import random_features_checks as rfc
+from experiments.double_descent.theory import gaussian_equivalent_risk
 from physai import Results, Shard, Trial, registry, sweep
 from physai.runtime import single_threaded_blas
 from tests.falsification import falsifies
@@ -172,7 +174,7 @@ def _rf_curve(peak_p=200, peak=80.0, left=0.4, right=0.15, ridge_at_peak=0.14, p
         if p == peak_p:
             out[p] = peak
         elif n / 2 <= p <= n - 2:
-            out[p] = theory * float(rf.gaussian_equivalent_risk(p, n, S2, noise**2))
+            out[p] = theory * float(gaussian_equivalent_risk(p, n, S2, noise**2))
         elif p < peak_p:
             out[p] = left * (1 + 0.5 * (n - p) / n)
         else:
@@ -209,11 +211,11 @@ def _rf_rows(noises=(0.0, 0.5), seeds=6, ridge=0.1, n=N, **kw):
 
 
 RF_CHECKS = [
-    rf.check_rf_peak_location,
-    rf.check_rf_near_threshold,
-    rf.check_rf_overparam_wins,
-    rf.check_rf_ridge,
-    rf.check_rf_noiseless_peak,
+    rfc.check_rf_peak_location,
+    rfc.check_rf_near_threshold,
+    rfc.check_rf_overparam_wins,
+    rfc.check_rf_ridge,
+    rfc.check_rf_noiseless_peak,
 ]
 
 
@@ -221,7 +223,7 @@ def test_rf_checks_pass_on_a_double_descent_curve():
     res = _results(_rf_rows())
     for check in RF_CHECKS:
         assert check(res).status == "supported", check.__name__
-    assert rf.check_rf_peak_location(res).measured == pytest.approx(1.0)
+    assert rfc.check_rf_peak_location(res).measured == pytest.approx(1.0)
 
 
 def _noiseless_flat():
@@ -261,12 +263,12 @@ def test_rf_checks_fail_when_their_claim_is_broken(broken, refuted):
 def test_rf_checks_split_noise_levels():
     # Only the anchor noise level present: the noiseless check is inconclusive, the others hold.
     res = _results(_rf_rows(noises=(0.5,)))
-    assert rf.check_rf_noiseless_peak(res).status == "inconclusive"
-    assert rf.check_rf_near_threshold(res).status == "supported"
+    assert rfc.check_rf_noiseless_peak(res).status == "inconclusive"
+    assert rfc.check_rf_near_threshold(res).status == "supported"
     # A noiseless curve without a peak refutes only the noiseless check.
     res = _results(_noiseless_flat())
-    assert rf.check_rf_noiseless_peak(res).status == "refuted"
-    assert rf.check_rf_peak_location(res).status == "supported"
+    assert rfc.check_rf_noiseless_peak(res).status == "refuted"
+    assert rfc.check_rf_peak_location(res).status == "supported"
 
 
 def test_rf_checks_compute_values_no_preset_contains():
@@ -281,7 +283,7 @@ def test_rf_checks_compute_values_no_preset_contains():
 def test_rf_peak_at_the_grid_edge_is_not_supported():
     # The grid ends at p = n, where the curve is highest: no peak has been seen.
     rows = [r for r in _rf_rows() if r["p"] <= N]
-    assert rf.check_rf_peak_location(_results(rows)).status == "inconclusive"
+    assert rfc.check_rf_peak_location(_results(rows)).status == "inconclusive"
 
 
 def test_rf_check_is_inconclusive_when_seeds_disagree():
@@ -289,16 +291,16 @@ def test_rf_check_is_inconclusive_when_seeds_disagree():
     rng = np.random.default_rng(2)
     for r in rows:
         r["test_mse"] *= float(np.exp(0.8 * rng.standard_normal() - 0.32))
-    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+    assert rfc.check_rf_near_threshold(_results(rows)).status == "inconclusive"
 
 
 def test_rf_near_threshold_needs_the_approximation_error_and_a_point_below_n():
     rows = [{k: v for k, v in r.items() if k != "approx_mse"} for r in _rf_rows()]  # tables before the column
-    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+    assert rfc.check_rf_near_threshold(_results(rows)).status == "inconclusive"
     rows = [r for r in _rf_rows() if not N / 2 <= r["p"] <= N - 2]
-    assert rf.check_rf_near_threshold(_results(rows)).status == "inconclusive"
-    assert rf.gaussian_equivalent_risk(180, 200, 0.05, 0.25) == pytest.approx(0.05 + 0.3 * 180 / 19)
-    assert np.isnan(rf.gaussian_equivalent_risk(199, 200, 0.05, 0.25))
+    assert rfc.check_rf_near_threshold(_results(rows)).status == "inconclusive"
+    assert gaussian_equivalent_risk(180, 200, 0.05, 0.25) == pytest.approx(0.05 + 0.3 * 180 / 19)
+    assert np.isnan(gaussian_equivalent_risk(199, 200, 0.05, 0.25))
 
 
 # ----------------------------------------------------------------------------- double_descent.mlp

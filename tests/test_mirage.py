@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from experiments import mirage as mg
+from experiments.mirage import checks as mg
 from physai import Results
 from physai.curricula.tokens import multitoken_teacher
 from tests.falsification import falsifies

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from experiments import residual_landscape as rl
+from experiments.residual_landscape import checks as ck
 from physai import Results, sweep
 from tests.falsification import falsifies
 
@@ -77,28 +78,28 @@ def test_checks_pass_when_plain_nets_degrade_and_turn_rough():
 
 def test_depth_trend_is_spearman_over_all_depths():
     table = pd.DataFrame({"seed": 0, "depth": [2, 4, 8, 16], "v": [1.0, 2.0, 3.0, 4.0]})
-    assert rl.depth_trend(table) == pytest.approx(1.0)
+    assert ck.depth_trend(table) == pytest.approx(1.0)
     table["v"] = [1.0, 3.0, 2.0, 4.0]  # one reversed step
-    assert rl.depth_trend(table) == pytest.approx(0.8)
+    assert ck.depth_trend(table) == pytest.approx(0.8)
     table["v"] = [1.0, 1e-3, 1e-4, 2.0]  # the ends rise, the curve mostly falls
-    assert rl.depth_trend(table) == pytest.approx(0.2)
+    assert ck.depth_trend(table) == pytest.approx(0.2)
     two = pd.DataFrame({"seed": 0, "depth": [2, 4], "v": [2.0, 1.0]})
-    assert rl.depth_trend(two) == -1.0  # Spearman's rho of two points: the sign of the step
-    assert np.isnan(rl.depth_trend(two.iloc[:1]))
+    assert ck.depth_trend(two) == -1.0  # Spearman's rho of two points: the sign of the step
+    assert np.isnan(ck.depth_trend(two.iloc[:1]))
 
 
 @falsifies("residual_landscape", "plain_test_loss_degrades", "plain_trainability_degrades")
 def test_degradation_checks_fail_when_plain_is_fine_or_residual_degrades():
-    assert rl.check_plain_test_loss_degrades(_results(_rows())).status == "supported"
-    assert rl.check_plain_trainability_degrades(_results(_rows())).status == "supported"
-    assert rl.check_plain_test_loss_degrades(_results(_rows(plain_test=(0.1, 0.08, 0.06, 0.05)))).status == "refuted"
-    assert rl.check_plain_test_loss_degrades(_results(_rows(res_test=(0.1, 0.2, 0.3, 0.5)))).status == "refuted"
+    assert ck.check_plain_test_loss_degrades(_results(_rows())).status == "supported"
+    assert ck.check_plain_trainability_degrades(_results(_rows())).status == "supported"
+    assert ck.check_plain_test_loss_degrades(_results(_rows(plain_test=(0.1, 0.08, 0.06, 0.05)))).status == "refuted"
+    assert ck.check_plain_test_loss_degrades(_results(_rows(res_test=(0.1, 0.2, 0.3, 0.5)))).status == "refuted"
     falling = _rows(plain_train=(0.05, 1e-3, 1e-5, 1e-6))
-    assert rl.check_plain_trainability_degrades(_results(falling)).status == "refuted"
-    assert rl.check_plain_trainability_degrades(_results(_rows(res_train=(0.05, 0.1, 0.2, 0.3)))).status == "refuted"
+    assert ck.check_plain_trainability_degrades(_results(falling)).status == "refuted"
+    assert ck.check_plain_trainability_degrades(_results(_rows(res_train=(0.05, 0.1, 0.2, 0.3)))).status == "refuted"
     # the deepest net is worse than the shallowest, but the curve over depth falls: not a rising trend
     ends_only = _rows(plain_train=(0.05, 1e-3, 1e-4, 0.1))
-    assert rl.check_plain_trainability_degrades(_results(ends_only)).status != "supported"
+    assert ck.check_plain_trainability_degrades(_results(ends_only)).status != "supported"
 
 
 def test_diverged_runs_count_as_degraded():
@@ -106,21 +107,21 @@ def test_diverged_runs_count_as_degraded():
     for r in rows:
         if not r["residual"] and r["depth"] == 32:
             r["status"] = "diverged"
-    assert rl.check_plain_test_loss_degrades(_results(rows)).status == "supported"
+    assert ck.check_plain_test_loss_degrades(_results(rows)).status == "supported"
 
 
 def test_degradation_needs_converged_runs():
     rows = _rows()
     for r in rows:
         r["converged"] = True
-    assert rl.check_plain_trainability_degrades(_results(rows)).status == "supported"
+    assert ck.check_plain_trainability_degrades(_results(rows)).status == "supported"
     rows[0]["converged"] = False  # one plain run: the medians do not rest on it
-    v = rl.check_plain_trainability_degrades(_results(rows))
+    v = ck.check_plain_trainability_degrades(_results(rows))
     assert v.status == "supported" and "1 of" in v.explanation and "same verdict" in v.explanation
     # plain runs at all depths but the shallowest: one depth left, no trend
     for r in rows:
         r["converged"] = r["residual"] or r["depth"] == 2
-    v = rl.check_plain_trainability_degrades(_results(rows))
+    v = ck.check_plain_trainability_degrades(_results(rows))
     assert v.status == "inconclusive" and "had not converged" in v.explanation
 
 
@@ -130,17 +131,17 @@ def test_depths_in_no_preset_get_a_computed_verdict():
         v = h.evaluate(_results(rows))
         assert v.status == "supported", h.name
         assert "n/a" not in str(v.measured), h.name
-    assert "depth 5,12,20,40" in rl.check_plain_test_loss_degrades(_results(rows)).measured
-    assert "depth 40" in rl.check_plain_rougher(_results(rows)).measured
+    assert "depth 5,12,20,40" in ck.check_plain_test_loss_degrades(_results(rows)).measured
+    assert "depth 40" in ck.check_plain_rougher(_results(rows)).measured
 
 
 @falsifies("residual_landscape", "plain_rougher_at_depth")
 def test_roughness_check_fails_when_both_are_smooth_or_equally_rough():
-    assert rl.check_plain_rougher(_results(_rows())).status == "supported"
-    assert rl.check_plain_rougher(_results(_rows(plain_rough=(0, 0.01, 0.01, 0.02)))).status == "refuted"
-    assert rl.check_plain_rougher(_results(_rows(res_rough=(0.0, 0.1, 0.2, 0.25)))).status == "refuted"
+    assert ck.check_plain_rougher(_results(_rows())).status == "supported"
+    assert ck.check_plain_rougher(_results(_rows(plain_rough=(0, 0.01, 0.01, 0.02)))).status == "refuted"
+    assert ck.check_plain_rougher(_results(_rows(res_rough=(0.0, 0.1, 0.2, 0.25)))).status == "refuted"
     # rough at the deepest depth but smoother than at shallow depths: no roughening with depth
-    assert rl.check_plain_rougher(_results(_rows(plain_rough=(0.5, 0.4, 0.3, 0.25)))).status == "refuted"
+    assert ck.check_plain_rougher(_results(_rows(plain_rough=(0.5, 0.4, 0.3, 0.25)))).status == "refuted"
 
 
 # ----------------------------------------------------------------------------- engine

@@ -120,14 +120,11 @@ def run(shard) -> ShardResult:
     """Trains the shard's runs (masked to one compiled width) online; logs test MSE."""
     st = shard.static
 
-    def steps_of(trial) -> int:
-        """A cosine run stops at its own D; a constant-lr run trains every step."""
-        own = int(decay_steps(int(trial.params["width"]), float(trial.params["budget"]), st.batch))
-        return min(own, st.steps) if trial.params["cosine"] else st.steps
-
     def counts(i, trial, result):
         n_params = models.count_mlp_params(AMBIENT, int(trial.params["width"]))
-        steps = steps_of(trial)
+        # a cosine run stops at its own D; a constant-lr run trains every step
+        own = int(decay_steps(int(trial.params["width"]), float(trial.params["budget"]), st.batch))
+        steps = min(own, st.steps) if trial.params["cosine"] else st.steps
         return {
             "n_params": n_params,
             "steps": steps,

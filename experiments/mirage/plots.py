@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.mirage import _loglog_fit, _medians, lengths_in, shifted_curves
+from experiments.mirage.checks import _loglog_fit, _medians, lengths_in, shifted_curves
 from physai import Results
 
 
