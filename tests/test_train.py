@@ -141,6 +141,23 @@ def test_sample_hook_reproduces_the_default_minibatch():
         np.testing.assert_array_equal(default.curves[name], hooked.curves[name])
 
 
+@pytest.mark.parametrize("most", [8, 40, 2**20])  # 1, 5 and all 20 steps of a block per draw
+def test_minibatch_indices_drawn_together_are_the_draws_of_each_step(most, monkeypatch):
+    """Indices drawn for several steps in one call (``MAX_DRAWN_INDICES``) train exactly as a
+    draw in each step from its own key (a ``sample`` hook that draws them one step at a time)."""
+    task = _task(models.MLP(width=8))
+
+    def minibatch(key, data, hp):
+        idx = jax.random.randint(key, (8,), 0, data["x_train"].shape[0])
+        return {**data, "x_train": data["x_train"][idx], "y_train": data["y_train"][idx]}
+
+    monkeypatch.setattr(trainer, "MAX_DRAWN_INDICES", most)
+    drawn = trainer.train(task, HP, steps=40, log_every=20, batch_size=8)
+    each = trainer.train(dataclasses.replace(task, sample=minibatch), HP, steps=40, log_every=20)
+    for name in each.curves:
+        np.testing.assert_array_equal(drawn.curves[name], each.curves[name])
+
+
 def test_sample_hook_trains_online_on_fresh_data():
     """Fresh samples every step: a linear student learns the teacher with no training pool,
     deterministically per seed, and unlike a 4-point pool it cannot memorise."""
