@@ -26,10 +26,9 @@ import json
 import statistics
 import time
 
-import jax.numpy as jnp
 import optax
 
-from physai import curricula, models, runtime, timing
+from physai import curricula, models, runtime, tasks, timing
 from physai import train as trainer
 
 WORKLOADS = {  # name: (width, n, steps, log_every)
@@ -42,20 +41,11 @@ D, SEEDS = 20, 8
 
 def _task(width: int, n: int) -> trainer.Task:
     model = models.MLP(width=width)
-
-    def loss(p, batch, hp):
-        return jnp.mean((model.apply({"params": p}, batch["x_train"])[:, 0] - batch["y_train"]) ** 2)
-
-    def metrics(p, data, hp):
-        test = jnp.mean((model.apply({"params": p}, data["x_test"])[:, 0] - data["y_test"]) ** 2)
-        return {"train_mse": loss(p, data, hp), "test_mse": test}
-
-    return trainer.Task(
+    return tasks.regression(
         lambda key, hp: curricula.teacher_student(key, n, n, D, 4, 0.1),
         lambda key, hp: models.init_mlp(model, key, D),
-        loss,
-        metrics,
-        lambda hp: optax.adam(1e-3),
+        lambda p, x, hp: model.apply({"params": p}, x)[:, 0],
+        optimizer=lambda hp: optax.adam(1e-3),
     )
 
 
