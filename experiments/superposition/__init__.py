@@ -286,10 +286,11 @@ PRESETS = {
 
 
 def plot(results: Results) -> dict:
-    """W^T W and b per density, D_i against 1/(1-S), and the 2-in-1 phase diagram."""
-    from experiments import _superposition_plots
+    """W^T W and b per density, D_i against 1/(1-S), and the 2-in-1 phase diagram
+    (``experiments.superposition.plots``)."""
+    from experiments.superposition.plots import plot as draw
 
-    return _superposition_plots.plot(results)
+    return draw(results)
 
 
 DOMAINS = {
