@@ -1,10 +1,13 @@
 """FLOPs a training run executes, from XLA's cost analysis, counted once per program.
 
-Counting lowers one optimiser step and one evaluation on their own (XLA's cost
-analysis counts a loop's body once, not once per iteration), which costs about as
-much as lowering the training program itself. The count is a function of the
-lowered programs alone, so it is kept on disk beside the compilation cache, keyed
-by their text: a warm run looks it up instead of lowering twice.
+XLA's cost analysis counts a loop's body once, not once per iteration. Counting
+therefore lowers one optimiser step and one evaluation on their own, and inside
+them (a model that scans over its layers, a probe's fixed-length power iteration)
+adds each ``scan``'s body as often as it runs (``traced_cost``). A ``while_loop``,
+whose trip count is known only at run time, stays counted once. Counting costs
+about as much as lowering the training program itself. The count is a function of
+the lowered programs alone, so it is kept on disk beside the compilation cache,
+keyed by their text: a warm run looks it up instead of lowering twice.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.extend.core
 
 
 def cost(lowered) -> float:
@@ -24,6 +28,41 @@ def cost(lowered) -> float:
     if isinstance(counted, (list, tuple)):  # older jax: one dict per computation
         counted = counted[0] if counted else {}
     return float((counted or {}).get("flops", 0.0))
+
+
+# Part of the cache key: a count cached by an earlier way of counting is counted again.
+COUNTING = "scan bodies times their length"
+
+
+def traced_cost(traced) -> float:
+    """Args: traced: a ``jax.stages.Traced`` (``jax.jit(f).trace(...)``). Returns: the
+    FLOPs of one call: XLA's count, with the body of every ``scan`` in it (outside
+    other loops' bodies, which count their own) counted ``length`` times, not once."""
+    return _loop_cost(traced.jaxpr, traced.lower())
+
+
+def _loop_cost(closed, lowered) -> float:
+    total = cost(lowered)
+    for eqn in _scans(closed.jaxpr):
+        body = eqn.params["jaxpr"]
+        body_lowered = jax.jit(jax.extend.core.jaxpr_as_fun(body)).lower(
+            *(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in body.in_avals)
+        )
+        unroll = eqn.params.get("unroll", 1)
+        copies = eqn.params["length"] if unroll is True else max(1, min(int(unroll), eqn.params["length"]))
+        # XLA counted ``copies`` bodies (an unrolled scan repeats its body); count them all
+        total += eqn.params["length"] * _loop_cost(body, body_lowered) - copies * cost(body_lowered)
+    return total
+
+
+def _scans(jaxpr):
+    """The ``scan`` equations of ``jaxpr`` and of the programs it calls, except inside loops."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "scan":
+            yield eqn
+        elif eqn.primitive.name not in ("while", "cond"):  # trip count unknown; one branch runs
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                yield from _scans(sub)
 
 
 def flops_per_trial(
@@ -64,11 +103,11 @@ def flops_per_trial(
     def evaluate(params, data, hp):
         return task.metrics(params, data, hp)
 
-    per_step = cost(jax.jit(one_step).lower(state_info, data_info, hp, key_info))
-    per_eval = cost(jax.jit(evaluate).lower(state_info[0], data_info, hp))
+    per_step = traced_cost(jax.jit(one_step).trace(state_info, data_info, hp, key_info))
+    per_eval = traced_cost(jax.jit(evaluate).trace(state_info[0], data_info, hp))
     total = steps * per_step + (steps // log_every + 1) * per_eval
     if task.probe is not None:
-        total += cost(jax.jit(task.probe).lower(key_info, state_info[0], data_info, hp))
+        total += traced_cost(jax.jit(task.probe).trace(key_info, state_info[0], data_info, hp))
     return total
 
 
@@ -95,7 +134,7 @@ def cached(programs: Sequence, count) -> float:
     folder = _folder()
     if folder is None:
         return count()
-    digest = hashlib.sha256(jax.__version__.encode())
+    digest = hashlib.sha256(f"{jax.__version__}\0{COUNTING}".encode())
     for p in programs:
         digest.update(b"\0" + p.as_text(debug_info=False).encode())
     path = folder / digest.hexdigest()

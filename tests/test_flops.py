@@ -89,3 +89,88 @@ def _cached_counts(tmp_path, monkeypatch):
     entry.write_text("not a number")
     assert counted() == cold and calls == [1, 1]  # damaged: counted again and rewritten
     assert float(entry.read_text()) == cold
+
+
+LAYERS = 6
+
+
+def _deep_task(scanned: bool, probe_iterations: int = 0):
+    """``LAYERS`` tanh layers of width W, applied by a ``lax.scan`` or by a Python loop (the
+    same work); the probe, if any, runs ``probe_iterations`` power-iteration steps the same two ways."""
+    base = _task()
+
+    def init(key, hp):
+        k1, k2, k3 = jax.random.split(key, 3)
+        return {
+            "w1": jax.random.normal(k1, (D, W)) / D**0.5,
+            "hidden": jax.random.normal(k2, (LAYERS, W, W)) / W**0.5,
+            "w2": jax.random.normal(k3, (W,)) / W**0.5,
+        }
+
+    def predict(p, x):
+        h = jnp.tanh(x @ p["w1"])
+        if scanned:
+            h, _ = jax.lax.scan(lambda h, w: (jnp.tanh(h @ w), None), h, p["hidden"])
+        else:
+            for i in range(LAYERS):
+                h = jnp.tanh(h @ p["hidden"][i])
+        return h @ p["w2"]
+
+    def loss(p, batch, hp):
+        return jnp.mean((predict(p, batch["x_train"]) - batch["y_train"]) ** 2)
+
+    def metrics(p, data, hp):
+        return {"test_mse": jnp.mean((predict(p, data["x_test"]) - data["y_test"]) ** 2)}
+
+    def probe(key, p, data, hp):
+        power = lambda v: p["hidden"][0] @ v / jnp.linalg.norm(v)  # noqa: E731
+        v = jnp.ones(W)
+        if scanned:
+            v = jax.lax.fori_loop(0, probe_iterations, lambda i, v: power(v), v)
+        else:
+            for _ in range(probe_iterations):
+                v = power(v)
+        return {"top": jnp.linalg.norm(v)}
+
+    return trainer.Task(base.data, init, loss, metrics, base.optimizer, probe=probe if probe_iterations else None)
+
+
+def test_a_scan_inside_the_step_counts_its_body_once_per_iteration():
+    # XLA's cost analysis counts a loop body once: a model that scans over its layers, or a
+    # probe's fixed-length loop, would count one layer (one iteration) instead of all of them
+    from physai.flops import flops_per_trial
+
+    hp = {"lr": 0.01, "seed": 0}
+    data_info = jax.eval_shape(lambda: _task().data(jax.random.key(0), hp))
+    count = lambda task: flops_per_trial(task, data_info, hp, steps=20, log_every=10, batch_size=None)  # noqa: E731
+    looped, unrolled = count(_deep_task(True, 50)), count(_deep_task(False, 50))
+    assert abs(looped / unrolled - 1) < 0.02, (looped, unrolled)
+    hidden_layers = 20 * 3 * 2 * N * W * W * LAYERS  # forward, input and weight gradients
+    assert looped > hidden_layers
+
+
+def test_nested_loops_count_every_iteration_and_an_unrolled_scan_is_not_counted_twice():
+    from physai.flops import traced_cost
+
+    m = jnp.ones((W, W))
+
+    def power(v):
+        return m @ v / jnp.linalg.norm(v)
+
+    def nested(v):  # 4 x 5 power steps: a fori_loop inside a scan
+        inner = lambda v, _: (jax.lax.fori_loop(0, 5, lambda i, v: power(v), v), None)  # noqa: E731
+        return jax.lax.scan(inner, v, None, length=4)[0]
+
+    def unrolled_scan(v):
+        return jax.lax.scan(lambda v, _: (power(v), None), v, None, length=20, unroll=4)[0]
+
+    def written_out(v):
+        for _ in range(20):
+            v = power(v)
+        return v
+
+    v = jnp.ones(W)
+    plain = traced_cost(jax.jit(written_out).trace(v))
+    for looped in (nested, unrolled_scan):
+        counted = traced_cost(jax.jit(looped).trace(v))
+        assert abs(counted / plain - 1) < 0.05, (looped.__name__, counted, plain)
