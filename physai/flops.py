@@ -38,20 +38,24 @@ def traced_cost(traced) -> float:
     """Args: traced: a ``jax.stages.Traced`` (``jax.jit(f).trace(...)``). Returns: the
     FLOPs of one call: XLA's count, with the body of every ``scan`` in it (outside
     other loops' bodies, which count their own) counted ``length`` times, not once."""
-    return _loop_cost(traced.jaxpr, traced.lower())
+    return _loop_cost(traced.jaxpr, cost(traced.lower()))
 
 
-def _loop_cost(closed, lowered) -> float:
-    total = cost(lowered)
+def _loop_cost(closed, counted: float) -> float:
+    """``counted`` (XLA's count of ``closed``, each loop body once) with every scan's body
+    counted as often as it runs."""
+    total = counted
     for eqn in _scans(closed.jaxpr):
         body = eqn.params["jaxpr"]
-        body_lowered = jax.jit(jax.extend.core.jaxpr_as_fun(body)).lower(
-            *(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in body.in_avals)
+        once = cost(
+            jax.jit(jax.extend.core.jaxpr_as_fun(body)).lower(
+                *(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in body.in_avals)
+            )
         )
         unroll = eqn.params.get("unroll", 1)
         copies = eqn.params["length"] if unroll is True else max(1, min(int(unroll), eqn.params["length"]))
         # XLA counted ``copies`` bodies (an unrolled scan repeats its body); count them all
-        total += eqn.params["length"] * _loop_cost(body, body_lowered) - copies * cost(body_lowered)
+        total += eqn.params["length"] * _loop_cost(body, once) - copies * once
     return total
 
 
