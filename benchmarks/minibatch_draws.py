@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 
 import optax
 
 from physai import curricula, models, runtime, tasks, timing
 from physai import train as trainer
+
+try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.NAME
+    from interleaved import medians
+except ImportError:
+    from benchmarks.interleaved import medians
 
 WIDTHS = (16, 256)
 D, N, BATCH, STEPS, LOG_EVERY, SEEDS = 16, 2**16, 256, 3000, 300, 8
@@ -60,13 +64,7 @@ def main(argv=None) -> dict:
     default, out = trainer.MAX_DRAWN_INDICES, {}
     for width in WIDTHS:
         task = _task(width)
-        _run_seconds(task, default)  # compile both programs once (warm cache)
-        _run_seconds(task, BATCH)
-        together, each = [], []
-        for _ in range(args.repeats):
-            together.append(_run_seconds(task, default))
-            each.append(_run_seconds(task, BATCH))
-        t, e = statistics.median(together), statistics.median(each)
+        t, e = medians(lambda: _run_seconds(task, default), lambda: _run_seconds(task, BATCH), args.repeats)
         out[f"width {width}"] = {"drawn_together_s": t, "drawn_each_step_s": e, "ratio": t / e}
         print(f"width {width:4d}: drawn together {t:7.3f} s   a draw per step {e:7.3f} s   ratio {t / e:.3f}")
     trainer.MAX_DRAWN_INDICES = default

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 
 import optax
 
 from physai import curricula, models, runtime, tasks, timing
 from physai import train as trainer
+
+try:  # run as a script (benchmarks/ on sys.path) or imported as benchmarks.NAME
+    from interleaved import medians
+except ImportError:
+    from benchmarks.interleaved import medians
 
 WORKLOADS = {  # name: (width, n, steps, log_every)
     "reference MLP, width 64": (64, 1000, 500, 10),
@@ -71,15 +75,15 @@ def main(argv=None) -> dict:
     if args.split_all:
         trainer.MIN_FLOPS_PER_CALL = 1.0
     for name, (width, n, steps, log_every) in WORKLOADS.items():
-        task = _task(width, n)
-        _run_seconds(task, steps, log_every, default)  # compile both programs once (warm cache)
-        _run_seconds(task, steps, log_every, 1)
-        chunked, whole = [], []
-        for _ in range(args.repeats):
-            seconds, calls = _run_seconds(task, steps, log_every, default)
-            chunked.append(seconds)
-            whole.append(_run_seconds(task, steps, log_every, 1)[0])
-        c, w = statistics.median(chunked), statistics.median(whole)
+        task, counts = _task(width, n), []
+
+        def chunked():
+            seconds, n_calls = _run_seconds(task, steps, log_every, default)
+            counts.append(n_calls)
+            return seconds
+
+        c, w = medians(chunked, lambda: _run_seconds(task, steps, log_every, 1)[0], args.repeats)
+        calls = counts[-1]  # the same in every call
         out[name] = {"chunked_s": c, "one_call_s": w, "ratio": c / w, "calls": calls}
         print(f"{name:30s} {calls:3d} calls: {c:7.3f} s   one call: {w:7.3f} s   ratio {c / w:.3f}")
     trainer.PROGRESS_CHUNKS, trainer.MIN_FLOPS_PER_CALL = default, threshold
